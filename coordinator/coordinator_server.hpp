@@ -1,0 +1,64 @@
+// The coordinator's I/O shell: a ROUTER socket (when bound) and in-process
+// peers, all on one event loop, feeding the Scheduler and sending what it says.
+#pragma once
+
+#include <dpool/options.hpp>
+#include <memory>
+#include <unordered_map>
+
+#include "event_loop.hpp"
+#include "link.hpp"
+#include "scheduler.hpp"
+#include "zmq_socket.hpp"
+
+namespace dpool::internal {
+
+class CoordinatorServer final : public Hub {
+ public:
+  explicit CoordinatorServer(CoordinatorOptions options);
+  ~CoordinatorServer() override;
+
+  std::string endpoint() const { return endpoint_; }
+  void wait();
+  void stop();
+
+  asio::io_context& io() override { return loop_.io(); }
+  std::unique_ptr<Link> attach(Receiver receive) override;
+
+  // Messages refused as malformed since start (loop thread).
+  std::uint64_t rejected() const noexcept { return rejected_; }
+
+ private:
+  struct Peer {
+    wire::Role role{};
+    bool welcomed = false;
+    std::string routing_id;                     // remote peers
+    std::shared_ptr<Receiver> local;           // in-process peers
+  };
+  class LocalLink;
+
+  void on_router(Frames&& frames);
+  void on_message(PeerId peer, Frames&& frames);
+  void on_hello(PeerId peer, const wire::Hello& hello);
+  void peer_gone(PeerId peer);
+  void send(PeerId peer, Frames&& frames);
+  void schedule_flush();
+  void flush();
+
+  CoordinatorOptions options_;
+  EventLoop loop_;
+  std::unique_ptr<ZmqSocket> router_;
+  std::string endpoint_;
+  Scheduler scheduler_;
+  std::unordered_map<PeerId, Peer> peers_;
+  std::unordered_map<std::string, PeerId> by_routing_id_;
+  PeerId next_peer_ = 1;
+  std::uint64_t instance_;
+  std::uint64_t rejected_ = 0;
+  bool flush_posted_ = false;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;
+};
+
+}  // namespace dpool::internal

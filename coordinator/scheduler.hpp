@@ -1,0 +1,105 @@
+// The coordinator's scheduling core: clients' queues, nodes' credit, which
+// task runs where. Pure: events in, messages out (take_outbox), no sockets,
+// no clock. Single-threaded; the coordinator's loop thread owns it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "protocol.hpp"
+
+namespace dpool::internal {
+
+using PeerId = std::uint64_t;
+
+// A message for one peer.
+struct Envelope {
+  PeerId to = 0;
+  wire::Kind kind{};
+  wire::Body body;
+  Frames payloads;
+};
+
+class Scheduler {
+ public:
+  struct Stats {
+    std::uint64_t submitted = 0, dispatched = 0, completed = 0, stale_results = 0, dropped = 0,
+                  requeued = 0;
+  };
+
+  void client_joined(PeerId client, std::string name);
+  // The client is gone: its queued tasks are dropped and its running ones
+  // cancelled on their nodes.
+  void client_left(PeerId client);
+  void node_joined(PeerId node, std::string name, std::uint32_t executors, std::uint32_t slots);
+  // The node is gone: its unfinished tasks go back to their queues.
+  void node_left(PeerId node);
+
+  // `payloads[i]` holds the arguments of `tasks[i]`; task ids are the client's.
+  void submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& payloads);
+  // Results from a node; ids are the scheduler's. A result for a task that is
+  // no longer running there (cancelled, re-run elsewhere) is counted and dropped.
+  void results(PeerId node, std::vector<wire::Result>&& results, Frames&& payloads);
+  void credit(PeerId node, std::uint32_t slots, std::uint32_t executors);
+  void cancel(PeerId client, const wire::Cancel& cancel);
+
+  // Dispatches what the nodes' credit allows, then hands over every pending
+  // message, one batch per peer and kind.
+  std::vector<Envelope> take_outbox();
+
+  std::uint32_t executors() const noexcept { return executors_; }
+  std::size_t nodes() const noexcept { return nodes_.size(); }
+  std::size_t queued() const noexcept { return queued_; }
+  std::size_t running() const noexcept { return tasks_.size() - queued_; }
+  const Stats& stats() const noexcept { return stats_; }
+
+ private:
+  struct TaskRec {
+    PeerId client = 0;
+    std::uint64_t client_id = 0;
+    wire::Task spec;
+    zmq::message_t args;
+    PeerId node = 0;  // 0 while queued
+  };
+  struct ClientRec {
+    std::string name;
+    std::map<std::int32_t, std::deque<std::uint64_t>, std::greater<>> queue;  // by priority
+    std::size_t queued = 0;
+    std::unordered_set<std::uint64_t> running;
+  };
+  struct NodeRec {
+    std::string name;
+    std::uint32_t executors = 0;
+    std::uint32_t slots = 0;
+    std::unordered_set<std::uint64_t> running;
+  };
+
+  void enqueue(std::uint64_t id, bool front);
+  std::uint64_t pop_task(ClientRec& client);
+  void pump();
+  void deliver(PeerId client, wire::Result&& result, zmq::message_t&& payload);
+  void send_cancel(PeerId node, std::vector<std::uint64_t>&& ids);
+  void capacity_changed();
+  Envelope& batch(std::unordered_map<PeerId, std::size_t>& index, PeerId to, wire::Kind kind);
+
+  std::unordered_map<std::uint64_t, TaskRec> tasks_;
+  std::map<PeerId, ClientRec> clients_;
+  std::map<PeerId, NodeRec> nodes_;
+  std::deque<PeerId> ready_clients_;  // round-robin over clients with queued tasks
+  std::uint64_t next_id_ = 1;
+  std::size_t queued_ = 0;
+  std::uint32_t executors_ = 0;
+  bool capacity_changed_ = false;
+  Stats stats_;
+
+  std::vector<Envelope> outbox_;
+  std::unordered_map<PeerId, std::size_t> dispatch_index_, deliver_index_;
+};
+
+}  // namespace dpool::internal

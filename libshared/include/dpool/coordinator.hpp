@@ -1,0 +1,40 @@
+// dpool::Coordinator: the scheduler that clients submit to and worker nodes
+// pull from, embeddable in any program.
+#pragma once
+
+#include <dpool/options.hpp>
+#include <memory>
+#include <string>
+
+namespace dpool {
+namespace internal {
+class CoordinatorServer;
+class Hub;
+}  // namespace internal
+
+// Runs a coordinator on its own thread from construction to destruction.
+// Pools built on it with Pool(coordinator) submit in-process, with no network
+// hop. Thread-safe.
+class Coordinator {
+ public:
+  // Throws dpool::Error if the address cannot be bound.
+  explicit Coordinator(CoordinatorOptions options = {});
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  // The address peers connect to, with a wildcard port resolved; empty if
+  // in-process only.
+  std::string endpoint() const;
+  // Blocks until stop() is called (from another thread or a signal handler thread).
+  void wait();
+  void stop();
+
+  // For dpool's own in-process peers.
+  internal::Hub& hub();
+
+ private:
+  std::unique_ptr<internal::CoordinatorServer> server_;
+};
+
+}  // namespace dpool

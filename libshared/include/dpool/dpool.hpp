@@ -1,0 +1,11 @@
+// The whole public API of dpool. See docs/ and README.md.
+#pragma once
+
+#include <dpool/async_result.hpp>
+#include <dpool/coordinator.hpp>
+#include <dpool/errors.hpp>
+#include <dpool/init.hpp>
+#include <dpool/node.hpp>
+#include <dpool/options.hpp>
+#include <dpool/pool.hpp>
+#include <dpool/registry.hpp>

@@ -1,0 +1,118 @@
+// The errors a dpool user can catch. Every one derives from dpool::Error, and
+// what() is a complete sentence saying what happened and what to do next.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace dpool {
+
+// Why a task did not produce a result. Travels on the wire: append, never renumber.
+// Each code implies one retry decision, noted beside it.
+enum class ErrorCode : std::uint16_t {
+  kNone = 0,
+  kTaskRaised = 1,         // user code threw: never retried
+  kWorkerCrashed = 2,      // executor died mid-task: not retried unless asked
+  kWorkerLost = 3,         // node silent: re-dispatched while attempts remain
+  kBadMessage = 4,         // malformed frame: counted, dropped
+  kTaskTimeout = 5,        // ran past its timeout option: not retried
+  kCancelled = 6,          // cancelled or pool terminated: final
+  kUnknownTask = 7,        // no such task name on the executor: final
+  kSignatureMismatch = 8,  // caller and executor types differ: final
+  kSerialization = 9,      // arguments or result could not be (de)serialized: final
+  kPoolClosed = 10,        // submitted after close(): final
+  kConnection = 11,        // coordinator unreachable or refused: final
+};
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what, ErrorCode code = ErrorCode::kNone)
+      : std::runtime_error(what), code_(code) {}
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+// A wait with a timeout ran out; the task itself is unaffected.
+class TimeoutError : public Error {
+ public:
+  explicit TimeoutError(const std::string& what) : Error(what) {}
+};
+
+// The task threw. type() is the exception's C++ type, message() its what().
+class RemoteError : public Error {
+ public:
+  RemoteError(const std::string& what, std::string type, std::string message, std::string node,
+              int pid)
+      : Error(what, ErrorCode::kTaskRaised),
+        type_(std::move(type)),
+        message_(std::move(message)),
+        node_(std::move(node)),
+        pid_(pid) {}
+  const std::string& type() const noexcept { return type_; }
+  const std::string& message() const noexcept { return message_; }
+  const std::string& node() const noexcept { return node_; }
+  int pid() const noexcept { return pid_; }
+
+ private:
+  std::string type_, message_, node_;
+  int pid_;
+};
+
+// The executor running the task died. signal() is the killing signal (0 if it
+// exited), exit_code() the exit status (-1 if it was killed by a signal).
+class WorkerCrashed : public Error {
+ public:
+  WorkerCrashed(const std::string& what, int signal, int exit_code)
+      : Error(what, ErrorCode::kWorkerCrashed), signal_(signal), exit_code_(exit_code) {}
+  int signal() const noexcept { return signal_; }
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int signal_, exit_code_;
+};
+
+class TaskTimeout : public Error {
+ public:
+  explicit TaskTimeout(const std::string& what) : Error(what, ErrorCode::kTaskTimeout) {}
+};
+
+class WorkerLost : public Error {
+ public:
+  explicit WorkerLost(const std::string& what) : Error(what, ErrorCode::kWorkerLost) {}
+};
+
+class Cancelled : public Error {
+ public:
+  explicit Cancelled(const std::string& what) : Error(what, ErrorCode::kCancelled) {}
+};
+
+class UnknownTask : public Error {
+ public:
+  explicit UnknownTask(const std::string& what) : Error(what, ErrorCode::kUnknownTask) {}
+};
+
+class SignatureMismatch : public Error {
+ public:
+  explicit SignatureMismatch(const std::string& what)
+      : Error(what, ErrorCode::kSignatureMismatch) {}
+};
+
+class SerializationError : public Error {
+ public:
+  explicit SerializationError(const std::string& what) : Error(what, ErrorCode::kSerialization) {}
+};
+
+class PoolClosed : public Error {
+ public:
+  explicit PoolClosed(const std::string& what) : Error(what, ErrorCode::kPoolClosed) {}
+};
+
+class ConnectionError : public Error {
+ public:
+  explicit ConnectionError(const std::string& what) : Error(what, ErrorCode::kConnection) {}
+};
+
+}  // namespace dpool

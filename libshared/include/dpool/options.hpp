@@ -1,0 +1,81 @@
+// Settings for pools, tasks, coordinators and nodes. All are aggregates meant
+// for designated initializers: dpool::Local{.processes = 4}.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <dpool/registry.hpp>
+#include <string>
+#include <vector>
+
+namespace dpool {
+
+// A registered function with its arguments bound, run later somewhere else
+// (for example as a pool's initializer). Made by dpool::bind.
+struct Call {
+  std::string name;
+  std::uint64_t fingerprint = 0;
+  std::string args;  // serialized argument tuple
+  bool empty() const noexcept { return name.empty(); }
+};
+
+template <class F, class... A>
+Call bind(F f, A&&... args);
+
+// Local mode: an embedded coordinator and node in this process, executors
+// spawned from this program (which must call dpool::init first in main).
+struct Local {
+  unsigned processes = 0;           // 0 = cpu_count()
+  Call initializer{};               // runs once in each executor before its first task
+  unsigned max_tasks_per_child = 0;  // 0 = executors live as long as the pool
+};
+
+// Cluster mode: submit to a coordinator over the network.
+struct Connect {
+  std::string address;   // "tcp://head:5555"
+  std::string key_file;  // CurveZMQ keys, for non-loopback coordinators
+  std::chrono::milliseconds connect_timeout{10000};  // then ConnectionError
+};
+
+// Per-call options, through pool.with(TaskOptions{...}).
+struct TaskOptions {
+  std::chrono::milliseconds timeout{0};  // 0 = none
+  unsigned retries = 0;
+  int priority = 0;  // higher runs first within this client's queue
+};
+
+struct CoordinatorOptions {
+  std::string bind;  // e.g. "tcp://127.0.0.1:5555"; "tcp://127.0.0.1:*" picks a free port;
+                     // empty = in-process only
+  std::string name = "coordinator";
+};
+
+struct NodeOptions {
+  std::string connect;                // coordinator address (ignored when embedded)
+  unsigned processes = 0;             // executors; 0 = cpu_count()
+  std::string exec;                   // self-hosted: program to run as executor
+  std::vector<std::string> exec_args;  // its arguments (argv[1..])
+  std::vector<std::string> load;      // library mode: task libraries for dpool-executor
+  std::string executor_host;          // path of dpool-executor; empty = next to this program
+  std::string name;                   // node name in errors and logs; empty = host:pid
+  Call initializer{};                 // runs once in each executor before its first task
+  unsigned max_tasks_per_child = 0;   // replace an executor after this many tasks; 0 = never
+  std::chrono::milliseconds connect_timeout{10000};
+};
+
+template <class F, class... A>
+Call bind(F f, A&&... args) {
+  using T = detail::FnTraits<F>;
+  typename T::Args tuple(std::forward<A>(args)...);
+  std::string name;
+  if constexpr (std::is_pointer_v<F>) {
+    auto* e = detail::Registry::instance().find_fn(reinterpret_cast<const void*>(f));
+    if (!e) throw UnknownTask("dpool::bind: the function is not registered; add DPOOL_REGISTER(fn)");
+    name = e->name;
+  } else {
+    name = f.name();
+  }
+  return Call{std::move(name), T::fingerprint(), detail::encode(tuple)};
+}
+
+}  // namespace dpool

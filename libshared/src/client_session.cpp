@@ -1,0 +1,228 @@
+#include "client_session.hpp"
+
+#include <unistd.h>
+
+#include <asio/post.hpp>
+#include <random>
+#include <spdlog/spdlog.h>
+
+#include "event_loop.hpp"
+
+namespace dpool::internal {
+namespace {
+
+TaskInfo::Clock::time_point from_us(std::int64_t us) {
+  return TaskInfo::Clock::time_point(std::chrono::microseconds(us));
+}
+
+// Small payloads are copied into the message; large ones are handed over.
+zmq::message_t to_message(std::string&& s) {
+  if (s.size() <= 4096) return zmq::message_t(s.data(), s.size());
+  auto* owned = new std::string(std::move(s));
+  return zmq::message_t(
+      owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
+      owned);
+}
+
+}  // namespace
+
+ClientSession::ClientSession(asio::io_context& io, std::string where)
+    : io_(io), where_(std::move(where)) {}
+
+std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io, MakeLink make_link,
+                                                      std::string where,
+                                                      std::chrono::milliseconds timeout) {
+  auto s = std::make_shared<ClientSession>(io, where);
+  call_on(io, [&] {
+    std::weak_ptr<ClientSession> weak = s;
+    s->link_ = make_link([weak](Frames&& f) {
+      if (auto self = weak.lock()) self->on_frames(std::move(f));
+    });
+    wire::Hello hello;
+    hello.role = wire::Role::kClient;
+    hello.pid = static_cast<std::uint32_t>(::getpid());
+    hello.name = "client:" + std::to_string(hello.pid);
+    hello.instance = std::random_device{}();
+    s->link_->send(wire::encode(wire::Kind::kHello, hello));
+  });
+  std::unique_lock lock(s->mu_);
+  if (!s->cv_.wait_for(lock, timeout, [&] { return s->welcomed_ || !s->refused_.empty(); })) {
+    lock.unlock();
+    s->detach();
+    throw ConnectionError("no dpool coordinator answered at " + where + " within " +
+                          detail::describe(timeout) + "; start one with `dpool coordinator --bind " +
+                          where + "`, check the address, or raise Connect::connect_timeout");
+  }
+  if (!s->refused_.empty()) {
+    auto why = s->refused_;
+    lock.unlock();
+    s->detach();
+    throw ConnectionError("the coordinator at " + where + " refused this client: " + why);
+  }
+  return s;
+}
+
+void ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
+                           std::vector<detail::TaskRequest>&& tasks,
+                           std::shared_ptr<detail::Sink> sink, const TaskOptions& options) {
+  std::lock_guard lock(mu_);
+  if (closed_)
+    throw PoolClosed("cannot submit '" + name +
+                     "': this pool was closed or terminated; make a new Pool for more work");
+  for (auto& t : tasks) {
+    Pending p;
+    p.spec.id = next_id_++;
+    p.spec.name = name;
+    p.spec.fingerprint = fingerprint;
+    p.spec.chunk = t.chunk;
+    p.spec.timeout_ms = static_cast<std::uint32_t>(options.timeout.count());
+    p.spec.retries = options.retries;
+    p.spec.priority = options.priority;
+    p.args = std::move(t.args);
+    p.sink = sink;
+    p.part = t.part;
+    inbox_.push_back(std::move(p));
+  }
+  outstanding_ += tasks.size();
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->flush();
+    });
+  }
+}
+
+void ClientSession::flush() {
+  std::vector<Pending> batch;
+  {
+    std::lock_guard lock(mu_);
+    flush_posted_ = false;
+    batch.swap(inbox_);
+  }
+  if (batch.empty() || !link_) return;
+  wire::TaskBatch msg;
+  msg.tasks.reserve(batch.size());
+  Frames payloads;
+  payloads.reserve(batch.size());
+  auto now = TaskInfo::Clock::now();
+  for (auto& p : batch) {
+    inflight_.emplace(p.spec.id, Inflight{std::move(p.sink), p.part, now});
+    payloads.push_back(to_message(std::move(p.args)));
+    msg.tasks.push_back(std::move(p.spec));
+  }
+  link_->send(wire::encode(wire::Kind::kSubmit, msg, std::move(payloads)));
+}
+
+void ClientSession::on_frames(Frames&& frames) {
+  auto m = wire::decode(std::move(frames));
+  if (!m) {
+    spdlog::warn("dpool client: rejected a message from the coordinator: {}", m.error().detail);
+    return;
+  }
+  switch (m->kind) {
+    case wire::Kind::kWelcome: {
+      executors_ = std::get<wire::Welcome>(m->body).executors;
+      std::lock_guard lock(mu_);
+      welcomed_ = true;
+      cv_.notify_all();
+      break;
+    }
+    case wire::Kind::kReject: {
+      std::lock_guard lock(mu_);
+      refused_ = std::get<wire::Reject>(m->body).reason;
+      cv_.notify_all();
+      break;
+    }
+    case wire::Kind::kStatus:
+      executors_ = std::get<wire::Status>(m->body).executors;
+      break;
+    case wire::Kind::kDeliver:
+      on_deliver(std::move(std::get<wire::ResultBatch>(m->body)), std::move(m->payloads));
+      break;
+    default:
+      break;
+  }
+}
+
+void ClientSession::on_deliver(wire::ResultBatch&& batch, Frames&& payloads) {
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < batch.results.size(); ++i) {
+    auto& r = batch.results[i];
+    auto it = inflight_.find(r.id);
+    if (it == inflight_.end()) continue;  // cancelled by terminate()
+    detail::Outcome o;
+    o.failure = std::move(r.failure);
+    if (payloads[i].size()) {
+      auto owner = std::make_shared<zmq::message_t>(std::move(payloads[i]));
+      o.payload = detail::Bytes(owner, owner->data<char>(), owner->size());
+    }
+    o.info.node = std::move(r.node);
+    o.info.pid = static_cast<int>(r.pid);
+    o.info.attempts = r.attempts;
+    o.info.submitted = it->second.submitted;
+    o.info.started = from_us(r.started_us);
+    o.info.finished = from_us(r.finished_us);
+    auto sink = std::move(it->second.sink);
+    auto part = it->second.part;
+    inflight_.erase(it);
+    sink->deliver(part, std::move(o));
+    ++done;
+  }
+  completed(done);
+}
+
+void ClientSession::completed(std::size_t n) {
+  if (!n) return;
+  std::lock_guard lock(mu_);
+  outstanding_ -= std::min(n, outstanding_);
+  if (outstanding_ == 0) cv_.notify_all();
+}
+
+void ClientSession::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+void ClientSession::join() {
+  std::unique_lock lock(mu_);
+  if (!closed_)
+    throw std::logic_error("Pool::join() needs close() or terminate() first (as in multiprocessing)");
+  cv_.wait(lock, [this] { return outstanding_ == 0; });
+}
+
+void ClientSession::fail_all(const detail::Failure& failure) {
+  std::vector<Pending> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(inbox_);
+  }
+  std::size_t n = queued.size() + inflight_.size();
+  for (auto& p : queued) p.sink->deliver(p.part, detail::Outcome{failure, {}, {}});
+  for (auto& [id, f] : std::exchange(inflight_, {})) f.sink->deliver(f.part, detail::Outcome{failure, {}, {}});
+  completed(n);
+}
+
+void ClientSession::terminate() {
+  close();
+  call_on(io_, [this] {
+    if (link_) {
+      wire::Cancel c;
+      c.all = true;
+      c.kill_running = true;
+      link_->send(wire::encode(wire::Kind::kCancel, c));
+    }
+    detail::Failure f;
+    f.code = ErrorCode::kCancelled;
+    f.message = "the pool was terminated before it finished";
+    fail_all(f);
+  });
+}
+
+void ClientSession::detach() {
+  call_on(io_, [this] {
+    if (link_) link_->send(wire::encode(wire::Kind::kBye, wire::Bye{"pool closed"}));
+    link_.reset();
+  });
+}
+
+}  // namespace dpool::internal

@@ -1,0 +1,73 @@
+// The client side of a pool: user threads queue tasks here; the loop thread
+// batches them to the coordinator and hands results back to their sinks.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <dpool/pool.hpp>
+#include <mutex>
+#include <unordered_map>
+
+#include "link.hpp"
+
+namespace dpool::internal {
+
+class ClientSession final : public detail::PoolCore,
+                            public std::enable_shared_from_this<ClientSession> {
+ public:
+  using MakeLink = std::function<std::unique_ptr<Link>(Receiver)>;
+
+  // Connects through `make_link` (called on `io`'s thread) and waits for the
+  // coordinator's welcome; throws ConnectionError after `timeout` or when refused.
+  static std::shared_ptr<ClientSession> connect(asio::io_context& io, MakeLink make_link,
+                                                std::string where,
+                                                std::chrono::milliseconds timeout);
+  ClientSession(asio::io_context& io, std::string where);
+
+  void submit(const std::string& name, std::uint64_t fingerprint,
+              std::vector<detail::TaskRequest>&& tasks, std::shared_ptr<detail::Sink> sink,
+              const TaskOptions& options) override;
+  unsigned executors() override { return executors_; }
+  void close() override;
+  void join() override;
+  void terminate() override;
+  // Leaves the coordinator (after terminate); the session takes no more messages.
+  void detach();
+
+ private:
+  struct Pending {
+    wire::Task spec;
+    std::string args;
+    std::shared_ptr<detail::Sink> sink;
+    std::size_t part;
+  };
+  struct Inflight {
+    std::shared_ptr<detail::Sink> sink;
+    std::size_t part;
+    TaskInfo::Clock::time_point submitted;
+  };
+
+  void on_frames(Frames&& frames);
+  void on_deliver(wire::ResultBatch&& batch, Frames&& payloads);
+  void flush();
+  void fail_all(const detail::Failure& failure);
+  void completed(std::size_t n);
+
+  asio::io_context& io_;
+  std::string where_;
+  std::unique_ptr<Link> link_;                          // loop thread
+  std::unordered_map<std::uint64_t, Inflight> inflight_;  // loop thread
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Pending> inbox_;
+  std::uint64_t next_id_ = 1;
+  std::size_t outstanding_ = 0;
+  bool flush_posted_ = false;
+  bool closed_ = false;
+  bool welcomed_ = false;
+  std::string refused_;
+  std::atomic<unsigned> executors_{0};
+};
+
+}  // namespace dpool::internal

@@ -1,0 +1,62 @@
+// Framing of the node <-> executor socketpair (a byte stream). A record is
+//   u32 kind | u32 meta length | u64 payload length | meta | payload
+// little-endian; meta is a cereal-encoded wire::Task (RUN, INIT) or
+// wire::Result (DONE). Large payloads are read straight into their own buffer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tl/expected.hpp>
+#include <vector>
+
+namespace dpool::internal {
+
+enum class RecordKind : std::uint32_t {
+  kReady = 1,  // executor -> node: started; meta = wire::Result with pid
+  kRun = 2,    // node -> executor: run a task; meta = wire::Task, payload = arguments
+  kDone = 3,   // executor -> node: finished; meta = wire::Result, payload = result
+  kInit = 4,   // node -> executor: run this initializer before any task
+};
+
+constexpr std::size_t kRecordHeaderBytes = 16;
+constexpr std::uint32_t kMaxMetaBytes = 32u << 20;
+constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t{16} << 30;
+
+// Owned bytes without zero-filling on allocation.
+struct Blob {
+  std::unique_ptr<char[]> data;
+  std::size_t size = 0;
+  static Blob allocate(std::size_t n) { return {std::make_unique_for_overwrite<char[]>(n), n}; }
+  std::string_view view() const { return {data.get(), size}; }
+};
+
+struct Record {
+  RecordKind kind{};
+  std::string meta;
+  Blob payload;
+};
+
+void put_record_header(char* out, RecordKind kind, std::size_t meta, std::size_t payload);
+
+// Reassembles records from a byte stream. Single-threaded.
+class RecordReader {
+ public:
+  RecordReader();
+  // Where the next read should go, and how much it may take.
+  std::span<char> buffer();
+  void commit(std::size_t n);
+  // The next complete record; nullopt if more bytes are needed; an error for
+  // a malformed header (the stream cannot be trusted after that).
+  tl::expected<std::optional<Record>, std::string> next();
+
+ private:
+  std::vector<char> buf_;
+  std::size_t begin_ = 0, end_ = 0;
+  std::optional<Record> partial_;  // large payload being read in place
+  std::size_t filled_ = 0;
+};
+
+}  // namespace dpool::internal

@@ -1,0 +1,251 @@
+#include "executor_loop.hpp"
+
+#include <cxxabi.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <dpool/registry.hpp>
+#include <string>
+
+#include "exec_channel.hpp"
+#include "protocol.hpp"
+
+namespace dpool::internal {
+namespace {
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string current_exception_type() {
+  auto* t = abi::__cxa_current_exception_type();
+  if (!t) return "unknown";
+  int status = 0;
+  char* name = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
+  std::string s = status == 0 && name ? name : t->name();
+  std::free(name);
+  return s;
+}
+
+bool write_all(int fd, const iovec* iov, int n) {
+  std::vector<iovec> v(iov, iov + n);
+  std::size_t i = 0;
+  while (i < v.size()) {
+    ssize_t w = ::writev(fd, v.data() + i, static_cast<int>(std::min<std::size_t>(v.size() - i, IOV_MAX)));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    auto left = static_cast<std::size_t>(w);
+    while (i < v.size() && left >= v[i].iov_len) left -= v[i++].iov_len;
+    if (i < v.size()) {
+      v[i].iov_base = static_cast<char*>(v[i].iov_base) + left;
+      v[i].iov_len -= left;
+    }
+  }
+  return true;
+}
+
+class Executor {
+ public:
+  Executor(int fd, std::string node) : fd_(fd), node_(std::move(node)), pid_(::getpid()) {}
+
+  int run() {
+    wire::Result ready;
+    ready.pid = static_cast<std::uint32_t>(pid_);
+    ready.node = node_;
+    queue_record(RecordKind::kReady, wire::encode_meta(ready), {});
+    for (;;) {
+      if (queue_.empty()) {
+        if (!flush()) return 0;
+        if (!read(true)) return 0;  // the node closed the socket: we are done
+      } else {
+        read(false);
+      }
+      while (!queue_.empty()) {
+        Record r = std::move(queue_.front());
+        queue_.pop_front();
+        handle(r);
+        if (out_.size() > (256u << 10) || pending_ >= 64) break;
+        read(false);
+      }
+      if (queue_.empty() || out_.size() > (256u << 10) || pending_ >= 64)
+        if (!flush()) return 0;
+    }
+  }
+
+ private:
+  // Reads what is available (blocking for at least one record if `block`).
+  // False at end of stream or on a broken stream.
+  bool read(bool block) {
+    for (;;) {
+      auto span = reader_.buffer();
+      ssize_t n = ::recv(fd_, span.data(), span.size(), block ? 0 : MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+        return false;
+      }
+      if (n == 0) return false;
+      reader_.commit(static_cast<std::size_t>(n));
+      for (;;) {
+        auto r = reader_.next();
+        if (!r) {
+          std::fprintf(stderr, "dpool executor %d: bad record from node: %s\n", pid_,
+                       r.error().c_str());
+          std::_Exit(3);
+        }
+        if (!*r) break;
+        queue_.push_back(std::move(**r));
+        block = false;
+      }
+      if (!block) {
+        if (static_cast<std::size_t>(n) < span.size()) return true;
+      }
+    }
+  }
+
+  void handle(Record& r) {
+    auto task = wire::decode_task(r.meta);
+    if (!task) {
+      std::fprintf(stderr, "dpool executor %d: bad task record: %s\n", pid_, task.error().c_str());
+      std::_Exit(3);
+    }
+    if (r.kind == RecordKind::kInit) return run_initializer(*task, r.payload);
+    wire::Result res;
+    res.id = task->id;
+    res.started_us = now_us();
+    std::string out;
+    if (init_error_.code == ErrorCode::kNone) {
+      run_task(*task, r.payload, res, out);
+    } else {
+      res.failure = init_error_;
+    }
+    res.finished_us = now_us();
+    queue_record(RecordKind::kDone, wire::encode_meta(res), std::move(out));
+  }
+
+  void run_task(const wire::Task& task, const Blob& args, wire::Result& res, std::string& out) {
+    auto* entry = detail::Registry::instance().find(task.name);
+    if (!entry) {
+      res.failure.code = ErrorCode::kUnknownTask;
+      std::string known;
+      auto names = detail::Registry::instance().names(8);
+      for (auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      res.failure.message = "node " + node_ + " has no task named '" + task.name + "'" +
+                            (known.empty() ? "; it knows no tasks at all"
+                                           : "; it knows: " + known) +
+                            ". Register the function with DPOOL_REGISTER in the program or "
+                            "library that the node runs";
+      return;
+    }
+    if (entry->fingerprint != task.fingerprint) {
+      res.failure.code = ErrorCode::kSignatureMismatch;
+      res.failure.type = entry->signature;
+      res.failure.message = "node " + node_ + " registered '" + task.name + "' as " + entry->signature;
+      return;
+    }
+    try {
+      entry->invoke(args.view(), task.chunk, out);
+    } catch (const SerializationError& e) {
+      res.failure.code = ErrorCode::kSerialization;
+      res.failure.message = e.what();
+      out.clear();
+    } catch (const std::exception& e) {
+      res.failure.code = ErrorCode::kTaskRaised;
+      res.failure.type = current_exception_type();
+      res.failure.message = e.what();
+      out.clear();
+    } catch (...) {
+      res.failure.code = ErrorCode::kTaskRaised;
+      res.failure.type = current_exception_type();
+      res.failure.message = "an exception not derived from std::exception";
+      out.clear();
+    }
+  }
+
+  // An initializer that fails makes every task of this executor fail with
+  // its error (rather than respawning executors forever).
+  void run_initializer(const wire::Task& task, const Blob& args) {
+    wire::Result res;
+    std::string out;
+    run_task(task, args, res, out);
+    if (res.failure.code != ErrorCode::kNone) {
+      init_error_ = res.failure;
+      init_error_.message = "the pool's initializer '" + task.name + "' failed on node " + node_ +
+                            ": " + res.failure.message;
+    }
+  }
+
+  void queue_record(RecordKind kind, std::string meta, std::string payload) {
+    if (payload.size() > (1u << 20)) {  // large: write now, without copying
+      flush();
+      char h[kRecordHeaderBytes];
+      put_record_header(h, kind, meta.size(), payload.size());
+      iovec v[3] = {{h, sizeof h}, {meta.data(), meta.size()}, {payload.data(), payload.size()}};
+      if (!write_all(fd_, v, 3)) std::_Exit(0);
+      return;
+    }
+    char h[kRecordHeaderBytes];
+    put_record_header(h, kind, meta.size(), payload.size());
+    out_.append(h, sizeof h);
+    out_ += meta;
+    out_ += payload;
+    ++pending_;
+  }
+
+  bool flush() {
+    if (out_.empty()) return true;
+    iovec v{out_.data(), out_.size()};
+    bool ok = write_all(fd_, &v, 1);
+    out_.clear();
+    pending_ = 0;
+    return ok;
+  }
+
+  int fd_;
+  std::string node_;
+  int pid_;
+  RecordReader reader_;
+  std::deque<Record> queue_;
+  std::string out_;
+  std::size_t pending_ = 0;
+  detail::Failure init_error_;
+};
+
+}  // namespace
+
+int run_executor(int fd) {
+  const char* node = std::getenv(kEnvNodeName);
+  Executor e(fd, node ? node : "local");
+  int rc = e.run();
+  std::fflush(nullptr);
+  return rc;
+}
+
+void become_executor_if_spawned() {
+  const char* fd_text = std::getenv(kEnvExecutorFd);
+  if (!fd_text) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // die with the node daemon
+  const char* parent = std::getenv(kEnvParentPid);
+  if (parent && std::atoi(parent) != ::getppid()) std::_Exit(0);  // it died before prctl
+  int fd = std::atoi(fd_text);
+  ::unsetenv(kEnvExecutorFd);  // our own children are not executors
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGINT, SIG_IGN);  // Ctrl-C goes to the whole process group; the node decides
+  int rc = run_executor(fd);
+  std::_Exit(rc);
+}
+
+}  // namespace dpool::internal

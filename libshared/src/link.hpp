@@ -1,0 +1,42 @@
+// How a peer (client or node) exchanges whole messages with a coordinator:
+// over a ZeroMQ DEALER, or in-process when it shares the coordinator's loop.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <functional>
+#include <memory>
+
+#include "protocol.hpp"
+
+namespace dpool::internal {
+
+// Sends whole messages to the other side. Loop thread only.
+class Link {
+ public:
+  virtual ~Link() = default;
+  virtual void send(Frames&& frames) = 0;
+};
+
+// Receives whole messages; called on the loop thread.
+using Receiver = std::function<void(Frames&&)>;
+
+// In-process entry to a coordinator, for peers that run on its loop thread.
+class Hub {
+ public:
+  virtual ~Hub() = default;
+  virtual asio::io_context& io() = 0;
+  // Attaches a peer. What the coordinator sends it goes to `receive`; the
+  // returned link sends to the coordinator; destroying the link detaches the
+  // peer (as a lost connection would). Loop thread only.
+  virtual std::unique_ptr<Link> attach(Receiver receive) = 0;
+};
+
+// The zmq context every socket of this process uses.
+zmq::context_t& zmq_context();
+
+// Connects a DEALER to `address`; messages arrive at `receive` on `io`'s
+// thread. Create and use on that thread only.
+std::unique_ptr<Link> connect_dealer(asio::io_context& io, const std::string& address,
+                                     Receiver receive);
+
+}  // namespace dpool::internal

@@ -1,0 +1,103 @@
+// Pool construction: which coordinator a pool talks to, and what it owns.
+#include <limits.h>
+#include <unistd.h>
+
+#include <dpool/coordinator.hpp>
+#include <dpool/init.hpp>
+#include <dpool/node.hpp>
+#include <dpool/pool.hpp>
+
+#include "client_session.hpp"
+#include "event_loop.hpp"
+#include "init_state.hpp"
+
+namespace dpool {
+namespace internal {
+
+// What a pool owns besides its session: nothing (an embedded coordinator it
+// was given), a loop (cluster mode), or a whole local cluster.
+class PoolBackend {
+ public:
+  virtual ~PoolBackend() = default;
+};
+
+namespace {
+
+class LocalBackend final : public PoolBackend {
+ public:
+  explicit LocalBackend(const Local& o) : coordinator(CoordinatorOptions{}), node(coordinator, node_options(o)) {}
+  Coordinator coordinator;
+  Node node;
+
+ private:
+  static NodeOptions node_options(const Local& o) {
+    require_init("a local dpool::Pool");
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    NodeOptions no;
+    no.exec = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "/proc/self/exe";
+    auto& argv = program_argv();
+    for (std::size_t i = 1; i < argv.size(); ++i) no.exec_args.push_back(argv[i]);
+    no.processes = o.processes ? o.processes : cpu_count();
+    no.initializer = o.initializer;
+    no.max_tasks_per_child = o.max_tasks_per_child;
+    no.name = "local";
+    return no;
+  }
+};
+
+class LoopBackend final : public PoolBackend {
+ public:
+  EventLoop loop{"client"};
+};
+
+std::shared_ptr<ClientSession> on_hub(Hub& hub, const char* where) {
+  return ClientSession::connect(
+      hub.io(), [&hub](Receiver r) { return hub.attach(std::move(r)); }, where,
+      std::chrono::seconds(10));
+}
+
+}  // namespace
+}  // namespace internal
+
+Pool::Pool() : Pool(Local{}) {}
+
+Pool::Pool(unsigned processes) : Pool(Local{.processes = processes}) {}
+
+Pool::Pool(Local options) : PoolView(nullptr, {}) {
+  auto backend = std::make_unique<internal::LocalBackend>(options);
+  core_ = internal::on_hub(backend->coordinator.hub(), "the local coordinator");
+  backend_ = std::move(backend);
+}
+
+Pool::Pool(Connect options) : PoolView(nullptr, {}) {
+  if (::getenv("DPOOL_EXECUTOR_FD"))
+    internal::require_init("a dpool::Pool inside an executor");
+  auto backend = std::make_unique<internal::LoopBackend>();
+  auto& io = backend->loop.io();
+  core_ = internal::ClientSession::connect(
+      io, [&io, a = options.address](internal::Receiver r) {
+        return internal::connect_dealer(io, a, std::move(r));
+      },
+      options.address, options.connect_timeout);
+  backend_ = std::move(backend);
+}
+
+Pool::Pool(Coordinator& coordinator) : PoolView(nullptr, {}) {
+  core_ = internal::on_hub(coordinator.hub(), "the embedded coordinator");
+}
+
+Pool::~Pool() {
+  if (!core_) return;
+  auto session = std::static_pointer_cast<internal::ClientSession>(core_);
+  session->terminate();
+  session->detach();
+  backend_.reset();
+}
+
+void Pool::close() { core_->close(); }
+void Pool::join() { core_->join(); }
+void Pool::terminate() { core_->terminate(); }
+unsigned Pool::size() const { return core_->executors(); }
+
+}  // namespace dpool

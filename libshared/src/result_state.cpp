@@ -1,0 +1,194 @@
+// Waiting, callbacks and error construction behind AsyncResult.
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <deque>
+#include <dpool/async_result.hpp>
+#include <thread>
+
+namespace dpool::detail {
+namespace {
+
+// One thread per process runs user callbacks in order, so a slow or
+// throwing callback never stalls or kills an I/O thread.
+class CallbackThread {
+ public:
+  ~CallbackThread() {
+    {
+      std::lock_guard lock(mu_);
+      if (!thread_.joinable()) return;
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(fn));
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto fn = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        spdlog::error("dpool: a result callback threw and was ignored: {}", e.what());
+      } catch (...) {
+        spdlog::error("dpool: a result callback threw a non-standard exception; ignored");
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  std::thread thread_;
+  bool stop_ = false;
+};
+
+std::string where(const TaskInfo& info) {
+  std::string s;
+  if (!info.node.empty()) s += " on node " + info.node;
+  if (info.pid) s += " (pid " + std::to_string(info.pid) + ")";
+  return s;
+}
+
+std::string signal_text(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return "signal " + std::to_string(sig) + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
+}
+
+}  // namespace
+
+void post_callback(std::function<void()> fn) {
+  static CallbackThread thread;
+  thread.post(std::move(fn));
+}
+
+std::string describe(std::chrono::nanoseconds d) {
+  using namespace std::chrono;
+  if (d >= seconds(1) && d % seconds(1) == nanoseconds(0))
+    return std::to_string(duration_cast<seconds>(d).count()) + " s";
+  if (d >= milliseconds(1)) return std::to_string(duration_cast<milliseconds>(d).count()) + " ms";
+  return std::to_string(duration_cast<microseconds>(d).count()) + " us";
+}
+
+std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std::string& task,
+                              const std::string& signature) {
+  std::string t = "task '" + task + "'";
+  switch (f.code) {
+    case ErrorCode::kNone:
+      return nullptr;
+    case ErrorCode::kTaskRaised:
+      return std::make_exception_ptr(RemoteError(
+          t + " raised " + f.type + where(info) + ": " + f.message, f.type, f.message, info.node,
+          info.pid));
+    case ErrorCode::kWorkerCrashed: {
+      std::string how = f.message.empty()
+                            ? (f.signal ? "was killed by " + signal_text(f.signal)
+                                        : "exited with code " + std::to_string(f.exit_code))
+                            : f.message;
+      return std::make_exception_ptr(WorkerCrashed(
+          "the executor running " + t + where(info) + " " + how +
+              "; it was replaced and the other tasks carry on",
+          f.signal, f.exit_code));
+    }
+    case ErrorCode::kTaskTimeout:
+      return std::make_exception_ptr(TaskTimeout(t + " ran past its timeout" + where(info) +
+                                                 " and was killed: " + f.message));
+    case ErrorCode::kWorkerLost:
+      return std::make_exception_ptr(WorkerLost(t + ": " + f.message));
+    case ErrorCode::kCancelled:
+      return std::make_exception_ptr(Cancelled(t + " was cancelled: " + f.message));
+    case ErrorCode::kUnknownTask:
+      return std::make_exception_ptr(UnknownTask(f.message));
+    case ErrorCode::kSignatureMismatch:
+      return std::make_exception_ptr(SignatureMismatch(
+          t + " was called as " + signature + " but " + f.message +
+          "; rebuild the caller and the node from the same task declarations"));
+    case ErrorCode::kSerialization:
+      return std::make_exception_ptr(SerializationError(t + ": " + f.message));
+    case ErrorCode::kPoolClosed:
+      return std::make_exception_ptr(PoolClosed(f.message));
+    case ErrorCode::kConnection:
+      return std::make_exception_ptr(ConnectionError(f.message));
+    case ErrorCode::kBadMessage:
+      break;
+  }
+  return std::make_exception_ptr(Error(t + " failed: " + f.message, f.code));
+}
+
+void StateBase::wait() const {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return ready_; });
+}
+
+bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_until(lock, deadline, [this] { return ready_; });
+}
+
+bool StateBase::ready() const {
+  std::lock_guard lock(mu_);
+  return ready_;
+}
+
+bool StateBase::successful() const {
+  std::lock_guard lock(mu_);
+  if (!ready_) throw std::logic_error("successful() called on a result that is not ready yet");
+  return !error_;
+}
+
+TaskInfo StateBase::info() const {
+  std::lock_guard lock(mu_);
+  return info_;
+}
+
+void StateBase::rethrow() const {
+  std::exception_ptr e;
+  {
+    std::lock_guard lock(mu_);
+    e = error_;
+  }
+  if (e) std::rethrow_exception(e);
+}
+
+void StateBase::on_ready(std::function<void()> fn) {
+  std::unique_lock lock(mu_);
+  if (!ready_) {
+    callbacks_.push_back(std::move(fn));
+    return;
+  }
+  lock.unlock();
+  post_callback(std::move(fn));
+}
+
+bool StateBase::fail(std::exception_ptr error) {
+  std::unique_lock lock(mu_);
+  if (ready_) return false;
+  finish(lock, std::move(error));
+  return true;
+}
+
+void StateBase::finish(std::unique_lock<std::mutex>& lock, std::exception_ptr error) {
+  ready_ = true;
+  error_ = std::move(error);
+  auto callbacks = std::move(callbacks_);
+  lock.unlock();
+  cv_.notify_all();
+  for (auto& cb : callbacks) post_callback(std::move(cb));
+}
+
+}  // namespace dpool::detail

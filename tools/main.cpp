@@ -1,0 +1,93 @@
+// The `dpool` command: run a coordinator or a worker node.
+//   dpool coordinator --bind tcp://127.0.0.1:5555
+//   dpool worker --connect tcp://127.0.0.1:5555 --procs 2 --exec ./my_program
+//   dpool worker --connect tcp://127.0.0.1:5555 --load ./libmytasks.so
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <dpool/dpool.hpp>
+#include <iostream>
+
+namespace {
+
+// Blocks SIGINT/SIGTERM in every thread and returns once one arrives.
+int wait_for_signal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  dpool::init(argc, argv);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before any thread starts
+
+  CLI::App app{"dpool: run a coordinator or a worker node"};
+  app.require_subcommand(1);
+
+  dpool::CoordinatorOptions copt;
+  auto* coord = app.add_subcommand("coordinator", "schedule tasks from clients onto worker nodes");
+  coord->add_option("--bind", copt.bind, "address to listen on, e.g. tcp://127.0.0.1:5555")
+      ->required();
+  coord->add_option("--name", copt.name, "name in logs and errors");
+
+  dpool::NodeOptions nopt;
+  auto* worker = app.add_subcommand("worker", "run executors for a coordinator");
+  worker->add_option("--connect", nopt.connect, "coordinator address")->required();
+  worker->add_option("--procs", nopt.processes, "executor processes (default: cores)")
+      ->check(CLI::Range(1u, 4096u));
+  auto* exec = worker->add_option("--exec", nopt.exec,
+                                  "self-hosted: a program whose main() starts with dpool::init");
+  auto* load = worker->add_option("--load", nopt.load, "library mode: task libraries (.so)");
+  exec->excludes(load);
+  worker->add_option("--name", nopt.name, "node name in logs and errors (default host:pid)");
+  worker->add_option("--executor-host", nopt.executor_host, "path of dpool-executor");
+  double timeout_s = 10;
+  worker->add_option("--connect-timeout", timeout_s, "seconds to wait for the coordinator");
+  std::string log_level = "info";
+  app.add_option("--log", log_level, "log level: trace, debug, info, warn, error");
+
+  try {
+    app.parse(argc, argv);
+    if (worker->parsed() && nopt.exec.empty() && nopt.load.empty())
+      throw CLI::ValidationError("worker", "give --exec PROGRAM or --load LIB.so");
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  dpool::set_log_level(log_level);
+
+  try {
+    if (coord->parsed()) {
+      dpool::Coordinator c(copt);
+      std::printf("dpool coordinator listening on %s\n", c.endpoint().c_str());
+      int sig = wait_for_signal(stop_signals);
+      std::printf("dpool coordinator stopping (signal %d)\n", sig);
+      return 0;
+    }
+    nopt.connect_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+    dpool::Node node(nopt);
+    std::printf("dpool worker connected to %s with %u executors\n", nopt.connect.c_str(),
+                node.processes());
+    std::thread waiter([&] {
+      node.wait();
+      kill(getpid(), SIGTERM);
+    });
+    int sig = wait_for_signal(stop_signals);
+    std::printf("dpool worker stopping (signal %d)\n", sig);
+    node.stop();
+    waiter.join();
+    return 0;
+  } catch (const dpool::Error& e) {
+    std::fprintf(stderr, "dpool: %s\n", e.what());
+    return 1;
+  }
+}

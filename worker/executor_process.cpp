@@ -1,0 +1,127 @@
+#include "executor_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+#include "executor_loop.hpp"
+
+extern char** environ;
+
+namespace dpool::internal {
+namespace {
+constexpr int kChildFd = 3;
+
+[[noreturn]] void fail(const char* what, int err) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+}  // namespace
+
+ExecutorProcess ExecutorProcess::spawn(const SpawnSpec& spec) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
+  if (sv[1] == kChildFd) {  // dup2(3, 3) would keep close-on-exec set
+    int moved = ::fcntl(sv[1], F_DUPFD_CLOEXEC, kChildFd + 1);
+    ::close(sv[1]);
+    sv[1] = moved;
+  }
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("DPOOL_EXECUTOR_FD=") || kv.starts_with("DPOOL_NODE_NAME=") ||
+        kv.starts_with("DPOOL_PARENT_PID="))
+      continue;
+    env_strings.emplace_back(kv);
+  }
+  env_strings.push_back(std::string(kEnvExecutorFd) + "=" + std::to_string(kChildFd));
+  env_strings.push_back(std::string(kEnvNodeName) + "=" + spec.node_name);
+  env_strings.push_back(std::string(kEnvParentPid) + "=" + std::to_string(::getpid()));
+  std::vector<char*> envp, argv;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = spec.argv;
+  if (args.empty()) args.push_back(spec.program);
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, sv[1], kChildFd);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGCHLD);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, spec.program.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(sv[1]);
+  if (rc != 0) {
+    ::close(sv[0]);
+    fail(("cannot start executor " + spec.program).c_str(), rc);
+  }
+  ExecutorProcess p;
+  p.pid_ = pid;
+  p.socket_ = sv[0];
+  p.pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (p.pidfd_ < 0) fail("pidfd_open", errno);
+  return p;
+}
+
+ExecutorProcess::ExecutorProcess(ExecutorProcess&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      socket_(std::exchange(o.socket_, -1)),
+      pidfd_(std::exchange(o.pidfd_, -1)) {}
+
+ExecutorProcess& ExecutorProcess::operator=(ExecutorProcess&& o) noexcept {
+  if (this != &o) {
+    this->~ExecutorProcess();
+    new (this) ExecutorProcess(std::move(o));
+  }
+  return *this;
+}
+
+ExecutorProcess::~ExecutorProcess() {
+  if (socket_ >= 0) ::close(socket_);
+  if (pidfd_ >= 0) ::close(pidfd_);
+  if (pid_ > 0) {
+    kill();
+    reap();
+  }
+}
+
+int ExecutorProcess::release_socket() noexcept { return std::exchange(socket_, -1); }
+int ExecutorProcess::release_pidfd() noexcept { return std::exchange(pidfd_, -1); }
+
+void ExecutorProcess::kill() noexcept {
+  if (pid_ > 0) ::kill(pid_, SIGKILL);
+}
+
+std::pair<int, int> ExecutorProcess::reap() noexcept {
+  if (pid_ <= 0) return {0, 0};
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  if (WIFSIGNALED(status)) return {WTERMSIG(status), -1};
+  return {0, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+}  // namespace dpool::internal

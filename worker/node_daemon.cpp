@@ -1,0 +1,360 @@
+#include "node_daemon.hpp"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <asio/post.hpp>
+#include <asio/write.hpp>
+#include <dpool/coordinator.hpp>
+#include <dpool/init.hpp>
+#include <dpool/node.hpp>
+#include <filesystem>
+#include <random>
+#include <spdlog/spdlog.h>
+
+namespace dpool::internal {
+
+struct NodeDaemon::Exec {
+  Slot slot = 0;
+  ExecutorProcess proc;
+  asio::local::stream_protocol::socket socket;
+  asio::posix::stream_descriptor pidfd;
+  RecordReader reader;
+  struct Out {
+    std::string head;  // record header + meta
+    Supervisor::Args args;
+  };
+  std::vector<Out> pending;
+  bool writing = false;
+  Exec(asio::io_context& io) : socket(io), pidfd(io) {}
+};
+
+namespace {
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  return std::filesystem::path(std::string(buf, static_cast<std::size_t>(n))).parent_path();
+}
+
+std::string default_name() {
+  char host[256] = "node";
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+Supervisor::Options supervisor_options(const NodeOptions& o) {
+  return {o.processes ? o.processes : cpu_count(), o.max_tasks_per_child,
+          o.name.empty() ? default_name() : o.name};
+}
+
+}  // namespace
+
+NodeDaemon::NodeDaemon(NodeOptions options)
+    : options_(std::move(options)),
+      own_loop_(std::make_unique<EventLoop>("node")),
+      io_(own_loop_->io()),
+      supervisor_(supervisor_options(options_)) {
+  init_spawn_spec();
+  auto address = options_.connect;
+  if (address.empty()) throw Error("a node needs the coordinator's address (--connect tcp://HOST:PORT)");
+  own_loop_->call([&] {
+    start([&](Receiver r) { return connect_dealer(io_, address, std::move(r)); });
+  });
+  std::unique_lock lock(mu_);
+  if (!cv_.wait_for(lock, options_.connect_timeout, [this] { return welcomed_ || stopped_; })) {
+    lock.unlock();
+    own_loop_->call([this] { shutdown_on_loop(); });
+    throw ConnectionError("no coordinator answered at " + address + " within " +
+                          detail::describe(options_.connect_timeout) +
+                          "; start one with `dpool coordinator --bind " + address +
+                          "` or check the address");
+  }
+  if (stopped_) {
+    auto why = stop_reason_;
+    lock.unlock();
+    own_loop_->call([this] { shutdown_on_loop(); });
+    throw ConnectionError("the coordinator at " + address + " refused this node: " + why);
+  }
+}
+
+NodeDaemon::NodeDaemon(Hub& hub, NodeOptions options)
+    : options_(std::move(options)), io_(hub.io()), supervisor_(supervisor_options(options_)) {
+  init_spawn_spec();
+  call_on(io_, [&] { start([&](Receiver r) { return hub.attach(std::move(r)); }); });
+}
+
+NodeDaemon::~NodeDaemon() {
+  call_on(io_, [this] { shutdown_on_loop(); });
+  if (own_loop_) own_loop_->stop();
+}
+
+void NodeDaemon::init_spawn_spec() {
+  spawn_spec_.node_name = options_.name.empty() ? default_name() : options_.name;
+  if (!options_.exec.empty()) {
+    spawn_spec_.program = options_.exec;
+    spawn_spec_.argv.push_back(options_.exec);
+    for (auto& a : options_.exec_args) spawn_spec_.argv.push_back(a);
+  } else if (!options_.load.empty()) {
+    spawn_spec_.program =
+        options_.executor_host.empty() ? self_dir() + "/dpool-executor" : options_.executor_host;
+    spawn_spec_.argv.push_back(spawn_spec_.program);
+    for (auto& l : options_.load) {
+      spawn_spec_.argv.push_back("--load");
+      spawn_spec_.argv.push_back(std::filesystem::absolute(l).string());
+    }
+  } else {
+    throw Error("a node needs executors: give a program (--exec PROGRAM) or task libraries (--load LIB.so)");
+  }
+  if (!options_.initializer.empty()) {
+    has_initializer_ = true;
+    initializer_.name = options_.initializer.name;
+    initializer_.fingerprint = options_.initializer.fingerprint;
+  }
+}
+
+void NodeDaemon::start(std::function<std::unique_ptr<Link>(Receiver)> make_link) {
+  // Handlers may run after this object is gone (a shared loop); they check alive_.
+  link_ = make_link([this, alive = alive_](Frames&& f) {
+    if (*alive) on_frames(std::move(f));
+  });
+  wire::Hello hello;
+  hello.role = wire::Role::kNode;
+  hello.name = spawn_spec_.node_name;
+  hello.pid = static_cast<std::uint32_t>(::getpid());
+  hello.executors = supervisor_.processes();
+  hello.slots = supervisor_.processes() * 2;
+  hello.instance = std::random_device{}();
+  link_->send(wire::encode(wire::Kind::kHello, hello));
+  supervisor_.start();
+  apply();
+}
+
+void NodeDaemon::on_frames(Frames&& frames) {
+  auto m = wire::decode(std::move(frames));
+  if (!m) {
+    spdlog::warn("node {}: rejected a message from the coordinator: {}", spawn_spec_.node_name,
+                 m.error().detail);
+    return;
+  }
+  switch (m->kind) {
+    case wire::Kind::kWelcome: {
+      std::lock_guard lock(mu_);
+      welcomed_ = true;
+      cv_.notify_all();
+      break;
+    }
+    case wire::Kind::kReject:
+      spdlog::error("node {}: the coordinator refused us: {}", spawn_spec_.node_name,
+                    std::get<wire::Reject>(m->body).reason);
+      set_stopped(std::get<wire::Reject>(m->body).reason);
+      break;
+    case wire::Kind::kDispatch:
+      supervisor_.tasks(std::move(std::get<wire::TaskBatch>(m->body).tasks),
+                        std::move(m->payloads));
+      break;
+    case wire::Kind::kCancel: {
+      auto& c = std::get<wire::Cancel>(m->body);
+      supervisor_.cancel(c.ids, c.kill_running);
+      break;
+    }
+    default:
+      break;
+  }
+  apply();
+}
+
+void NodeDaemon::spawn(Slot slot) {
+  auto e = std::make_shared<Exec>(io_);
+  e->slot = slot;
+  try {
+    e->proc = ExecutorProcess::spawn(spawn_spec_);
+  } catch (const std::exception& ex) {
+    spdlog::error("node {}: {}", spawn_spec_.node_name, ex.what());
+    asio::post(io_, [this, slot, alive = alive_] {
+      if (!*alive) return;
+      supervisor_.executor_died(slot, 0, 127);
+      apply();
+    });
+    return;
+  }
+  e->socket.assign(asio::local::stream_protocol(), e->proc.release_socket());
+  e->pidfd.assign(e->proc.release_pidfd());
+  if (execs_.size() <= slot) execs_.resize(slot + 1);
+  execs_[slot] = e;
+  if (has_initializer_) {
+    Exec::Out out;
+    auto meta = wire::encode_meta(initializer_);
+    out.head.resize(kRecordHeaderBytes);
+    put_record_header(out.head.data(), RecordKind::kInit, meta.size(),
+                      options_.initializer.args.size());
+    out.head += meta;
+    out.args = std::make_shared<zmq::message_t>(options_.initializer.args.data(),
+                                                options_.initializer.args.size());
+    e->pending.push_back(std::move(out));
+    write(e);
+  }
+  read(e);
+  e->pidfd.async_wait(asio::posix::descriptor_base::wait_read, [this, e, alive = alive_](const asio::error_code& ec) {
+    if (!*alive || ec) return;
+    auto [sig, code] = e->proc.reap();
+    asio::error_code ignored;
+    e->socket.close(ignored);
+    e->pidfd.close(ignored);
+    if (execs_[e->slot] == e) execs_[e->slot].reset();
+    if (sig || code)
+      spdlog::warn("node {}: executor {} died ({}); {}", spawn_spec_.node_name, e->proc.pid(),
+                   sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code),
+                   "replacing it");
+    supervisor_.executor_died(e->slot, sig, code);
+    apply();
+  });
+}
+
+void NodeDaemon::read(const std::shared_ptr<Exec>& e) {
+  auto span = e->reader.buffer();
+  e->socket.async_read_some(asio::buffer(span.data(), span.size()),
+                            [this, e, alive = alive_](const asio::error_code& ec, std::size_t n) {
+                              if (!*alive || !e->socket.is_open()) return;
+                              if (ec) {  // EOF: the process is exiting; its pidfd reports it
+                                asio::error_code ignored;
+                                e->socket.shutdown(asio::socket_base::shutdown_both, ignored);
+                                return;
+                              }
+                              e->reader.commit(n);
+                              for (;;) {
+                                auto r = e->reader.next();
+                                if (!r) {
+                                  spdlog::error("node {}: executor sent a bad record ({}); killing it",
+                                                spawn_spec_.node_name, r.error());
+                                  e->proc.kill();
+                                  return;
+                                }
+                                if (!*r) break;
+                                on_record(e, std::move(**r));
+                              }
+                              apply();
+                              read(e);
+                            });
+}
+
+void NodeDaemon::on_record(const std::shared_ptr<Exec>& e, Record&& r) {
+  if (r.kind == RecordKind::kReady) {
+    auto meta = wire::decode_result(r.meta);
+    supervisor_.executor_ready(e->slot, meta ? static_cast<int>(meta->pid) : e->proc.pid());
+    return;
+  }
+  if (r.kind != RecordKind::kDone) return;
+  auto meta = wire::decode_result(r.meta);
+  if (!meta) {
+    e->proc.kill();
+    return;
+  }
+  zmq::message_t payload;
+  if (r.payload.size <= 4096) {
+    payload = zmq::message_t(r.payload.data.get(), r.payload.size);
+  } else {
+    auto size = r.payload.size;
+    char* data = r.payload.data.release();
+    payload = zmq::message_t(
+        data, size, [](void* p, void*) { delete[] static_cast<char*>(p); }, nullptr);
+  }
+  supervisor_.executor_done(e->slot, std::move(*meta), std::move(payload));
+}
+
+void NodeDaemon::write(const std::shared_ptr<Exec>& e) {
+  if (e->writing || e->pending.empty() || !e->socket.is_open()) return;
+  e->writing = true;
+  auto batch = std::make_shared<std::vector<Exec::Out>>(std::move(e->pending));
+  e->pending.clear();
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(batch->size() * 2);
+  for (auto& o : *batch) {
+    buffers.push_back(asio::buffer(o.head));
+    if (o.args && o.args->size()) buffers.push_back(asio::buffer(o.args->data(), o.args->size()));
+  }
+  asio::async_write(e->socket, buffers, [this, e, batch, alive = alive_](const asio::error_code& ec, std::size_t) {
+    if (!*alive) return;
+    e->writing = false;
+    if (ec) return;  // a dead executor is reported by its pidfd
+    write(e);
+  });
+}
+
+void NodeDaemon::apply() {
+  auto a = supervisor_.take_actions();
+  if (a.empty()) return;
+  for (auto slot : a.kill)
+    if (slot < execs_.size() && execs_[slot]) execs_[slot]->proc.kill();
+  for (auto slot : a.retire)
+    if (slot < execs_.size() && execs_[slot]) {
+      asio::error_code ignored;
+      execs_[slot]->socket.shutdown(asio::socket_base::shutdown_send, ignored);
+    }
+  for (auto& [slot, tasks] : a.run) {
+    auto& e = execs_.at(slot);
+    for (auto& [task, args] : tasks) {
+      Exec::Out out;
+      auto meta = wire::encode_meta(task);
+      out.head.resize(kRecordHeaderBytes);
+      put_record_header(out.head.data(), RecordKind::kRun, meta.size(), args->size());
+      out.head += meta;
+      out.args = std::move(args);
+      e->pending.push_back(std::move(out));
+    }
+    write(e);
+  }
+  for (auto slot : a.spawn) spawn(slot);
+  if (a.credit && link_) link_->send(wire::encode(wire::Kind::kCredit, *a.credit));
+  if (!a.results.results.empty() && link_)
+    link_->send(wire::encode(wire::Kind::kResult, a.results, std::move(a.result_payloads)));
+  if (!supervisor_.take_actions().empty()) apply();
+}
+
+void NodeDaemon::shutdown_on_loop() {
+  if (shut_down_) return;
+  supervisor_.shutdown();
+  supervisor_.take_actions();
+  shut_down_ = true;
+  *alive_ = false;
+  for (auto& e : execs_) {
+    if (!e) continue;
+    asio::error_code ignored;
+    e->socket.close(ignored);
+    e->pidfd.close(ignored);
+  }
+  execs_.clear();  // ExecutorProcess kills and reaps
+  if (link_) link_->send(wire::encode(wire::Kind::kBye, wire::Bye{"node stopping"}));
+  link_.reset();
+  set_stopped("stopped");
+}
+
+void NodeDaemon::set_stopped(std::string why) {
+  std::lock_guard lock(mu_);
+  if (!stopped_) stop_reason_ = std::move(why);
+  stopped_ = true;
+  cv_.notify_all();
+}
+
+void NodeDaemon::wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return stopped_; });
+}
+
+void NodeDaemon::stop() { set_stopped("stopped"); }
+
+}  // namespace dpool::internal
+
+namespace dpool {
+
+Node::Node(NodeOptions options)
+    : daemon_(std::make_unique<internal::NodeDaemon>(std::move(options))) {}
+Node::Node(Coordinator& coordinator, NodeOptions options)
+    : daemon_(std::make_unique<internal::NodeDaemon>(coordinator.hub(), std::move(options))) {}
+Node::~Node() = default;
+unsigned Node::processes() const { return daemon_->processes(); }
+void Node::wait() { daemon_->wait(); }
+void Node::stop() { daemon_->stop(); }
+
+}  // namespace dpool

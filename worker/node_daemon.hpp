@@ -1,0 +1,67 @@
+// The node's I/O shell: executor processes, their socketpairs and pidfds, and
+// the link to the coordinator, all on one event loop, around the Supervisor.
+#pragma once
+
+#include <asio/local/stream_protocol.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <condition_variable>
+#include <dpool/options.hpp>
+#include <memory>
+#include <mutex>
+
+#include "event_loop.hpp"
+#include "exec_channel.hpp"
+#include "executor_process.hpp"
+#include "link.hpp"
+#include "supervisor.hpp"
+
+namespace dpool::internal {
+
+class NodeDaemon {
+ public:
+  // Standalone: its own loop, a DEALER to options.connect. Throws
+  // ConnectionError if the coordinator does not welcome it in time.
+  explicit NodeDaemon(NodeOptions options);
+  // Embedded: runs on the hub's loop, linked in-process.
+  NodeDaemon(Hub& hub, NodeOptions options);
+  ~NodeDaemon();
+
+  unsigned processes() const noexcept { return supervisor_.processes(); }
+  void wait();
+  void stop();
+
+ private:
+  struct Exec;
+  using Slot = Supervisor::Slot;
+
+  void init_spawn_spec();
+  void start(std::function<std::unique_ptr<Link>(Receiver)> make_link);
+  void on_frames(Frames&& frames);
+  void spawn(Slot slot);
+  void read(const std::shared_ptr<Exec>& e);
+  void write(const std::shared_ptr<Exec>& e);
+  void on_record(const std::shared_ptr<Exec>& e, Record&& r);
+  void apply();
+  void shutdown_on_loop();
+  void set_stopped(std::string why);
+
+  NodeOptions options_;
+  std::unique_ptr<EventLoop> own_loop_;
+  asio::io_context& io_;
+  Supervisor supervisor_;
+  SpawnSpec spawn_spec_;
+  wire::Task initializer_;
+  bool has_initializer_ = false;
+  std::unique_ptr<Link> link_;
+  std::vector<std::shared_ptr<Exec>> execs_;
+  bool welcomed_ = false;
+  bool shut_down_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  std::string stop_reason_;
+};
+
+}  // namespace dpool::internal

@@ -1,0 +1,230 @@
+#include "supervisor.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dpool::internal {
+namespace {
+constexpr unsigned kMaxFailedStarts = 3;
+constexpr double kBatchUs = 1000;     // aim for ~1 ms of work per executor hand-off
+constexpr std::size_t kMaxDepth = 64;
+constexpr double kLongTaskUs = 50'000;  // above this, no prefetch: balance matters more
+}  // namespace
+
+Supervisor::Supervisor(Options options) : options_(std::move(options)) {
+  options_.processes = std::max(1u, options_.processes);
+  slots_.resize(options_.processes);
+}
+
+void Supervisor::start() {
+  for (Slot s = 0; s < slots_.size(); ++s) spawn(s);
+  update_credit();
+}
+
+void Supervisor::spawn(Slot slot) {
+  slots_[slot].state = State::kStarting;
+  slots_[slot].pid = 0;
+  slots_[slot].done = 0;
+  actions_.spawn.push_back(slot);
+  ++stats_.spawned;
+}
+
+void Supervisor::tasks(std::vector<wire::Task>&& tasks, Frames&& payloads) {
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    auto id = tasks[i].id;
+    auto& t = tasks_[id];
+    t.spec = std::move(tasks[i]);
+    t.args = std::make_shared<zmq::message_t>(std::move(payloads[i]));
+    queue_.push_back(id);
+  }
+  pump();
+}
+
+void Supervisor::executor_ready(Slot slot, int pid) {
+  auto& s = slots_.at(slot);
+  s.state = State::kReady;
+  s.pid = pid;
+  s.failed_starts = 0;
+  pump();
+}
+
+void Supervisor::executor_done(Slot slot, wire::Result&& result, zmq::message_t&& payload) {
+  auto& s = slots_.at(slot);
+  if (s.assigned.empty() || s.assigned.front() != result.id) {
+    // Out of order: the executor does not follow the protocol. Replace it.
+    actions_.kill.push_back(slot);
+    return;
+  }
+  s.assigned.pop_front();
+  ++s.done;
+  double run = static_cast<double>(result.finished_us - result.started_us);
+  mean_run_us_ = mean_run_us_ < 0 ? run : 0.8 * mean_run_us_ + 0.2 * run;
+  result.pid = static_cast<std::uint32_t>(s.pid);
+  finish(result.id, std::move(result), std::move(payload));
+  if (options_.max_tasks_per_child && s.done >= options_.max_tasks_per_child &&
+      s.state == State::kReady) {
+    s.state = State::kRetiring;  // takes no more; exits when its socket closes
+  }
+  if (s.state == State::kRetiring && s.assigned.empty()) actions_.retire.push_back(slot);
+  pump();
+}
+
+void Supervisor::executor_died(Slot slot, int signal, int exit_code) {
+  auto& s = slots_.at(slot);
+  bool expected = s.state == State::kRetiring || s.state == State::kDown;
+  bool during_start = s.state == State::kStarting;
+  if (!s.assigned.empty()) {
+    auto running = s.assigned.front();
+    s.assigned.pop_front();
+    detail::Failure f;
+    f.code = ErrorCode::kWorkerCrashed;
+    f.signal = signal;
+    f.exit_code = exit_code;
+    auto it = tasks_.find(running);
+    if (it != tasks_.end()) {
+      ++stats_.crashed;
+      fail(running, f, s.pid);
+    }
+    // The rest were only waiting on that executor: run them elsewhere.
+    for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i)
+      if (tasks_.contains(*i)) queue_.push_front(*i);
+    s.assigned.clear();
+  }
+  if (during_start && ++s.failed_starts >= kMaxFailedStarts && broken_.empty()) {
+    broken_ = "executors on node " + options_.node + " die while starting (" +
+              (signal ? "signal " + std::to_string(signal)
+                      : "exit code " + std::to_string(exit_code)) +
+              "); if the node runs a program with --exec, its main() must begin with "
+              "dpool::init(argc, argv)";
+  }
+  if (!broken_.empty()) {
+    s.state = State::kDown;
+    bool any_alive = std::any_of(slots_.begin(), slots_.end(),
+                                 [](const SlotRec& r) { return r.state != State::kDown; });
+    if (!any_alive) {
+      detail::Failure f;
+      f.code = ErrorCode::kWorkerCrashed;
+      f.message = broken_;
+      f.exit_code = exit_code;
+      f.signal = signal;
+      for (auto id : std::exchange(queue_, {})) fail(id, f, 0);
+    }
+  } else if (s.state != State::kDown || !expected) {
+    if (!expected) ++stats_.respawned;
+    spawn(slot);
+  }
+  pump();
+}
+
+void Supervisor::cancel(const std::vector<std::uint64_t>& ids, bool kill_running) {
+  for (auto id : ids) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) continue;
+    it->second.cancelled = true;
+    ++stats_.cancelled;
+  }
+  std::erase_if(queue_, [&](std::uint64_t id) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end() || !it->second.cancelled) return false;
+    tasks_.erase(it);
+    return true;
+  });
+  if (!kill_running) return;
+  for (Slot slot = 0; slot < slots_.size(); ++slot) {
+    auto& s = slots_[slot];
+    bool hit = std::any_of(s.assigned.begin(), s.assigned.end(), [&](std::uint64_t id) {
+      auto it = tasks_.find(id);
+      return it != tasks_.end() && it->second.cancelled;
+    });
+    if (!hit) continue;
+    for (auto id : s.assigned) {
+      auto it = tasks_.find(id);
+      if (it != tasks_.end() && it->second.cancelled) tasks_.erase(it);
+    }
+    actions_.kill.push_back(slot);  // its death requeues the others and respawns it
+  }
+}
+
+void Supervisor::shutdown() {
+  queue_.clear();
+  tasks_.clear();
+  for (Slot slot = 0; slot < slots_.size(); ++slot) {
+    if (slots_[slot].state != State::kDown) actions_.kill.push_back(slot);
+    slots_[slot].state = State::kDown;
+    slots_[slot].assigned.clear();
+  }
+}
+
+std::size_t Supervisor::depth() const {
+  if (mean_run_us_ < 0) return 1;
+  return std::clamp<std::size_t>(static_cast<std::size_t>(kBatchUs / std::max(mean_run_us_, 1.0)),
+                                 1, kMaxDepth);
+}
+
+void Supervisor::pump() {
+  // Round-robin, one task per executor per pass, so a short queue spreads
+  // over every idle executor before any executor gets a second task.
+  std::size_t d = depth();
+  std::vector<std::vector<std::pair<wire::Task, Args>>> batches(slots_.size());
+  for (bool progress = true; progress && !queue_.empty();) {
+    progress = false;
+    for (Slot slot = 0; slot < slots_.size() && !queue_.empty(); ++slot) {
+      auto& s = slots_[slot];
+      if (s.state != State::kReady || s.assigned.size() >= d) continue;
+      if (options_.max_tasks_per_child &&
+          s.done + s.assigned.size() >= options_.max_tasks_per_child)
+        continue;
+      auto id = queue_.front();
+      queue_.pop_front();
+      auto& t = tasks_.at(id);
+      s.assigned.push_back(id);
+      batches[slot].emplace_back(t.spec, t.args);
+      progress = true;
+    }
+  }
+  for (Slot slot = 0; slot < slots_.size(); ++slot)
+    if (!batches[slot].empty()) actions_.run.emplace_back(slot, std::move(batches[slot]));
+  if (!broken_.empty() && !queue_.empty()) {
+    bool any_alive = std::any_of(slots_.begin(), slots_.end(),
+                                 [](const SlotRec& r) { return r.state != State::kDown; });
+    if (!any_alive) {
+      detail::Failure f;
+      f.code = ErrorCode::kWorkerCrashed;
+      f.message = broken_;
+      for (auto id : std::exchange(queue_, {})) fail(id, f, 0);
+    }
+  }
+  update_credit();
+}
+
+void Supervisor::finish(std::uint64_t id, wire::Result&& result, zmq::message_t&& payload) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;  // cancelled meanwhile
+  result.node = options_.node;
+  result.attempts = it->second.spec.attempt + 1;
+  tasks_.erase(it);
+  ++stats_.completed;
+  actions_.results.results.push_back(std::move(result));
+  actions_.result_payloads.push_back(std::move(payload));
+}
+
+void Supervisor::fail(std::uint64_t id, const detail::Failure& failure, int pid) {
+  wire::Result r;
+  r.id = id;
+  r.failure = failure;
+  r.pid = static_cast<std::uint32_t>(pid);
+  finish(id, std::move(r), zmq::message_t());
+}
+
+void Supervisor::update_credit() {
+  std::size_t per = mean_run_us_ >= kLongTaskUs ? 1 : depth() + 1;
+  auto slots = static_cast<std::uint32_t>(options_.processes * per);
+  if (slots != advertised_) {
+    advertised_ = slots;
+    actions_.credit = wire::Credit{slots, options_.processes};
+  }
+}
+
+Supervisor::Actions Supervisor::take_actions() { return std::exchange(actions_, {}); }
+
+}  // namespace dpool::internal

@@ -1,0 +1,100 @@
+// The node's pool supervisor: which executor runs which task, what happens
+// when one dies, how much credit to advertise. Pure: events in, actions out,
+// no processes, sockets or clocks of its own. Loop thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol.hpp"
+
+namespace dpool::internal {
+
+class Supervisor {
+ public:
+  using Slot = std::size_t;
+  using Args = std::shared_ptr<zmq::message_t>;
+
+  struct Options {
+    unsigned processes = 1;
+    unsigned max_tasks_per_child = 0;  // 0 = unlimited
+    std::string node;                  // name for results and errors
+  };
+  // What the shell must do next.
+  struct Actions {
+    std::vector<Slot> spawn;                               // start an executor in the slot
+    std::vector<Slot> kill;                                // SIGKILL the slot's executor
+    std::vector<Slot> retire;                              // close its socket; it exits by itself
+    std::vector<std::pair<Slot, std::vector<std::pair<wire::Task, Args>>>> run;  // write RUN records
+    wire::ResultBatch results;                             // for the coordinator
+    Frames result_payloads;
+    std::optional<wire::Credit> credit;                    // advertise when set
+    bool empty() const {
+      return spawn.empty() && kill.empty() && retire.empty() && run.empty() &&
+             results.results.empty() && !credit;
+    }
+  };
+  struct Stats {
+    std::uint64_t completed = 0, crashed = 0, spawned = 0, respawned = 0, cancelled = 0;
+  };
+
+  explicit Supervisor(Options options);
+
+  void start();
+  void tasks(std::vector<wire::Task>&& tasks, Frames&& payloads);
+  void executor_ready(Slot slot, int pid);
+  // A DONE record; payload is the serialized result.
+  void executor_done(Slot slot, wire::Result&& result, zmq::message_t&& payload);
+  // The executor's process is gone: killed by `signal`, or exited with `exit_code`.
+  void executor_died(Slot slot, int signal, int exit_code);
+  void cancel(const std::vector<std::uint64_t>& ids, bool kill_running);
+  // Fails every queued and running task with Cancelled and stops all executors.
+  void shutdown();
+
+  Actions take_actions();
+
+  unsigned processes() const noexcept { return options_.processes; }
+  std::size_t queued() const noexcept { return queue_.size(); }
+  std::size_t unfinished() const noexcept { return tasks_.size(); }
+  const Stats& stats() const noexcept { return stats_; }
+  int pid_of(Slot slot) const { return slots_.at(slot).pid; }
+
+ private:
+  enum class State { kStarting, kReady, kRetiring, kDown };
+  struct SlotRec {
+    State state = State::kDown;
+    int pid = 0;
+    std::deque<std::uint64_t> assigned;  // written to the executor, in order; front is running
+    unsigned done = 0;                    // tasks completed by this process
+    unsigned failed_starts = 0;           // consecutive deaths before READY
+  };
+  struct TaskRec {
+    wire::Task spec;
+    Args args;
+    bool cancelled = false;
+  };
+
+  void spawn(Slot slot);
+  void pump();
+  void finish(std::uint64_t id, wire::Result&& result, zmq::message_t&& payload);
+  void fail(std::uint64_t id, const detail::Failure& failure, int pid);
+  void update_credit();
+  std::size_t depth() const;
+
+  Options options_;
+  std::vector<SlotRec> slots_;
+  std::deque<std::uint64_t> queue_;
+  std::unordered_map<std::uint64_t, TaskRec> tasks_;
+  Actions actions_;
+  Stats stats_;
+  double mean_run_us_ = -1;  // moving average of task run time; < 0 until measured
+  std::uint32_t advertised_ = 0;
+  std::string broken_;  // set when executors keep dying at start-up
+};
+
+}  // namespace dpool::internal
