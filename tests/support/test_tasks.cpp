@@ -1,0 +1,50 @@
+#include "test_tasks.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <dpool/registry.hpp>
+#include <thread>
+
+namespace test_tasks {
+
+int square(int x) { return x * x; }
+int add(int a, int b) { return a + b; }
+void touch(int) {}
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
+  return ms;
+}
+int pid_after_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
+  return static_cast<int>(::getpid());
+}
+int crash_abort(int) { std::abort(); }
+int crash_segv(int) {
+  ::raise(SIGSEGV);
+  return 0;
+}
+int crash_exit(int code) { ::_exit(code); }
+int throw_runtime(std::string message) { throw std::runtime_error(message); }
+std::uint64_t length(std::string bytes) { return bytes.size(); }
+std::string blob(std::uint64_t size) { return std::string(size, 'x'); }
+double half(double x) { return x / 2; }
+Unserializable make_unserializable(int x) { return {x}; }
+
+}  // namespace test_tasks
+
+DPOOL_REGISTER_AS(test_tasks::square, "square");
+DPOOL_REGISTER_AS(test_tasks::add, "add");
+DPOOL_REGISTER_AS(test_tasks::touch, "touch");
+DPOOL_REGISTER_AS(test_tasks::sleep_ms, "sleep_ms");
+DPOOL_REGISTER_AS(test_tasks::pid_after_ms, "pid_after_ms");
+DPOOL_REGISTER_AS(test_tasks::crash_abort, "crash_abort");
+DPOOL_REGISTER_AS(test_tasks::crash_segv, "crash_segv");
+DPOOL_REGISTER_AS(test_tasks::crash_exit, "crash_exit");
+DPOOL_REGISTER_AS(test_tasks::throw_runtime, "throw_runtime");
+DPOOL_REGISTER_AS(test_tasks::length, "length");
+DPOOL_REGISTER_AS(test_tasks::blob, "blob");
+DPOOL_REGISTER_AS(test_tasks::half, "half");
+DPOOL_REGISTER_AS(test_tasks::make_unserializable, "make_unserializable");

@@ -1,0 +1,39 @@
+// Tasks the tests run. Compiled into the test binaries (which call them by
+// pointer), into libtest_tasks.so (--load) and into test_task_host (--exec).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace test_tasks {
+
+int square(int x);
+int add(int a, int b);
+void touch(int x);                       // void result
+int sleep_ms(int ms);                    // sleeps, returns ms
+int pid_after_ms(int ms);                // sleeps, returns the executor's pid
+int crash_abort(int x);                  // abort()
+int crash_segv(int x);                   // SIGSEGV
+int crash_exit(int code);                // _exit(code)
+int throw_runtime(std::string message);  // throws std::runtime_error(message)
+std::uint64_t length(std::string bytes);
+std::string blob(std::uint64_t size);    // `size` bytes
+double half(double x);
+
+// A result type whose serialization always throws.
+struct Unserializable {
+  int value = 0;
+  template <class Archive>
+  void save(Archive&) const {
+    throw std::runtime_error("Unserializable refuses to be serialized");
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(value);
+  }
+};
+Unserializable make_unserializable(int x);
+
+}  // namespace test_tasks
