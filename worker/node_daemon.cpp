@@ -198,13 +198,14 @@ void NodeDaemon::spawn(Slot slot) {
   read(e);
   e->pidfd.async_wait(asio::posix::descriptor_base::wait_read, [this, e, alive = alive_](const asio::error_code& ec) {
     if (!*alive || ec) return;
+    int pid = e->proc.pid();
     auto [sig, code] = e->proc.reap();
     asio::error_code ignored;
     e->socket.close(ignored);
     e->pidfd.close(ignored);
     if (execs_[e->slot] == e) execs_[e->slot].reset();
     if (sig || code)
-      spdlog::warn("node {}: executor {} died ({}); {}", spawn_spec_.node_name, e->proc.pid(),
+      spdlog::warn("node {}: executor {} died ({}); {}", spawn_spec_.node_name, pid,
                    sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code),
                    "replacing it");
     supervisor_.executor_died(e->slot, sig, code);

@@ -141,8 +141,11 @@ class Executor {
     if (!entry) {
       res.failure.code = ErrorCode::kUnknownTask;
       std::string known;
-      auto names = detail::Registry::instance().names(8);
+      auto& registry = detail::Registry::instance();
+      auto names = registry.names(12);
       for (auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      auto total = registry.names(SIZE_MAX).size();
+      if (total > names.size()) known += " (" + std::to_string(total) + " in all)";
       res.failure.message = "node " + node_ + " has no task named '" + task.name + "'" +
                             (known.empty() ? "; it knows no tasks at all"
                                            : "; it knows: " + known) +

@@ -33,6 +33,12 @@ std::string blob(std::uint64_t size) { return std::string(size, 'x'); }
 double half(double x) { return x / 2; }
 Unserializable make_unserializable(int x) { return {x}; }
 
+namespace {
+int g_tag = -1;
+}
+void set_tag(int tag) { g_tag = tag; }
+int get_tag(int) { return g_tag; }
+
 }  // namespace test_tasks
 
 DPOOL_REGISTER_AS(test_tasks::square, "square");
@@ -48,3 +54,5 @@ DPOOL_REGISTER_AS(test_tasks::length, "length");
 DPOOL_REGISTER_AS(test_tasks::blob, "blob");
 DPOOL_REGISTER_AS(test_tasks::half, "half");
 DPOOL_REGISTER_AS(test_tasks::make_unserializable, "make_unserializable");
+DPOOL_REGISTER_AS(test_tasks::set_tag, "set_tag");
+DPOOL_REGISTER_AS(test_tasks::get_tag, "get_tag");

@@ -37,3 +37,8 @@ struct Unserializable {
 Unserializable make_unserializable(int x);
 
 }  // namespace test_tasks
+
+namespace test_tasks {
+void set_tag(int tag);  // stores a per-process value (an initializer)
+int get_tag(int);       // returns it (-1 if never set)
+}  // namespace test_tasks

@@ -22,11 +22,13 @@ void decode_result(const Bytes& payload, T& value, const std::string& task) {
 template <class State>
 bool accept(State& s, std::unique_lock<std::mutex>& lock, Outcome& o) {
   if (s.ready_) return false;
-  s.info_ = std::move(o.info);
   if (o.failure.code != ErrorCode::kNone) {
-    s.finish(lock, s.failure_error(o));
+    auto error = s.failure_error(o);
+    s.info_ = std::move(o.info);
+    s.finish(lock, std::move(error));
     return false;
   }
+  s.info_ = std::move(o.info);
   return true;
 }
 

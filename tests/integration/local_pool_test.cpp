@@ -1,0 +1,289 @@
+// Local mode end to end: a real embedded coordinator and node in this
+// process, executors re-spawned from this test binary.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <dpool/dpool.hpp>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "test_tasks.hpp"
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace tt = test_tasks;
+
+namespace {
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+}  // namespace
+
+TEST_CASE("apply and apply_async return the task's result") {
+  dpool::Pool pool(2);
+  CHECK(pool.size() == 2);
+  CHECK(pool.apply(tt::square, 7) == 49);
+  CHECK(pool.apply(tt::add, 2, 3) == 5);
+  auto r = pool.apply_async(tt::square, 20);
+  CHECK(r.get(5s) == 400);
+  CHECK(r.ready());
+  CHECK(r.successful());
+  CHECK(r.get() == 400);  // a second get returns the same value
+  auto info = r.info();
+  CHECK(info.node == "local");
+  CHECK(info.pid > 0);
+  CHECK(info.attempts == 1);
+}
+
+TEST_CASE("void tasks give AsyncResult<void>") {
+  dpool::Pool pool(2);
+  auto r = pool.apply_async(tt::touch, 1);
+  r.get();
+  CHECK(r.successful());
+  pool.map(tt::touch, std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("map keeps input order for every chunksize") {
+  dpool::Pool pool(2);
+  std::vector<int> in(1000);
+  for (int i = 0; i < 1000; ++i) in[i] = i;
+  for (std::size_t chunk : {0u, 1u, 7u, 1000u, 5000u}) {
+    auto out = pool.map(tt::square, in, chunk);
+    REQUIRE(out.size() == 1000);
+    for (int i = 0; i < 1000; ++i) CHECK(out[i] == i * i);
+  }
+  auto async = pool.map_async(tt::square, std::views::iota(0, 50), 3);
+  auto v = async.get(10s);
+  CHECK(v.size() == 50);
+  CHECK(v[49] == 49 * 49);
+}
+
+TEST_CASE("starmap unpacks tuples of arguments") {
+  dpool::Pool pool(2);
+  std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}, {5, 6}};
+  CHECK(pool.starmap(tt::add, pairs) == std::vector<int>{3, 7, 11});
+  CHECK(pool.starmap_async(tt::add, pairs, 1).get() == std::vector<int>{3, 7, 11});
+}
+
+TEST_CASE("map over an empty input returns at once and join still works") {
+  dpool::Pool pool(2);
+  CHECK(pool.map(tt::square, std::vector<int>{}).empty());
+  CHECK(pool.map_async(tt::square, std::vector<int>{}).ready());
+  pool.close();
+  pool.join();
+}
+
+TEST_CASE("a task that throws raises RemoteError with its type and message") {
+  dpool::Pool pool(1);
+  auto r = pool.apply_async(tt::throw_runtime, std::string("bad input 42"));
+  try {
+    r.get();
+    FAIL("expected RemoteError");
+  } catch (const dpool::RemoteError& e) {
+    CHECK(e.type() == "std::runtime_error");
+    CHECK(e.message() == "bad input 42");
+    CHECK(e.node() == "local");
+    CHECK(e.pid() > 0);
+    CHECK(std::string(e.what()).find("bad input 42") != std::string::npos);
+  }
+  CHECK_FALSE(r.successful());
+  CHECK(pool.apply(tt::square, 3) == 9);  // the pool keeps working
+}
+
+TEST_CASE("an executor crash fails exactly its task with WorkerCrashed while a map completes") {
+  dpool::Pool pool(2);
+  std::vector<int> in(300, 1);
+  auto map = pool.map_async(tt::sleep_ms, in, 1);
+  auto aborted = pool.apply_async(tt::crash_abort, 0);
+  auto segv = pool.apply_async(tt::crash_segv, 0);
+  auto exited = pool.apply_async(tt::crash_exit, 7);
+  auto expect_crash = [](auto& r, int sig, int code) {
+    try {
+      r.get(30s);
+      FAIL("expected WorkerCrashed");
+    } catch (const dpool::WorkerCrashed& e) {
+      CHECK(e.signal() == sig);
+      CHECK(e.exit_code() == code);
+    }
+  };
+  expect_crash(aborted, SIGABRT, -1);
+  expect_crash(segv, SIGSEGV, -1);
+  expect_crash(exited, 0, 7);
+  auto results = map.get(60s);
+  CHECK(results.size() == 300);
+  CHECK(pool.apply(tt::square, 4) == 16);
+}
+
+TEST_CASE("an unknown task name raises UnknownTask naming the node and known tasks") {
+  dpool::Pool pool(1);
+  dpool::Remote<int(int)> missing{"no_such_task"};
+  try {
+    pool.apply(missing, 1);
+    FAIL("expected UnknownTask");
+  } catch (const dpool::UnknownTask& e) {
+    std::string w = e.what();
+    CHECK(w.find("no_such_task") != std::string::npos);
+    CHECK(w.find("local") != std::string::npos);
+    CHECK(w.find("add") != std::string::npos);
+  }
+}
+
+TEST_CASE("a function that was never registered is refused before it is sent") {
+  dpool::Pool pool(1);
+  CHECK_THROWS_AS(pool.apply(+[](int x) { return x; }, 1), dpool::UnknownTask);
+}
+
+TEST_CASE("calling a task with the wrong types raises SignatureMismatch with both signatures") {
+  dpool::Pool pool(1);
+  dpool::Remote<int(int)> wrong{"half"};  // registered as double(double)
+  try {
+    pool.apply(wrong, 1);
+    FAIL("expected SignatureMismatch");
+  } catch (const dpool::SignatureMismatch& e) {
+    std::string w = e.what();
+    CHECK(w.find("int(int)") != std::string::npos);
+    CHECK(w.find("double(double)") != std::string::npos);
+  }
+  dpool::Remote<double(double)> right{"half"};
+  CHECK(pool.apply(right, 3.0) == doctest::Approx(1.5));
+}
+
+TEST_CASE("a result that cannot be serialized raises SerializationError and the executor lives") {
+  dpool::Pool pool(1);
+  int before = pool.apply(tt::pid_after_ms, 0);
+  CHECK_THROWS_AS(pool.apply(tt::make_unserializable, 1), dpool::SerializationError);
+  CHECK(pool.apply(tt::pid_after_ms, 0) == before);
+}
+
+TEST_CASE("a 64 MiB argument and a 32 MiB result travel intact") {
+  dpool::Pool pool(1);
+  std::string big(64u << 20, 'a');
+  big[12345] = 'b';
+  CHECK(pool.apply(tt::length, big) == big.size());
+  auto back = pool.apply(tt::blob, std::uint64_t{32u << 20});
+  CHECK(back.size() == (32u << 20));
+  CHECK(back.find_first_not_of('x') == std::string::npos);
+}
+
+TEST_CASE("get with a timeout raises TimeoutError in about that time and a later get succeeds") {
+  dpool::Pool pool(1);
+  auto r = pool.apply_async(tt::sleep_ms, 1500);
+  auto t0 = Clock::now();
+  CHECK_THROWS_AS(r.get(100ms), dpool::TimeoutError);
+  double waited = seconds_since(t0);
+  CHECK(waited >= 0.099);
+  CHECK(waited < 1.0);
+  CHECK_FALSE(r.wait(1ms));
+  CHECK(r.get(30s) == 1500);
+}
+
+TEST_CASE("terminate with 200 long tasks in flight returns within 2 s; results raise Cancelled") {
+  dpool::Pool pool(2);
+  std::vector<dpool::AsyncResult<int>> rs;
+  for (int i = 0; i < 200; ++i) rs.push_back(pool.apply_async(tt::sleep_ms, 20000));
+  rs.front().wait(200ms);  // let some start running
+  auto t0 = Clock::now();
+  pool.terminate();
+  CHECK(seconds_since(t0) < 2.0);
+  for (auto& r : rs) CHECK_THROWS_AS(r.get(1s), dpool::Cancelled);
+  pool.join();
+  CHECK_THROWS_AS(pool.apply_async(tt::square, 1), dpool::PoolClosed);
+}
+
+TEST_CASE("destroying a pool with work in flight does not hang") {
+  auto t0 = Clock::now();
+  dpool::AsyncResult<int> survivor;
+  {
+    dpool::Pool pool(2);
+    for (int i = 0; i < 50; ++i) survivor = pool.apply_async(tt::sleep_ms, 20000);
+  }
+  CHECK(seconds_since(t0) < 5.0);
+  CHECK_THROWS_AS(survivor.get(1s), dpool::Cancelled);
+}
+
+TEST_CASE("close then join waits for queued work; submitting after close raises PoolClosed") {
+  dpool::Pool pool(2);
+  std::vector<dpool::AsyncResult<int>> rs;
+  for (int i = 0; i < 20; ++i) rs.push_back(pool.apply_async(tt::sleep_ms, 10));
+  CHECK_THROWS_AS(pool.join(), std::logic_error);
+  pool.close();
+  CHECK_THROWS_AS(pool.apply_async(tt::square, 1), dpool::PoolClosed);
+  pool.join();
+  for (auto& r : rs) CHECK(r.ready());
+}
+
+TEST_CASE("then and on_error run once on a dpool thread, also when attached late") {
+  dpool::Pool pool(2);
+  std::promise<int> value;
+  std::promise<std::string> error;
+  pool.apply_async(tt::square, 9).then([&](const int& v) { value.set_value(v); });
+  pool.apply_async(tt::throw_runtime, std::string("oops")).on_error([&](std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const dpool::RemoteError& re) {
+      error.set_value(re.message());
+    }
+  });
+  CHECK(value.get_future().get() == 81);
+  CHECK(error.get_future().get() == "oops");
+  auto done = pool.apply_async(tt::square, 5);
+  done.wait();
+  std::promise<std::thread::id> late;
+  done.then([&](const int&) { late.set_value(std::this_thread::get_id()); });
+  CHECK(late.get_future().get() != std::this_thread::get_id());
+}
+
+TEST_CASE("several executors share the work") {
+  dpool::Pool pool(2);
+  std::vector<dpool::AsyncResult<int>> rs;
+  for (int i = 0; i < 6; ++i) rs.push_back(pool.apply_async(tt::pid_after_ms, 100));
+  std::set<int> pids;
+  for (auto& r : rs) pids.insert(r.get(10s));
+  CHECK(pids.size() == 2);
+}
+
+TEST_CASE("an initializer runs in every executor before its first task") {
+  dpool::Pool pool(dpool::Local{.processes = 2, .initializer = dpool::bind(tt::set_tag, 42)});
+  auto tags = pool.map(tt::get_tag, std::vector<int>(8, 0), 1);
+  for (int t : tags) CHECK(t == 42);
+}
+
+TEST_CASE("a failing initializer fails the tasks with an error naming it") {
+  dpool::Pool pool(dpool::Local{
+      .processes = 1, .initializer = dpool::bind(tt::throw_runtime, std::string("no db"))});
+  try {
+    pool.apply(tt::square, 2);
+    FAIL("expected an error");
+  } catch (const dpool::Error& e) {
+    std::string w = e.what();
+    CHECK(w.find("initializer") != std::string::npos);
+    CHECK(w.find("no db") != std::string::npos);
+  }
+}
+
+TEST_CASE("max_tasks_per_child replaces executors after that many tasks") {
+  dpool::Pool pool(dpool::Local{.processes = 1, .max_tasks_per_child = 1});
+  std::set<int> pids;
+  for (int i = 0; i < 3; ++i) pids.insert(pool.apply(tt::pid_after_ms, 0));
+  CHECK(pids.size() == 3);
+}
+
+TEST_CASE("a pool view carries task options and shares the pool") {
+  dpool::Pool pool(1);
+  auto view = pool.with({.priority = 5});
+  CHECK(view.options().priority == 5);
+  CHECK(view.apply(tt::square, 6) == 36);
+  CHECK(view.map(tt::square, std::vector<int>{1, 2}) == std::vector<int>{1, 4});
+}
+
+TEST_CASE("wait_all waits for every result or raises TimeoutError") {
+  dpool::Pool pool(2);
+  std::vector<dpool::AsyncResult<int>> rs;
+  for (int i = 0; i < 4; ++i) rs.push_back(pool.apply_async(tt::square, i));
+  dpool::wait_all(std::span(rs), 10s);
+  for (auto& r : rs) CHECK(r.ready());
+  std::vector<dpool::AsyncResult<int>> slow{pool.apply_async(tt::sleep_ms, 3000)};
+  CHECK_THROWS_AS(dpool::wait_all(std::span(slow), 50ms), dpool::TimeoutError);
+}
