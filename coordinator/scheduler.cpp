@@ -93,8 +93,13 @@ std::uint64_t Scheduler::pop_task(ClientRec& client) {
 }
 
 void Scheduler::pump() {
-  for (auto& [node_id, node] : nodes_) {
-    while (node.running.size() < node.slots && !ready_clients_.empty()) {
+  // One task per node with free credit per pass, so a short queue spreads
+  // over every node before any node gets a second task.
+  for (bool progress = true; progress && !ready_clients_.empty();) {
+    progress = false;
+    for (auto& [node_id, node] : nodes_) {
+      if (ready_clients_.empty()) break;
+      if (node.running.size() >= node.slots) continue;
       PeerId client_id = ready_clients_.front();
       ready_clients_.pop_front();
       auto& client = clients_[client_id];
@@ -110,6 +115,7 @@ void Scheduler::pump() {
       copy.copy(t.args);  // shares large buffers; kept for a re-run elsewhere
       env.payloads.push_back(std::move(copy));
       ++stats_.dispatched;
+      progress = true;
     }
   }
 }

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"dpool: run a coordinator or a worker node"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log may follow the subcommand
 
   dpool::CoordinatorOptions copt;
   auto* coord = app.add_subcommand("coordinator", "schedule tasks from clients onto worker nodes");
