@@ -114,14 +114,31 @@ void ExecutorProcess::kill() noexcept {
   if (pid_ > 0) ::kill(pid_, SIGKILL);
 }
 
+namespace {
+std::pair<int, int> decode_status(int status) {
+  if (WIFSIGNALED(status)) return {WTERMSIG(status), -1};
+  return {0, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+}  // namespace
+
 std::pair<int, int> ExecutorProcess::reap() noexcept {
   if (pid_ <= 0) return {0, 0};
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
-  if (WIFSIGNALED(status)) return {WTERMSIG(status), -1};
-  return {0, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+  return decode_status(status);
+}
+
+std::optional<std::pair<int, int>> ExecutorProcess::try_reap() noexcept {
+  if (pid_ <= 0) return std::nullopt;
+  int status = 0;
+  pid_t r;
+  while ((r = ::waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (r == 0) return std::nullopt;
+  pid_ = -1;
+  return decode_status(status);
 }
 
 }  // namespace dpool::internal

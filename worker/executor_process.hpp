@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -33,6 +34,8 @@ class ExecutorProcess {
   void kill() noexcept;
   // Reaps the exited process: {signal, exit_code} (signal 0 if it exited).
   std::pair<int, int> reap() noexcept;
+  // As reap(), if the process has exited; nullopt while it runs.
+  std::optional<std::pair<int, int>> try_reap() noexcept;
 
  private:
   pid_t pid_ = -1;  // -1 once reaped: a reaped pid may already belong to a stranger

@@ -196,21 +196,39 @@ void NodeDaemon::spawn(Slot slot) {
     write(e);
   }
   read(e);
-  e->pidfd.async_wait(asio::posix::descriptor_base::wait_read, [this, e, alive = alive_](const asio::error_code& ec) {
-    if (!*alive || ec) return;
+  watch(e);
+}
+
+// A pidfd turning readable means some executor exited. The wake-up is only a
+// hint (a descriptor number can be reused between epoll's report and its
+// delivery), so every executor is checked without blocking.
+void NodeDaemon::watch(const std::shared_ptr<Exec>& e) {
+  e->pidfd.async_wait(asio::posix::descriptor_base::wait_read,
+                      [this, e, alive = alive_](const asio::error_code& ec) {
+                        if (!*alive || ec) return;
+                        reap_exited();
+                        if (execs_[e->slot] == e) watch(e);
+                      });
+}
+
+void NodeDaemon::reap_exited() {
+  for (auto& slot_exec : execs_) {
+    auto e = slot_exec;  // a copy: the slot may be refilled below
+    if (!e) continue;
     int pid = e->proc.pid();
-    auto [sig, code] = e->proc.reap();
+    auto status = e->proc.try_reap();
+    if (!status) continue;
+    auto [sig, code] = *status;
     asio::error_code ignored;
     e->socket.close(ignored);
     e->pidfd.close(ignored);
-    if (execs_[e->slot] == e) execs_[e->slot].reset();
+    slot_exec.reset();
     if (sig || code)
-      spdlog::warn("node {}: executor {} died ({}); {}", spawn_spec_.node_name, pid,
-                   sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code),
-                   "replacing it");
+      spdlog::warn("node {}: executor {} died ({}); replacing it", spawn_spec_.node_name, pid,
+                   sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code));
     supervisor_.executor_died(e->slot, sig, code);
-    apply();
-  });
+  }
+  apply();
 }
 
 void NodeDaemon::read(const std::shared_ptr<Exec>& e) {

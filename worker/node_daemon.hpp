@@ -38,6 +38,8 @@ class NodeDaemon {
   void start(std::function<std::unique_ptr<Link>(Receiver)> make_link);
   void on_frames(Frames&& frames);
   void spawn(Slot slot);
+  void watch(const std::shared_ptr<Exec>& e);
+  void reap_exited();
   void read(const std::shared_ptr<Exec>& e);
   void write(const std::shared_ptr<Exec>& e);
   void on_record(const std::shared_ptr<Exec>& e, Record&& r);

@@ -86,8 +86,14 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code) {
       fail(running, f, s.pid);
     }
     // The rest were only waiting on that executor: run them elsewhere.
-    for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i)
-      if (tasks_.contains(*i)) queue_.push_front(*i);
+    for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i) {
+      auto t = tasks_.find(*i);
+      if (t == tasks_.end()) continue;
+      if (t->second.cancelled)
+        tasks_.erase(t);
+      else
+        queue_.push_front(*i);
+    }
     s.assigned.clear();
   }
   if (during_start && ++s.failed_starts >= kMaxFailedStarts && broken_.empty()) {
@@ -130,17 +136,14 @@ void Supervisor::cancel(const std::vector<std::uint64_t>& ids, bool kill_running
     return true;
   });
   if (!kill_running) return;
+  // Only the task at the front is running; one waiting behind it on the
+  // executor is dropped when its result comes back.
   for (Slot slot = 0; slot < slots_.size(); ++slot) {
     auto& s = slots_[slot];
-    bool hit = std::any_of(s.assigned.begin(), s.assigned.end(), [&](std::uint64_t id) {
-      auto it = tasks_.find(id);
-      return it != tasks_.end() && it->second.cancelled;
-    });
-    if (!hit) continue;
-    for (auto id : s.assigned) {
-      auto it = tasks_.find(id);
-      if (it != tasks_.end() && it->second.cancelled) tasks_.erase(it);
-    }
+    if (s.assigned.empty()) continue;
+    auto it = tasks_.find(s.assigned.front());
+    if (it == tasks_.end() || !it->second.cancelled) continue;
+    tasks_.erase(it);
     actions_.kill.push_back(slot);  // its death requeues the others and respawns it
   }
 }
@@ -199,7 +202,11 @@ void Supervisor::pump() {
 
 void Supervisor::finish(std::uint64_t id, wire::Result&& result, zmq::message_t&& payload) {
   auto it = tasks_.find(id);
-  if (it == tasks_.end()) return;  // cancelled meanwhile
+  if (it == tasks_.end()) return;
+  if (it->second.cancelled) {  // nobody waits for it any more
+    tasks_.erase(it);
+    return;
+  }
   result.node = options_.node;
   result.attempts = it->second.spec.attempt + 1;
   tasks_.erase(it);

@@ -53,7 +53,8 @@ class Supervisor {
   // The executor's process is gone: killed by `signal`, or exited with `exit_code`.
   void executor_died(Slot slot, int signal, int exit_code);
   void cancel(const std::vector<std::uint64_t>& ids, bool kill_running);
-  // Fails every queued and running task with Cancelled and stops all executors.
+  // Drops every task without a result (the coordinator has given up on them)
+  // and stops all executors.
   void shutdown();
 
   Actions take_actions();

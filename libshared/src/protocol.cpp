@@ -25,14 +25,24 @@ struct BadBody : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Strings and vectors carry a u32 count checked against a bound before any
-// allocation, so a hostile count cannot make us allocate gigabytes.
+// The body being decoded on this thread, so counts can be checked against
+// the bytes that are really left.
+thread_local const detail::MemorySource* t_source = nullptr;
+
+void check_count(std::uint32_t n, std::uint32_t max, const char* unit_name) {
+  // Every element takes at least one byte, so a count above what is left is a lie.
+  if (n > max || (t_source && n > t_source->remaining()))
+    throw BadBody(std::string(unit_name) + std::to_string(n) + (unit_name[0] == 's' ? " bytes" : " items"));
+}
+
+// Strings and vectors carry a u32 count checked before any allocation, so a
+// hostile count cannot make us allocate more than the body could hold.
 template <class Ar>
 void text(Ar& ar, std::string& s, std::uint32_t max) {
   std::uint32_t n = static_cast<std::uint32_t>(s.size());
   ar(n);
   if constexpr (Ar::is_loading::value) {
-    if (n > max) throw BadBody("string of " + std::to_string(n) + " bytes");
+    check_count(n, max, "string of ");
     s.resize(n);
   }
   if (n) ar(cereal::binary_data(s.data(), n));
@@ -43,7 +53,7 @@ void list(Ar& ar, std::vector<T>& v, std::uint32_t max) {
   std::uint32_t n = static_cast<std::uint32_t>(v.size());
   ar(n);
   if constexpr (Ar::is_loading::value) {
-    if (n > max) throw BadBody("list of " + std::to_string(n) + " items");
+    check_count(n, max, "list of ");
     v.resize(n);
   }
   for (auto& x : v) ar(x);
@@ -185,7 +195,7 @@ std::uint16_t get_u16(const unsigned char* p) { return static_cast<std::uint16_t
 }  // namespace
 
 std::string version_mismatch(std::uint16_t theirs) {
-  return "protocol version " + std::to_string(theirs) + " is not supported: this coordinator speaks " +
+  return "protocol version " + std::to_string(theirs) + " is not supported: this peer speaks " +
          "protocol version " + std::to_string(kVersion) +
          "; run the same dpool release on every client, coordinator and node";
 }
@@ -235,8 +245,11 @@ tl::expected<Message, DecodeError> decode(Frames&& frames) {
         std::string_view(static_cast<const char*>(frames[1].data()), frames[1].size()));
     std::istream stream(&source);
     cereal::PortableBinaryInputArchive ar(stream);
+    t_source = &source;
     load_alternative(static_cast<std::size_t>(index), m.body, ar);
+    t_source = nullptr;
   } catch (const std::exception& e) {
+    t_source = nullptr;
     return tl::unexpected(
         DecodeError{R::kBadBody, std::string(kind_name(kind)) + " body: " + e.what()});
   }
@@ -255,9 +268,15 @@ template <class T>
 tl::expected<T, std::string> decode_one(std::string_view bytes) {
   try {
     T value;
-    detail::decode_into(bytes, value);
+    detail::MemorySource source(bytes);
+    std::istream stream(&source);
+    cereal::PortableBinaryInputArchive ar(stream);
+    t_source = &source;
+    ar(value);
+    t_source = nullptr;
     return value;
   } catch (const std::exception& e) {
+    t_source = nullptr;
     return tl::unexpected(std::string(e.what()));
   }
 }

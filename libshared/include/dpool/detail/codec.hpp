@@ -48,6 +48,7 @@ class MemorySource : public std::streambuf {
     char* p = const_cast<char*>(bytes.data());
     setg(p, p, p + bytes.size());
   }
+  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
 };
 
 // Serializes `values...` into `out` (appending) as one portable binary archive.

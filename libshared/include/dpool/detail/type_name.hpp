@@ -29,7 +29,7 @@ std::string signature_of() {
 }
 
 inline std::uint64_t fingerprint_of(std::string_view signature) {
-  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a
   for (unsigned char c : signature) h = (h ^ c) * 1099511628211ull;
   return h;
 }

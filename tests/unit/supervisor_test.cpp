@@ -1,0 +1,471 @@
+// The node's pool supervisor (worker/supervisor.hpp), driven event by event:
+// which executor gets which task, what a death does, and the actions the
+// shell is told to take. Executors are slots; pids are numbers we choose.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "supervisor.hpp"
+
+namespace {
+
+using namespace dpool::internal;
+using Slot = Supervisor::Slot;
+using Actions = Supervisor::Actions;
+
+constexpr int kSigKill = 9;
+constexpr int kSigSegv = 11;
+
+zmq::message_t msg(std::string_view s) { return zmq::message_t(s.data(), s.size()); }
+std::string str(const zmq::message_t& m) { return std::string(m.to_string_view()); }
+
+Supervisor make(unsigned processes, unsigned max_tasks_per_child = 0) {
+  return Supervisor(Supervisor::Options{processes, max_tasks_per_child, "node-x"});
+}
+
+void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt = 0) {
+  std::vector<wire::Task> tasks;
+  Frames payloads;
+  for (auto id : ids) {
+    wire::Task t;
+    t.id = id;
+    t.name = "task";
+    t.attempt = attempt;
+    tasks.push_back(t);
+    payloads.push_back(msg("args-" + std::to_string(id)));
+  }
+  s.tasks(std::move(tasks), std::move(payloads));
+}
+
+int pid_for(Slot slot) { return 1000 + static_cast<int>(slot); }
+
+// Starts `processes` executors and reports them all ready; drops the actions.
+Supervisor started(unsigned processes, unsigned max_tasks_per_child = 0) {
+  auto s = make(processes, max_tasks_per_child);
+  s.start();
+  for (Slot i = 0; i < processes; ++i) s.executor_ready(i, pid_for(i));
+  s.take_actions();
+  return s;
+}
+
+// The executor in `slot` finished task `id` after `run_us` microseconds.
+void done(Supervisor& s, Slot slot, std::uint64_t id, std::int64_t run_us = 100) {
+  wire::Result r;
+  r.id = id;
+  r.started_us = 1'000'000;
+  r.finished_us = 1'000'000 + run_us;
+  s.executor_done(slot, std::move(r), msg("out-" + std::to_string(id)));
+}
+
+// Task ids handed to each slot by the RUN actions, in order.
+std::map<Slot, std::vector<std::uint64_t>> runs(const Actions& a) {
+  std::map<Slot, std::vector<std::uint64_t>> r;
+  for (auto& [slot, batch] : a.run)
+    for (auto& [task, args] : batch) {
+      CHECK(str(*args) == "args-" + std::to_string(task.id));
+      r[slot].push_back(task.id);
+    }
+  return r;
+}
+
+using RunMap = std::map<Slot, std::vector<std::uint64_t>>;
+
+// Measures a short task in slot 0 so that prefetching (depth > 1) kicks in.
+void warm_up(Supervisor& s, std::uint64_t id = 999) {
+  give(s, {id});
+  done(s, 0, id, 100);
+  auto a = s.take_actions();
+  REQUIRE(a.results.results.size() == 1);
+}
+
+const wire::Result* result_for(const Actions& a, std::uint64_t id) {
+  for (auto& r : a.results.results)
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("start spawns an executor in every slot and advertises credit for all of them") {
+  auto s = make(4);
+  s.start();
+  auto a = s.take_actions();
+  CHECK(a.spawn == std::vector<Slot>{0, 1, 2, 3});
+  REQUIRE(a.credit.has_value());
+  CHECK(a.credit->executors == 4);
+  CHECK(a.credit->slots >= 4);
+  CHECK(a.run.empty());
+  CHECK(s.stats().spawned == 4);
+  CHECK(s.processes() == 4);
+  // Nothing changed since: no second credit.
+  CHECK(s.take_actions().empty());
+}
+
+TEST_CASE("zero processes means one") {
+  auto s = make(0);
+  s.start();
+  CHECK(s.take_actions().spawn == std::vector<Slot>{0});
+}
+
+TEST_CASE("tasks wait for a ready executor") {
+  auto s = make(2);
+  s.start();
+  s.take_actions();
+  give(s, {1, 2, 3});
+  CHECK(s.take_actions().run.empty());
+  CHECK(s.queued() == 3);
+  s.executor_ready(1, 555);
+  auto a = s.take_actions();
+  CHECK(runs(a) == RunMap{{1, {1}}});
+  CHECK(s.queued() == 2);
+  CHECK(s.unfinished() == 3);
+  CHECK(s.pid_of(1) == 555);
+}
+
+TEST_CASE("tasks spread round-robin: one per executor first, a second before any third") {
+  auto s = started(4);
+  give(s, {1, 2, 3, 4, 5, 6, 7, 8});
+  auto a = s.take_actions();
+  // Run time unknown yet: depth 1, so exactly one each.
+  CHECK(runs(a) == RunMap{{0, {1}}, {1, {2}}, {2, {3}}, {3, {4}}});
+  CHECK(s.queued() == 4);
+
+  // A short task measured: deeper prefetch, still one per executor per pass.
+  done(s, 0, 1, 100);
+  a = s.take_actions();
+  CHECK(runs(a) == RunMap{{0, {5}}, {1, {6}}, {2, {7}}, {3, {8}}});
+  CHECK(s.queued() == 0);
+}
+
+TEST_CASE("a batch arriving after short tasks goes two by two over four executors") {
+  auto s = started(4);
+  warm_up(s);
+  give(s, {1, 2, 3, 4, 5, 6, 7, 8});
+  auto a = s.take_actions();
+  CHECK(runs(a) == RunMap{{0, {1, 5}}, {1, {2, 6}}, {2, {3, 7}}, {3, {4, 8}}});
+  // One RUN action per executor, not one per task.
+  CHECK(a.run.size() == 4);
+}
+
+TEST_CASE("a finished task's result names the node, the executor's pid and the attempts") {
+  auto s = started(1);
+  give(s, {1}, 2);
+  give(s, {2});
+  s.take_actions();
+  done(s, 0, 1);
+  auto a = s.take_actions();
+  REQUIRE(a.results.results.size() == 1);
+  auto& r = a.results.results[0];
+  CHECK(r.id == 1);
+  CHECK(r.node == "node-x");
+  CHECK(r.pid == static_cast<std::uint32_t>(pid_for(0)));
+  CHECK(r.attempts == 3);
+  CHECK(r.failure.code == dpool::ErrorCode::kNone);
+  REQUIRE(a.result_payloads.size() == 1);
+  CHECK(str(a.result_payloads[0]) == "out-1");
+  // The next task follows on the same executor.
+  CHECK(runs(a) == RunMap{{0, {2}}});
+  CHECK(s.stats().completed == 1);
+  CHECK(s.unfinished() == 1);
+}
+
+TEST_CASE("an executor killed mid-task fails the running task and runs its other tasks elsewhere") {
+  auto s = started(2);
+  warm_up(s);
+  give(s, {1, 2, 3, 4});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1, 3}}, {1, {2, 4}}});
+
+  s.executor_died(0, kSigSegv, -1);
+  auto a = s.take_actions();
+  REQUIRE(a.results.results.size() == 1);
+  auto& r = a.results.results[0];
+  CHECK(r.id == 1);
+  CHECK(r.failure.code == dpool::ErrorCode::kWorkerCrashed);
+  CHECK(r.failure.signal == kSigSegv);
+  CHECK(r.failure.exit_code == -1);
+  CHECK(r.pid == static_cast<std::uint32_t>(pid_for(0)));
+  CHECK(r.node == "node-x");
+  CHECK(r.attempts == 1);
+  REQUIRE(a.result_payloads.size() == 1);
+  CHECK(a.result_payloads[0].size() == 0);
+  // Task 3 was only waiting behind task 1: it goes to the other executor.
+  CHECK(runs(a) == RunMap{{1, {3}}});
+  CHECK(a.spawn == std::vector<Slot>{0});
+  CHECK(s.stats().crashed == 1);
+  CHECK(s.stats().respawned == 1);
+  CHECK(s.unfinished() == 3);
+}
+
+TEST_CASE("an executor that exits mid-task fails the task with its exit code") {
+  auto s = started(1);
+  give(s, {1});
+  s.take_actions();
+  s.executor_died(0, 0, 3);
+  auto a = s.take_actions();
+  REQUIRE(a.results.results.size() == 1);
+  CHECK(a.results.results[0].failure.code == dpool::ErrorCode::kWorkerCrashed);
+  CHECK(a.results.results[0].failure.signal == 0);
+  CHECK(a.results.results[0].failure.exit_code == 3);
+  CHECK(a.spawn == std::vector<Slot>{0});
+}
+
+TEST_CASE("a task requeued after a death runs on the respawned executor when it is the only one") {
+  auto s = started(1);
+  warm_up(s);
+  give(s, {1, 2});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1, 2}}});
+  s.executor_died(0, kSigKill, -1);
+  auto a = s.take_actions();
+  CHECK(result_for(a, 1) != nullptr);
+  CHECK(result_for(a, 2) == nullptr);
+  CHECK(a.run.empty());
+  CHECK(s.queued() == 1);
+  s.executor_ready(0, 7777);
+  CHECK(runs(s.take_actions()) == RunMap{{0, {2}}});
+}
+
+TEST_CASE("executors dying three times at start-up fail the queued tasks, pointing at dpool::init") {
+  auto s = make(1);
+  s.start();
+  s.take_actions();
+  give(s, {1, 2});
+  for (int i = 0; i < 2; ++i) {
+    s.executor_died(0, 0, 1);
+    auto a = s.take_actions();
+    CHECK(a.results.results.empty());
+    CHECK(a.spawn == std::vector<Slot>{0});
+  }
+  s.executor_died(0, 0, 1);
+  auto a = s.take_actions();
+  CHECK(a.spawn.empty());
+  REQUIRE(a.results.results.size() == 2);
+  for (auto& r : a.results.results) {
+    CHECK(r.failure.code == dpool::ErrorCode::kWorkerCrashed);
+    CHECK(r.failure.message.find("dpool::init") != std::string::npos);
+    CHECK(r.failure.message.find("node-x") != std::string::npos);
+    CHECK(r.failure.exit_code == 1);
+  }
+  CHECK(result_for(a, 1) != nullptr);
+  CHECK(result_for(a, 2) != nullptr);
+  CHECK(s.stats().crashed == 0);  // no task was running
+
+  // Later tasks fail at once rather than wait forever.
+  give(s, {3});
+  a = s.take_actions();
+  REQUIRE(a.results.results.size() == 1);
+  CHECK(a.results.results[0].id == 3);
+  CHECK(a.results.results[0].failure.message.find("dpool::init") != std::string::npos);
+}
+
+TEST_CASE("start-up deaths in one slot leave tasks to the executors that do start") {
+  auto s = make(2);
+  s.start();
+  s.take_actions();
+  give(s, {1, 2});
+  for (int i = 0; i < 3; ++i) s.executor_died(0, kSigSegv, -1);
+  auto a = s.take_actions();
+  CHECK(a.results.results.empty());
+  s.executor_ready(1, 42);
+  a = s.take_actions();
+  CHECK(runs(a) == RunMap{{1, {1}}});
+  done(s, 1, 1);
+  a = s.take_actions();
+  CHECK(result_for(a, 1) != nullptr);
+  CHECK(runs(a) == RunMap{{1, {2}}});
+}
+
+TEST_CASE("cancelling a running task with kill_running kills its executor and reports nothing for it") {
+  auto s = started(1);
+  give(s, {1, 2});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});
+  s.cancel({1}, true);
+  auto a = s.take_actions();
+  CHECK(a.kill == std::vector<Slot>{0});
+  CHECK(a.results.results.empty());
+  CHECK(s.stats().cancelled == 1);
+
+  s.executor_died(0, kSigKill, -1);
+  a = s.take_actions();
+  CHECK(a.results.results.empty());
+  CHECK(a.spawn == std::vector<Slot>{0});
+  CHECK(s.stats().crashed == 0);
+  CHECK(s.unfinished() == 1);
+
+  // The queued task runs on the replacement.
+  s.executor_ready(0, 2000);
+  CHECK(runs(s.take_actions()) == RunMap{{0, {2}}});
+}
+
+TEST_CASE("a cancelled task's DONE arriving before the kill is not reported") {
+  auto s = started(1);
+  give(s, {1});
+  s.take_actions();
+  s.cancel({1}, true);
+  s.take_actions();
+  done(s, 0, 1);
+  CHECK(s.take_actions().results.results.empty());
+  CHECK(s.unfinished() == 0);
+}
+
+TEST_CASE("cancelling a queued task removes it silently") {
+  auto s = started(1);
+  give(s, {1, 2, 3});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});
+  s.cancel({2}, false);
+  s.cancel({3}, true);  // not running anywhere: nothing to kill
+  auto a = s.take_actions();
+  CHECK(a.kill.empty());
+  CHECK(a.results.results.empty());
+  CHECK(s.queued() == 0);
+  CHECK(s.unfinished() == 1);
+  CHECK(s.stats().cancelled == 2);
+
+  done(s, 0, 1);
+  a = s.take_actions();
+  REQUIRE(a.results.results.size() == 1);
+  CHECK(a.results.results[0].id == 1);
+  CHECK(a.run.empty());
+}
+
+TEST_CASE("cancelling unknown ids does nothing") {
+  auto s = started(1);
+  give(s, {1});
+  s.take_actions();
+  s.cancel({7, 8}, true);
+  CHECK(s.take_actions().empty());
+  CHECK(s.stats().cancelled == 0);
+  CHECK(s.unfinished() == 1);
+}
+
+// cancel() kills every executor holding a cancelled task, even when that task
+// is only prefetched behind another one. The death then fails the task that
+// was running, which nobody cancelled, as kWorkerCrashed (supervisor.cpp,
+// cancel(): "its death requeues the others" holds only for the non-front ones).
+TEST_CASE("cancelling a prefetched task does not fail the task running before it") {
+  auto s = started(2);
+  warm_up(s);
+  give(s, {1, 2, 3, 4});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1, 3}}, {1, {2, 4}}});
+
+  s.cancel({3}, true);  // 3 waits behind 1 on slot 0
+  auto a = s.take_actions();
+  if (std::find(a.kill.begin(), a.kill.end(), Slot{0}) != a.kill.end()) {
+    s.executor_died(0, kSigKill, -1);
+    a = s.take_actions();
+  }
+  auto* r = result_for(a, 1);
+  CHECK_MESSAGE(r == nullptr, "task 1 failed with code " << (r ? static_cast<int>(r->failure.code) : 0));
+  CHECK(s.stats().crashed == 0);
+  CHECK(result_for(a, 3) == nullptr);
+}
+
+TEST_CASE("an out-of-order DONE gets the executor replaced") {
+  auto s = started(1);
+  warm_up(s);
+  give(s, {1, 2});
+  s.take_actions();
+  done(s, 0, 2);  // 1 is running first
+  auto a = s.take_actions();
+  CHECK(a.kill == std::vector<Slot>{0});
+  CHECK(a.results.results.empty());
+}
+
+TEST_CASE("max_tasks_per_child retires an executor after that many tasks and respawns it, no crash") {
+  auto s = started(1, 2);
+  give(s, {1, 2, 3});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});
+  done(s, 0, 1, 100);
+  auto a = s.take_actions();
+  CHECK(runs(a) == RunMap{{0, {2}}});  // deeper prefetch would exceed the limit
+  CHECK(a.retire.empty());
+  done(s, 0, 2, 100);
+  a = s.take_actions();
+  CHECK(result_for(a, 2) != nullptr);
+  CHECK(a.retire == std::vector<Slot>{0});
+  CHECK(a.run.empty());
+  CHECK(s.queued() == 1);
+
+  s.executor_died(0, 0, 0);  // it exits once its socket closes
+  a = s.take_actions();
+  CHECK(a.spawn == std::vector<Slot>{0});
+  CHECK(a.results.results.empty());
+  CHECK(s.stats().crashed == 0);
+  CHECK(s.stats().respawned == 0);
+
+  s.executor_ready(0, 3000);
+  CHECK(runs(s.take_actions()) == RunMap{{0, {3}}});
+  done(s, 0, 3);
+  a = s.take_actions();
+  REQUIRE(result_for(a, 3) != nullptr);
+  CHECK(result_for(a, 3)->pid == 3000u);
+}
+
+TEST_CASE("credit follows the measured task length") {
+  auto s = make(2);
+  s.start();
+  auto a = s.take_actions();
+  REQUIRE(a.credit.has_value());
+  CHECK(a.credit->executors == 2);
+  CHECK(a.credit->slots == 4);  // one running and one waiting per executor
+  s.executor_ready(0, 1);
+  s.executor_ready(1, 2);
+  CHECK_FALSE(s.take_actions().credit.has_value());
+
+  // Tasks of 100 us: aim for ~1 ms per hand-off, so 10 deep plus one.
+  give(s, {1});
+  done(s, 0, 1, 100);
+  a = s.take_actions();
+  REQUIRE(a.credit.has_value());
+  CHECK(a.credit->slots == 22);
+  CHECK(a.credit->executors == 2);
+
+  // Long tasks: no prefetch, one per executor.
+  for (std::uint64_t id = 2; id < 12; ++id) {
+    give(s, {id});
+    done(s, 0, id, 1'000'000);
+  }
+  a = s.take_actions();
+  REQUIRE(a.credit.has_value());
+  CHECK(a.credit->slots == 2);
+}
+
+TEST_CASE("shutdown kills every live executor and none is respawned") {
+  auto s = make(3);
+  s.start();
+  s.executor_ready(0, 10);
+  s.executor_ready(1, 11);  // slot 2 still starting: live too
+  give(s, {1, 2, 3});
+  s.take_actions();
+  s.shutdown();
+  auto a = s.take_actions();
+  CHECK(a.kill == std::vector<Slot>{0, 1, 2});
+  CHECK(s.unfinished() == 0);
+  for (Slot i = 0; i < 3; ++i) s.executor_died(i, kSigKill, -1);
+  a = s.take_actions();
+  CHECK(a.spawn.empty());
+  CHECK(a.results.results.empty());
+  CHECK(s.stats().crashed == 0);
+}
+
+TEST_CASE("shutdown does not kill a slot that is already down") {
+  auto s = make(2);
+  s.start();
+  for (int i = 0; i < 3; ++i) s.executor_died(0, 0, 1);  // slot 0 gives up
+  s.take_actions();
+  s.shutdown();
+  CHECK(s.take_actions().kill == std::vector<Slot>{1});
+}
+
+TEST_CASE("shutdown drops every task without a result and stops the executors") {
+  auto s = started(1);
+  give(s, {1, 2});
+  s.take_actions();
+  s.shutdown();
+  auto a = s.take_actions();
+  CHECK(a.results.results.empty());
+  CHECK(a.kill == std::vector<Slot>{0});
+  CHECK(s.unfinished() == 0);
+}
