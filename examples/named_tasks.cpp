@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <dpool/dpool.hpp>
 #include <iostream>
 #include <random>
@@ -20,6 +21,8 @@ struct Report {
 };
 
 Report work(std::string name, int millis) {
+  std::printf("         start  %s in executor %d\n", name.c_str(), static_cast<int>(::getpid()));
+  std::fflush(stdout);
   std::this_thread::sleep_for(std::chrono::milliseconds(millis));  // the task's work
   return {name, static_cast<int>(::getpid()), millis / 1000.0};
 }
