@@ -12,23 +12,11 @@ void Scheduler::client_joined(PeerId client, std::string name) {
 void Scheduler::client_left(PeerId client) {
   auto it = clients_.find(client);
   if (it == clients_.end()) return;
-  for (auto& [prio, q] : it->second.queue)
-    for (auto id : q) {
-      tasks_.erase(id);
-      --queued_;
-      ++stats_.dropped;
-    }
-  std::map<PeerId, std::vector<std::uint64_t>> to_cancel;
-  for (auto id : it->second.running) {
-    auto t = tasks_.find(id);
-    if (t == tasks_.end()) continue;
-    to_cancel[t->second.node].push_back(id);
-    nodes_[t->second.node].running.erase(id);
-    tasks_.erase(t);
-    ++stats_.dropped;
-  }
-  for (auto& [node, ids] : to_cancel) send_cancel(node, std::move(ids));
-  clients_.erase(it);
+  wire::Cancel all;
+  all.all = true;
+  all.kill_running = true;
+  cancel(client, all);
+  clients_.erase(client);
   std::erase(ready_clients_, client);
 }
 
@@ -68,6 +56,7 @@ void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& 
     t.spec = std::move(tasks[i]);
     t.spec.id = id;
     t.args = std::move(payloads[i]);
+    clients_[client].ids[t.client_id] = id;
     enqueue(id, false);
   }
   stats_.submitted += tasks.size();
@@ -83,13 +72,16 @@ void Scheduler::enqueue(std::uint64_t id, bool front) {
 }
 
 std::uint64_t Scheduler::pop_task(ClientRec& client) {
-  auto level = client.queue.begin();
-  auto id = level->second.front();
-  level->second.pop_front();
-  if (level->second.empty()) client.queue.erase(level);
-  --client.queued;
-  --queued_;
-  return id;
+  for (;;) {
+    auto level = client.queue.begin();
+    auto id = level->second.front();
+    level->second.pop_front();
+    if (level->second.empty()) client.queue.erase(level);
+    if (!tasks_.contains(id)) continue;  // cancelled while queued
+    --client.queued;
+    --queued_;
+    return id;
+  }
 }
 
 void Scheduler::pump() {
@@ -132,7 +124,7 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Frames
     auto client = it->second.client;
     clients_[client].running.erase(it->first);
     results[i].id = it->second.client_id;
-    tasks_.erase(it);
+    forget(it->first);
     ++stats_.completed;
     deliver(client, std::move(results[i]), std::move(payloads[i]));
   }
@@ -159,41 +151,61 @@ void Scheduler::cancel(PeerId client, const wire::Cancel& cancel) {
   auto it = clients_.find(client);
   if (it == clients_.end()) return;
   auto& c = it->second;
-  std::unordered_set<std::uint64_t> wanted(cancel.ids.begin(), cancel.ids.end());
-  auto selected = [&](std::uint64_t id) {
-    return cancel.all || wanted.contains(tasks_.at(id).client_id);
-  };
-  for (auto level = c.queue.begin(); level != c.queue.end();) {
-    auto& q = level->second;
-    for (auto i = q.begin(); i != q.end();) {
-      if (!selected(*i)) {
-        ++i;
-        continue;
-      }
-      tasks_.erase(*i);
-      i = q.erase(i);
+  std::vector<std::uint64_t> selected, refused;
+  if (cancel.all) {
+    for (auto& [cid, id] : c.ids) selected.push_back(id);
+  } else {
+    for (auto cid : cancel.ids) {
+      auto f = c.ids.find(cid);
+      if (f == c.ids.end())
+        refused.push_back(cid);  // finished already, or unknown
+      else
+        selected.push_back(f->second);
+    }
+  }
+  std::map<PeerId, std::vector<std::uint64_t>> to_stop;
+  for (auto id : selected) {
+    auto& t = tasks_.at(id);
+    if (t.node == 0) {
       --c.queued;
       --queued_;
-      ++stats_.dropped;
-    }
-    level = q.empty() ? c.queue.erase(level) : std::next(level);
-  }
-  if (c.queued == 0) std::erase(ready_clients_, client);
-  if (!cancel.kill_running) return;
-  std::map<PeerId, std::vector<std::uint64_t>> to_cancel;
-  for (auto i = c.running.begin(); i != c.running.end();) {
-    if (!selected(*i)) {
-      ++i;
+    } else if (cancel.kill_running) {
+      to_stop[t.node].push_back(id);
+      nodes_[t.node].running.erase(id);
+      c.running.erase(id);
+    } else {
+      refused.push_back(t.client_id);
       continue;
     }
-    auto& t = tasks_.at(*i);
-    to_cancel[t.node].push_back(*i);
-    nodes_[t.node].running.erase(*i);
-    tasks_.erase(*i);
-    i = c.running.erase(i);
+    if (cancel.request) {
+      wire::Result r;
+      r.id = t.client_id;
+      r.failure.code = ErrorCode::kCancelled;
+      r.failure.message = t.node ? "stopped while running, on request" : "cancelled before it started";
+      deliver(client, std::move(r), zmq::message_t());
+    }
+    forget(id);
     ++stats_.dropped;
   }
-  for (auto& [node, ids] : to_cancel) send_cancel(node, std::move(ids));
+  if (c.queued == 0) {
+    c.queue.clear();
+    std::erase(ready_clients_, client);
+  }
+  for (auto& [node, ids] : to_stop) send_cancel(node, std::move(ids));
+  if (cancel.request) {
+    wire::Cancel answer;
+    answer.request = cancel.request;
+    answer.ids = std::move(refused);
+    outbox_.push_back(Envelope{client, wire::Kind::kCancel, std::move(answer), {}});
+  }
+}
+
+void Scheduler::forget(std::uint64_t id) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  auto c = clients_.find(it->second.client);
+  if (c != clients_.end()) c->second.ids.erase(it->second.client_id);
+  tasks_.erase(it);
 }
 
 void Scheduler::send_cancel(PeerId node, std::vector<std::uint64_t>&& ids) {

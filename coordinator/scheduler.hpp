@@ -47,6 +47,8 @@ class Scheduler {
   // no longer running there (cancelled, re-run elsewhere) is counted and dropped.
   void results(PeerId node, std::vector<wire::Result>&& results, Frames&& payloads);
   void credit(PeerId node, std::uint32_t slots, std::uint32_t executors);
+  // Cancels queued tasks, and running ones if cancel.kill_running; with a
+  // request id, delivers Cancelled for each and answers with those it could not.
   void cancel(PeerId client, const wire::Cancel& cancel);
 
   // Dispatches what the nodes' credit allows, then hands over every pending
@@ -70,8 +72,9 @@ class Scheduler {
   struct ClientRec {
     std::string name;
     std::map<std::int32_t, std::deque<std::uint64_t>, std::greater<>> queue;  // by priority
-    std::size_t queued = 0;
+    std::size_t queued = 0;  // the queue may also hold ids of cancelled tasks; skipped
     std::unordered_set<std::uint64_t> running;
+    std::unordered_map<std::uint64_t, std::uint64_t> ids;  // client's id -> ours, unfinished
   };
   struct NodeRec {
     std::string name;
@@ -85,6 +88,7 @@ class Scheduler {
   void pump();
   void deliver(PeerId client, wire::Result&& result, zmq::message_t&& payload);
   void send_cancel(PeerId node, std::vector<std::uint64_t>&& ids);
+  void forget(std::uint64_t id);  // drops a task record and its client's index entry
   void capacity_changed();
   Envelope& batch(std::unordered_map<PeerId, std::size_t>& index, PeerId to, wire::Kind kind);
 

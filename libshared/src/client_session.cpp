@@ -64,8 +64,9 @@ std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io, Make
 
 void ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
                            std::vector<detail::TaskRequest>&& tasks,
-                           std::shared_ptr<detail::Sink> sink, const TaskOptions& options) {
+                           std::shared_ptr<detail::StateBase> sink, const TaskOptions& options) {
   std::lock_guard lock(mu_);
+  sink->bind_tasks(weak_from_this(), next_id_, tasks.size(), options.cancel_running);
   if (closed_)
     throw PoolClosed("cannot submit '" + name +
                      "': this pool was closed or terminated; make a new Pool for more work");
@@ -136,6 +137,15 @@ void ClientSession::on_frames(Frames&& frames) {
     case wire::Kind::kStatus:
       executors_ = std::get<wire::Status>(m->body).executors;
       break;
+    case wire::Kind::kCancel: {
+      auto& c = std::get<wire::Cancel>(m->body);
+      auto it = cancel_answers_.find(c.request);
+      if (it != cancel_answers_.end()) {
+        it->second->set_value(std::move(c.ids));
+        cancel_answers_.erase(it);
+      }
+      break;
+    }
     case wire::Kind::kDeliver:
       on_deliver(std::move(std::get<wire::ResultBatch>(m->body)), std::move(m->payloads));
       break;
@@ -178,6 +188,46 @@ void ClientSession::completed(std::size_t n) {
   if (outstanding_ == 0) cv_.notify_all();
 }
 
+bool ClientSession::cancel(std::uint64_t first, std::size_t count, bool kill_running) {
+  detail::Failure cancelled;
+  cancelled.code = ErrorCode::kCancelled;
+  cancelled.message = "cancelled before it started";
+  // Tasks not yet sent are cancelled here and now.
+  std::vector<Pending> mine;
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(inbox_, [&](Pending& p) {
+      if (p.spec.id < first || p.spec.id >= first + count) return false;
+      mine.push_back(std::move(p));
+      return true;
+    });
+  }
+  for (auto& p : mine) p.sink->deliver(p.part, detail::Outcome{cancelled, {}, {}});
+  completed(mine.size());
+  if (mine.size() == count) return true;
+  // The rest are the coordinator's to cancel; it answers with those it could not.
+  auto answer = std::make_shared<std::promise<std::vector<std::uint64_t>>>();
+  auto future = answer->get_future();
+  asio::post(io_, [weak = weak_from_this(), answer, first, count, kill_running] {
+    auto self = weak.lock();
+    if (!self || !self->link_) return answer->set_value({first});
+    wire::Cancel c;
+    c.request = self->next_request_++;
+    c.kill_running = kill_running;
+    for (auto id = first; id < first + count; ++id)
+      if (self->inflight_.contains(id)) c.ids.push_back(id);
+    if (c.ids.empty()) return answer->set_value({first});  // all finished already
+    self->cancel_answers_.emplace(c.request, answer);
+    self->link_->send(wire::encode(wire::Kind::kCancel, c));
+  });
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) return false;
+  return future.get().empty();
+}
+
+void ClientSession::answer_cancels() {
+  for (auto& [request, answer] : std::exchange(cancel_answers_, {})) answer->set_value({0});
+}
+
 void ClientSession::close() {
   std::lock_guard lock(mu_);
   closed_ = true;
@@ -215,6 +265,7 @@ void ClientSession::terminate() {
     f.code = ErrorCode::kCancelled;
     f.message = "the pool was terminated before it finished";
     fail_all(f);
+    answer_cancels();
   });
 }
 
@@ -222,6 +273,7 @@ void ClientSession::detach() {
   call_on(io_, [this] {
     if (link_) link_->send(wire::encode(wire::Kind::kBye, wire::Bye{"pool closed"}));
     link_.reset();
+    answer_cancels();
   });
 }
 

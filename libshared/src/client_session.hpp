@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <dpool/pool.hpp>
 #include <mutex>
 #include <unordered_map>
@@ -25,8 +26,9 @@ class ClientSession final : public detail::PoolCore,
   ClientSession(asio::io_context& io, std::string where);
 
   void submit(const std::string& name, std::uint64_t fingerprint,
-              std::vector<detail::TaskRequest>&& tasks, std::shared_ptr<detail::Sink> sink,
+              std::vector<detail::TaskRequest>&& tasks, std::shared_ptr<detail::StateBase> sink,
               const TaskOptions& options) override;
+  bool cancel(std::uint64_t first, std::size_t count, bool kill_running) override;
   unsigned executors() override { return executors_; }
   void close() override;
   void join() override;
@@ -52,11 +54,15 @@ class ClientSession final : public detail::PoolCore,
   void flush();
   void fail_all(const detail::Failure& failure);
   void completed(std::size_t n);
+  void answer_cancels();  // tells every waiting cancel() nothing more was cancelled
 
   asio::io_context& io_;
   std::string where_;
   std::unique_ptr<Link> link_;                          // loop thread
   std::unordered_map<std::uint64_t, Inflight> inflight_;  // loop thread
+  std::unordered_map<std::uint64_t, std::shared_ptr<std::promise<std::vector<std::uint64_t>>>>
+      cancel_answers_;  // loop thread
+  std::uint64_t next_request_ = 1;                      // loop thread
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -111,6 +111,7 @@ void serialize(Ar& ar, ResultBatch& m, std::uint32_t) {
 }
 template <class Ar>
 void serialize(Ar& ar, Cancel& m, std::uint32_t) {
+  ar(m.request);
   list(ar, m.ids, kMaxBatch);
   ar(m.all, m.kill_running);
 }

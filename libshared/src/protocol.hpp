@@ -97,7 +97,12 @@ struct ResultBatch {
   std::vector<Result> results;
 };
 
+// Client -> coordinator: cancel these tasks (the client's ids); a non-zero
+// `request` asks for an answer. Coordinator -> client: the answer to
+// `request`, listing the ids that could not be cancelled (running, or done).
+// Coordinator -> node: stop these tasks (the coordinator's ids).
 struct Cancel {
+  std::uint64_t request = 0;
   std::vector<std::uint64_t> ids;
   bool all = false;           // every task of the sender (client) / of that client (node)
   bool kill_running = false;  // also stop tasks already running

@@ -182,6 +182,26 @@ bool StateBase::fail(std::exception_ptr error) {
   return true;
 }
 
+void StateBase::bind_tasks(std::weak_ptr<Canceller> owner, std::uint64_t first,
+                           std::size_t count, bool kill_running) {
+  std::lock_guard lock(mu_);
+  owner_ = std::move(owner);
+  first_ = first;
+  count_ = count;
+  kill_running_ = kill_running;
+}
+
+bool StateBase::cancel() {
+  std::shared_ptr<Canceller> owner;
+  {
+    std::lock_guard lock(mu_);
+    if (ready_ || count_ == 0) return false;
+    owner = owner_.lock();
+  }
+  if (!owner) return false;
+  return owner->cancel(first_, count_, kill_running_);
+}
+
 void StateBase::finish(std::unique_lock<std::mutex>& lock, std::exception_ptr error) {
   ready_ = true;
   error_ = std::move(error);

@@ -135,7 +135,7 @@ Frames sample(Kind kind) {
       p.push_back(msg(""));
       return wire::encode(kind, wire::ResultBatch{{sample_failure()}}, std::move(p));
     }
-    case Kind::kCancel: return wire::encode(kind, wire::Cancel{{1, 2, 3}, true, true});
+    case Kind::kCancel: return wire::encode(kind, wire::Cancel{7, {1, 2, 3}, true, true});
     case Kind::kCredit: return wire::encode(kind, wire::Credit{6, 3});
     case Kind::kStatus: return wire::encode(kind, wire::Status{10, 2});
     case Kind::kHeartbeat: return wire::encode(kind, wire::Heartbeat{});
@@ -290,15 +290,16 @@ TEST_CASE("a RESULT and a DELIVER round-trip a success and a failure with every 
 
 TEST_CASE("a CANCEL round-trips its ids and both flags") {
   auto m = wire::decode(
-      wire::encode(Kind::kCancel, wire::Cancel{{5, 0xffffffffffffffffull, 9}, false, true}));
+      wire::encode(Kind::kCancel, wire::Cancel{42, {5, 0xffffffffffffffffull, 9}, false, true}));
   REQUIRE(m);
   CHECK(m->kind == Kind::kCancel);
   auto& c = body<wire::Cancel>(*m);
+  CHECK(c.request == 42);
   CHECK(c.ids == std::vector<std::uint64_t>{5, 0xffffffffffffffffull, 9});
   CHECK_FALSE(c.all);
   CHECK(c.kill_running);
 
-  auto m2 = wire::decode(wire::encode(Kind::kCancel, wire::Cancel{{}, true, false}));
+  auto m2 = wire::decode(wire::encode(Kind::kCancel, wire::Cancel{0, {}, true, false}));
   REQUIRE(m2);
   CHECK(body<wire::Cancel>(*m2).ids.empty());
   CHECK(body<wire::Cancel>(*m2).all);

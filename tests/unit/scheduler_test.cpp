@@ -457,7 +457,7 @@ TEST_CASE("cancel with all and kill_running drops queued tasks and cancels runni
   REQUIRE(ids.count(label(1, 1000)) == 1);
   REQUIRE(ids.count(label(2, 2000)) == 1);
 
-  s.cancel(kClientA, wire::Cancel{{}, true, true});
+  s.cancel(kClientA, wire::Cancel{0, {}, true, true});
   CHECK(s.stats().dropped == 4);
   auto out = s.take_outbox();
   auto c = to(out, kNode1, Kind::kCancel);
@@ -481,7 +481,7 @@ TEST_CASE("cancel of chosen ids without kill_running drops only those still queu
   auto ids = ids_by_name(dispatch_to(s.take_outbox(), kNode1));
   REQUIRE(ids.count(label(1, 1000)) == 1);
 
-  s.cancel(kClientA, wire::Cancel{{1000, 1002}, false, false});
+  s.cancel(kClientA, wire::Cancel{0, {1000, 1002}, false, false});
   CHECK(s.stats().dropped == 1);
   CHECK(s.queued() == 2);
   CHECK(s.running() == 1);
@@ -500,7 +500,7 @@ TEST_CASE("cancel of chosen running ids with kill_running cancels only those") {
   submit(s, kClientA, {1000, 1001, 1002});
   s.node_joined(kNode1, "n1", 3, 3);
   auto ids = ids_by_name(dispatch_to(s.take_outbox(), kNode1));
-  s.cancel(kClientA, wire::Cancel{{1001}, false, true});
+  s.cancel(kClientA, wire::Cancel{0, {1001}, false, true});
   auto out = s.take_outbox();
   auto c = to(out, kNode1, Kind::kCancel);
   REQUIRE(c.size() == 1);

@@ -54,6 +54,14 @@ void post_callback(std::function<void()> fn);
 
 std::string describe(std::chrono::nanoseconds d);
 
+// Cancels tasks by id; implemented by the pool's client side.
+class Canceller {
+ public:
+  virtual ~Canceller() = default;
+  // True if every task in [first, first + count) was cancelled.
+  virtual bool cancel(std::uint64_t first, std::size_t count, bool kill_running) = 0;
+};
+
 // Receives the outcomes of the tasks behind one result. Called from dpool's
 // I/O thread, once per part; must not block.
 class Sink {
@@ -79,6 +87,10 @@ class StateBase : public Sink {
   void rethrow() const;
   // Fails the state unless it is already done; false if it was.
   bool fail(std::exception_ptr error);
+  // Which tasks make up this result, so cancel() can reach them.
+  void bind_tasks(std::weak_ptr<Canceller> owner, std::uint64_t first, std::size_t count,
+                  bool kill_running);
+  bool cancel();
 
  protected:
   // Marks the state done, wakes waiters, hands callbacks to the callback thread.
@@ -95,6 +107,10 @@ class StateBase : public Sink {
   std::vector<std::function<void()>> callbacks_;
   std::string task_;
   const std::string* signature_;
+  std::weak_ptr<Canceller> owner_;
+  std::uint64_t first_ = 0;
+  std::size_t count_ = 0;
+  bool kill_running_ = false;
 };
 
 template <class T>
@@ -149,6 +165,11 @@ class AsyncResult {
   bool ready() const { return state_->ready(); }
   bool successful() const { return state_->successful(); }
   TaskInfo info() const { return state_->info(); }
+  // Removes the task if it has not started and returns true; its result then
+  // raises Cancelled. A running task is stopped only if it was submitted with
+  // TaskOptions{.cancel_running = true} (its executor is killed and replaced);
+  // otherwise cancel() returns false and the task runs on.
+  bool cancel() { return state_->cancel(); }
 
   // Runs fn(const T&) (fn() for void) once on a dpool thread after success.
   template <class F>

@@ -42,6 +42,7 @@ struct TaskOptions {
   std::chrono::milliseconds timeout{0};  // 0 = none
   unsigned retries = 0;
   int priority = 0;  // higher runs first within this client's queue
+  bool cancel_running = false;  // AsyncResult::cancel() may stop it while it runs
 };
 
 struct CoordinatorOptions {

@@ -30,13 +30,12 @@ struct TaskRequest {
 
 // The client side of a pool: queues tasks for the coordinator and delivers
 // their outcomes to sinks. Implemented inside the library; thread-safe.
-class PoolCore {
+class PoolCore : public Canceller {
  public:
-  virtual ~PoolCore() = default;
-  // Queues `tasks`, all calls of the task `name`. Throws PoolClosed after
-  // close() or terminate().
+  // Queues `tasks`, all calls of the task `name`, and binds them to `sink`
+  // for cancel(). Throws PoolClosed after close() or terminate().
   virtual void submit(const std::string& name, std::uint64_t fingerprint,
-                      std::vector<TaskRequest>&& tasks, std::shared_ptr<Sink> sink,
+                      std::vector<TaskRequest>&& tasks, std::shared_ptr<StateBase> sink,
                       const TaskOptions& options) = 0;
   virtual unsigned executors() = 0;
   virtual void close() = 0;
