@@ -25,7 +25,10 @@ class CoordinatorServer::LocalLink final : public Link {
 };
 
 CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
-    : options_(std::move(options)), loop_("coordinator"), instance_(std::random_device{}() | 1) {
+    : options_(std::move(options)),
+      loop_("coordinator"),
+      scheduler_(options_.max_queued),
+      instance_(std::random_device{}() | 1) {
   if (options_.bind.empty()) return;
   loop_.call([this] {
     router_ = std::make_unique<ZmqSocket>(loop_.io(), zmq::socket_type::router,

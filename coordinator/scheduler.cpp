@@ -49,6 +49,16 @@ void Scheduler::node_left(PeerId node) {
 void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& payloads) {
   if (!clients_.contains(client)) return;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
+    if (queued_ >= max_queued_) {
+      wire::Result r;
+      r.id = tasks[i].id;
+      r.failure.code = ErrorCode::kQueueFull;
+      r.failure.message = "the coordinator already holds " + std::to_string(queued_) +
+                          " queued tasks, its limit (--max-queued); wait for results before "
+                          "submitting more, or lower the client's max_in_flight";
+      deliver(client, std::move(r), zmq::message_t());
+      continue;
+    }
     auto id = next_id_++;
     auto& t = tasks_[id];
     t.client = client;

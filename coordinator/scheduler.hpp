@@ -33,6 +33,9 @@ class Scheduler {
                   requeued = 0;
   };
 
+  // At most `max_queued` tasks wait for a node; submissions beyond fail with QueueFull.
+  explicit Scheduler(std::size_t max_queued = 10'000'000) : max_queued_(max_queued) {}
+
   void client_joined(PeerId client, std::string name);
   // The client is gone: its queued tasks are dropped and its running ones
   // cancelled on their nodes.
@@ -96,6 +99,7 @@ class Scheduler {
   std::map<PeerId, ClientRec> clients_;
   std::map<PeerId, NodeRec> nodes_;
   std::deque<PeerId> ready_clients_;  // round-robin over clients with queued tasks
+  std::size_t max_queued_;
   std::uint64_t next_id_ = 1;
   std::size_t queued_ = 0;
   std::uint32_t executors_ = 0;

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   coord->add_option("--bind", copt.bind, "address to listen on, e.g. tcp://127.0.0.1:5555")
       ->required();
   coord->add_option("--name", copt.name, "name in logs and errors");
+  coord->add_option("--max-queued", copt.max_queued,
+                    "tasks that may wait for a node; beyond, submissions fail with QueueFull");
 
   dpool::NodeOptions nopt;
   auto* worker = app.add_subcommand("worker", "run executors for a coordinator");

@@ -55,7 +55,8 @@ NodeDaemon::NodeDaemon(NodeOptions options)
     : options_(std::move(options)),
       own_loop_(std::make_unique<EventLoop>("node")),
       io_(own_loop_->io()),
-      supervisor_(supervisor_options(options_)) {
+      supervisor_(supervisor_options(options_)),
+      deadline_(io_) {
   init_spawn_spec();
   auto address = options_.connect;
   if (address.empty()) throw Error("a node needs the coordinator's address (--connect tcp://HOST:PORT)");
@@ -80,7 +81,10 @@ NodeDaemon::NodeDaemon(NodeOptions options)
 }
 
 NodeDaemon::NodeDaemon(Hub& hub, NodeOptions options)
-    : options_(std::move(options)), io_(hub.io()), supervisor_(supervisor_options(options_)) {
+    : options_(std::move(options)),
+      io_(hub.io()),
+      supervisor_(supervisor_options(options_)),
+      deadline_(io_) {
   init_spawn_spec();
   call_on(io_, [&] { start([&](Receiver r) { return hub.attach(std::move(r)); }); });
 }
@@ -152,7 +156,7 @@ void NodeDaemon::on_frames(Frames&& frames) {
       break;
     case wire::Kind::kDispatch:
       supervisor_.tasks(std::move(std::get<wire::TaskBatch>(m->body).tasks),
-                        std::move(m->payloads));
+                        std::move(m->payloads), Supervisor::Clock::now());
       break;
     case wire::Kind::kCancel: {
       auto& c = std::get<wire::Cancel>(m->body);
@@ -174,7 +178,7 @@ void NodeDaemon::spawn(Slot slot) {
     spdlog::error("node {}: {}", spawn_spec_.node_name, ex.what());
     asio::post(io_, [this, slot, alive = alive_] {
       if (!*alive) return;
-      supervisor_.executor_died(slot, 0, 127);
+      supervisor_.executor_died(slot, 0, 127, Supervisor::Clock::now());
       apply();
     });
     return;
@@ -226,7 +230,7 @@ void NodeDaemon::reap_exited() {
     if (sig || code)
       spdlog::warn("node {}: executor {} died ({}); replacing it", spawn_spec_.node_name, pid,
                    sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code));
-    supervisor_.executor_died(e->slot, sig, code);
+    supervisor_.executor_died(e->slot, sig, code, Supervisor::Clock::now());
   }
   apply();
 }
@@ -261,7 +265,8 @@ void NodeDaemon::read(const std::shared_ptr<Exec>& e) {
 void NodeDaemon::on_record(const std::shared_ptr<Exec>& e, Record&& r) {
   if (r.kind == RecordKind::kReady) {
     auto meta = wire::decode_result(r.meta);
-    supervisor_.executor_ready(e->slot, meta ? static_cast<int>(meta->pid) : e->proc.pid());
+    supervisor_.executor_ready(e->slot, meta ? static_cast<int>(meta->pid) : e->proc.pid(),
+                               Supervisor::Clock::now());
     return;
   }
   if (r.kind != RecordKind::kDone) return;
@@ -279,7 +284,7 @@ void NodeDaemon::on_record(const std::shared_ptr<Exec>& e, Record&& r) {
     payload = zmq::message_t(
         data, size, [](void* p, void*) { delete[] static_cast<char*>(p); }, nullptr);
   }
-  supervisor_.executor_done(e->slot, std::move(*meta), std::move(payload));
+  supervisor_.executor_done(e->slot, std::move(*meta), std::move(payload), Supervisor::Clock::now());
 }
 
 void NodeDaemon::write(const std::shared_ptr<Exec>& e) {
@@ -328,7 +333,21 @@ void NodeDaemon::apply() {
   if (a.credit && link_) link_->send(wire::encode(wire::Kind::kCredit, *a.credit));
   if (!a.results.results.empty() && link_)
     link_->send(wire::encode(wire::Kind::kResult, a.results, std::move(a.result_payloads)));
-  if (!supervisor_.take_actions().empty()) apply();
+  arm_deadline();
+}
+
+void NodeDaemon::arm_deadline() {
+  auto next = supervisor_.next_deadline();
+  if (!next || (deadline_armed_ && *next >= deadline_at_)) return;
+  deadline_armed_ = true;
+  deadline_at_ = *next;
+  deadline_.expires_at(*next);
+  deadline_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (!*alive || ec) return;  // cancelled by a nearer deadline, or shut down
+    deadline_armed_ = false;
+    supervisor_.tick(Supervisor::Clock::now());
+    apply();
+  });
 }
 
 void NodeDaemon::shutdown_on_loop() {
@@ -337,6 +356,7 @@ void NodeDaemon::shutdown_on_loop() {
   supervisor_.take_actions();
   shut_down_ = true;
   *alive_ = false;
+  deadline_.cancel();
   for (auto& e : execs_) {
     if (!e) continue;
     asio::error_code ignored;

@@ -4,6 +4,7 @@
 
 #include <asio/local/stream_protocol.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
 #include <condition_variable>
 #include <dpool/options.hpp>
 #include <memory>
@@ -44,6 +45,7 @@ class NodeDaemon {
   void write(const std::shared_ptr<Exec>& e);
   void on_record(const std::shared_ptr<Exec>& e, Record&& r);
   void apply();
+  void arm_deadline();  // the timer for the nearest task timeout
   void shutdown_on_loop();
   void set_stopped(std::string why);
 
@@ -51,6 +53,9 @@ class NodeDaemon {
   std::unique_ptr<EventLoop> own_loop_;
   asio::io_context& io_;
   Supervisor supervisor_;
+  asio::steady_timer deadline_;
+  bool deadline_armed_ = false;
+  Supervisor::TimePoint deadline_at_{};
   SpawnSpec spawn_spec_;
   wire::Task initializer_;
   bool has_initializer_ = false;

@@ -29,7 +29,7 @@ void Supervisor::spawn(Slot slot) {
   ++stats_.spawned;
 }
 
-void Supervisor::tasks(std::vector<wire::Task>&& tasks, Frames&& payloads) {
+void Supervisor::tasks(std::vector<wire::Task>&& tasks, Frames&& payloads, TimePoint now) {
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     auto id = tasks[i].id;
     auto& t = tasks_[id];
@@ -37,18 +37,19 @@ void Supervisor::tasks(std::vector<wire::Task>&& tasks, Frames&& payloads) {
     t.args = std::make_shared<zmq::message_t>(std::move(payloads[i]));
     queue_.push_back(id);
   }
-  pump();
+  pump(now);
 }
 
-void Supervisor::executor_ready(Slot slot, int pid) {
+void Supervisor::executor_ready(Slot slot, int pid, TimePoint now) {
   auto& s = slots_.at(slot);
   s.state = State::kReady;
   s.pid = pid;
   s.failed_starts = 0;
-  pump();
+  pump(now);
 }
 
-void Supervisor::executor_done(Slot slot, wire::Result&& result, zmq::message_t&& payload) {
+void Supervisor::executor_done(Slot slot, wire::Result&& result, zmq::message_t&& payload,
+                               TimePoint now) {
   auto& s = slots_.at(slot);
   if (s.assigned.empty() || s.assigned.front() != result.id) {
     // Out of order: the executor does not follow the protocol. Replace it.
@@ -56,6 +57,7 @@ void Supervisor::executor_done(Slot slot, wire::Result&& result, zmq::message_t&
     return;
   }
   s.assigned.pop_front();
+  s.front_since = now;  // the next one, if any, starts now
   ++s.done;
   double run = static_cast<double>(result.finished_us - result.started_us);
   mean_run_us_ = mean_run_us_ < 0 ? run : 0.8 * mean_run_us_ + 0.2 * run;
@@ -66,13 +68,25 @@ void Supervisor::executor_done(Slot slot, wire::Result&& result, zmq::message_t&
     s.state = State::kRetiring;  // takes no more; exits when its socket closes
   }
   if (s.state == State::kRetiring && s.assigned.empty()) actions_.retire.push_back(slot);
-  pump();
+  pump(now);
 }
 
-void Supervisor::executor_died(Slot slot, int signal, int exit_code) {
+void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint now) {
   auto& s = slots_.at(slot);
-  bool expected = s.state == State::kRetiring || s.state == State::kDown;
+  bool expected = s.state == State::kRetiring || s.state == State::kKilled ||
+                  s.state == State::kDown;
   bool during_start = s.state == State::kStarting;
+  if (s.state == State::kKilled) {  // we killed it (timeout, cancel): nothing else failed
+    for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i) {
+      auto t = tasks_.find(*i);
+      if (t == tasks_.end()) continue;
+      if (t->second.cancelled)
+        tasks_.erase(t);
+      else
+        queue_.push_front(*i);
+    }
+    s.assigned.clear();
+  }
   if (!s.assigned.empty()) {
     auto running = s.assigned.front();
     s.assigned.pop_front();
@@ -83,7 +97,18 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code) {
     auto it = tasks_.find(running);
     if (it != tasks_.end()) {
       ++stats_.crashed;
-      fail(running, f, s.pid);
+      auto& t = it->second;
+      ++t.crashes;
+      if (t.spec.attempt < t.spec.retries && t.crashes < options_.poison_crashes) {
+        ++t.spec.attempt;  // retried on request; it goes first
+        s.assigned.push_back(running);
+        std::rotate(s.assigned.rbegin(), s.assigned.rbegin() + 1, s.assigned.rend());
+      } else {
+        if (t.crashes >= options_.poison_crashes && t.spec.retries > 0)
+          f.message = "killed " + std::to_string(t.crashes) +
+                      " executors and is not retried again (a poison task)";
+        fail(running, f, s.pid);
+      }
     }
     // The rest were only waiting on that executor: run them elsewhere.
     for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i) {
@@ -119,7 +144,38 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code) {
     if (!expected) ++stats_.respawned;
     spawn(slot);
   }
-  pump();
+  pump(now);
+}
+
+void Supervisor::tick(TimePoint now) {
+  for (Slot slot = 0; slot < slots_.size(); ++slot) {
+    auto& s = slots_[slot];
+    if (!running(s.state) || s.assigned.empty()) continue;
+    auto it = tasks_.find(s.assigned.front());
+    if (it == tasks_.end() || it->second.spec.timeout_ms == 0) continue;
+    auto limit = std::chrono::milliseconds(it->second.spec.timeout_ms);
+    if (now < s.front_since + limit) continue;
+    detail::Failure f;
+    f.code = ErrorCode::kTaskTimeout;
+    f.message = "it ran longer than its timeout of " + std::to_string(it->second.spec.timeout_ms) +
+                " ms";
+    s.assigned.pop_front();
+    fail(it->first, f, s.pid);
+    s.state = State::kKilled;  // its death requeues the rest and respawns it
+    actions_.kill.push_back(slot);
+  }
+}
+
+std::optional<Supervisor::TimePoint> Supervisor::next_deadline() const {
+  std::optional<TimePoint> next;
+  for (auto& s : slots_) {
+    if (!running(s.state) || s.assigned.empty()) continue;
+    auto it = tasks_.find(s.assigned.front());
+    if (it == tasks_.end() || it->second.spec.timeout_ms == 0) continue;
+    auto at = s.front_since + std::chrono::milliseconds(it->second.spec.timeout_ms);
+    if (!next || at < *next) next = at;
+  }
+  return next;
 }
 
 void Supervisor::cancel(const std::vector<std::uint64_t>& ids, bool kill_running) {
@@ -144,6 +200,7 @@ void Supervisor::cancel(const std::vector<std::uint64_t>& ids, bool kill_running
     auto it = tasks_.find(s.assigned.front());
     if (it == tasks_.end() || !it->second.cancelled) continue;
     tasks_.erase(it);
+    s.state = State::kKilled;
     actions_.kill.push_back(slot);  // its death requeues the others and respawns it
   }
 }
@@ -164,7 +221,7 @@ std::size_t Supervisor::depth() const {
                                  1, kMaxDepth);
 }
 
-void Supervisor::pump() {
+void Supervisor::pump(TimePoint now) {
   // Round-robin, one task per executor per pass, so a short queue spreads
   // over every idle executor before any executor gets a second task.
   std::size_t d = depth();
@@ -180,6 +237,7 @@ void Supervisor::pump() {
       auto id = queue_.front();
       queue_.pop_front();
       auto& t = tasks_.at(id);
+      if (s.assigned.empty()) s.front_since = now;
       s.assigned.push_back(id);
       batches[slot].emplace_back(t.spec, t.args);
       progress = true;

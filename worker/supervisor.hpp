@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,11 +20,14 @@ class Supervisor {
  public:
   using Slot = std::size_t;
   using Args = std::shared_ptr<zmq::message_t>;
+  using Clock = std::chrono::steady_clock;
+  using TimePoint = Clock::time_point;
 
   struct Options {
     unsigned processes = 1;
     unsigned max_tasks_per_child = 0;  // 0 = unlimited
     std::string node;                  // name for results and errors
+    unsigned poison_crashes = 2;       // a task that killed this many executors is not retried
   };
   // What the shell must do next.
   struct Actions {
@@ -46,12 +50,20 @@ class Supervisor {
   explicit Supervisor(Options options);
 
   void start();
-  void tasks(std::vector<wire::Task>&& tasks, Frames&& payloads);
-  void executor_ready(Slot slot, int pid);
+  // Times are the shell's clock; they start the timeouts of the tasks that
+  // begin running as a result of the event.
+  void tasks(std::vector<wire::Task>&& tasks, Frames&& payloads, TimePoint now = {});
+  void executor_ready(Slot slot, int pid, TimePoint now = {});
   // A DONE record; payload is the serialized result.
-  void executor_done(Slot slot, wire::Result&& result, zmq::message_t&& payload);
+  void executor_done(Slot slot, wire::Result&& result, zmq::message_t&& payload,
+                     TimePoint now = {});
+  // Fails with TaskTimeout (and kills the executor of) every running task
+  // whose timeout has passed.
+  void tick(TimePoint now);
+  // When tick() next has something to do, if ever.
+  std::optional<TimePoint> next_deadline() const;
   // The executor's process is gone: killed by `signal`, or exited with `exit_code`.
-  void executor_died(Slot slot, int signal, int exit_code);
+  void executor_died(Slot slot, int signal, int exit_code, TimePoint now = {});
   void cancel(const std::vector<std::uint64_t>& ids, bool kill_running);
   // Drops every task without a result (the coordinator has given up on them)
   // and stops all executors.
@@ -66,11 +78,13 @@ class Supervisor {
   int pid_of(Slot slot) const { return slots_.at(slot).pid; }
 
  private:
-  enum class State { kStarting, kReady, kRetiring, kDown };
+  enum class State { kStarting, kReady, kRetiring, kKilled, kDown };
+  static bool running(State s) { return s == State::kReady || s == State::kRetiring; }
   struct SlotRec {
     State state = State::kDown;
     int pid = 0;
     std::deque<std::uint64_t> assigned;  // written to the executor, in order; front is running
+    TimePoint front_since{};              // when the front task started running
     unsigned done = 0;                    // tasks completed by this process
     unsigned failed_starts = 0;           // consecutive deaths before READY
   };
@@ -78,10 +92,11 @@ class Supervisor {
     wire::Task spec;
     Args args;
     bool cancelled = false;
+    unsigned crashes = 0;  // executors this task has killed
   };
 
   void spawn(Slot slot);
-  void pump();
+  void pump(TimePoint now);
   void finish(std::uint64_t id, wire::Result&& result, zmq::message_t&& payload);
   void fail(std::uint64_t id, const detail::Failure& failure, int pid);
   void update_credit();

@@ -62,10 +62,20 @@ std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io, Make
   return s;
 }
 
-void ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
+bool ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
                            std::vector<detail::TaskRequest>&& tasks,
-                           std::shared_ptr<detail::StateBase> sink, const TaskOptions& options) {
-  std::lock_guard lock(mu_);
+                           std::shared_ptr<detail::StateBase> sink, const TaskOptions& options,
+                           bool block) {
+  std::unique_lock lock(mu_);
+  // A batch larger than the window goes in alone, once nothing else is in flight.
+  auto room = [&] { return closed_ || outstanding_ == 0 || outstanding_ + tasks.size() <= window_; };
+  if (!room()) {
+    if (!block) return false;
+    cv_.wait(lock, room);
+  }
+  if (closed_)
+    throw PoolClosed("cannot submit '" + name +
+                     "': this pool was closed or terminated; make a new Pool for more work");
   sink->bind_tasks(weak_from_this(), next_id_, tasks.size(), options.cancel_running);
   if (closed_)
     throw PoolClosed("cannot submit '" + name +
@@ -91,6 +101,17 @@ void ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
       if (auto self = weak.lock()) self->flush();
     });
   }
+  return true;
+}
+
+void ClientSession::set_window(std::size_t n) {
+  if (n == 0) {  // about 256 KiB of memory per task in flight, at least 10,000
+    auto pages = static_cast<std::size_t>(::sysconf(_SC_PHYS_PAGES));
+    auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    n = std::max<std::size_t>(10'000, pages / (256 * 1024 / page));
+  }
+  std::lock_guard lock(mu_);
+  window_ = n;
 }
 
 void ClientSession::flush() {
@@ -185,10 +206,12 @@ void ClientSession::completed(std::size_t n) {
   if (!n) return;
   std::lock_guard lock(mu_);
   outstanding_ -= std::min(n, outstanding_);
-  if (outstanding_ == 0) cv_.notify_all();
+  cv_.notify_all();
 }
 
-bool ClientSession::cancel(std::uint64_t first, std::size_t count, bool kill_running) {
+std::future<std::vector<std::uint64_t>> ClientSession::start_cancel(std::uint64_t first,
+                                                                     std::size_t count,
+                                                                     bool kill_running) {
   detail::Failure cancelled;
   cancelled.code = ErrorCode::kCancelled;
   cancelled.message = "cancelled before it started";
@@ -204,10 +227,13 @@ bool ClientSession::cancel(std::uint64_t first, std::size_t count, bool kill_run
   }
   for (auto& p : mine) p.sink->deliver(p.part, detail::Outcome{cancelled, {}, {}});
   completed(mine.size());
-  if (mine.size() == count) return true;
-  // The rest are the coordinator's to cancel; it answers with those it could not.
   auto answer = std::make_shared<std::promise<std::vector<std::uint64_t>>>();
   auto future = answer->get_future();
+  if (mine.size() == count) {
+    answer->set_value({});
+    return future;
+  }
+  // The rest are the coordinator's to cancel; it answers with those it could not.
   asio::post(io_, [weak = weak_from_this(), answer, first, count, kill_running] {
     auto self = weak.lock();
     if (!self || !self->link_) return answer->set_value({first});
@@ -220,8 +246,17 @@ bool ClientSession::cancel(std::uint64_t first, std::size_t count, bool kill_run
     self->cancel_answers_.emplace(c.request, answer);
     self->link_->send(wire::encode(wire::Kind::kCancel, c));
   });
-  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) return false;
-  return future.get().empty();
+  return future;
+}
+
+bool ClientSession::cancel(std::uint64_t first, std::size_t count, bool kill_running) {
+  auto answer = start_cancel(first, count, kill_running);
+  if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready) return false;
+  return answer.get().empty();
+}
+
+void ClientSession::drop(std::uint64_t first, std::size_t count) {
+  start_cancel(first, count, false);
 }
 
 void ClientSession::answer_cancels() {
@@ -231,6 +266,7 @@ void ClientSession::answer_cancels() {
 void ClientSession::close() {
   std::lock_guard lock(mu_);
   closed_ = true;
+  cv_.notify_all();  // submitters waiting for room learn the pool is closed
 }
 
 void ClientSession::join() {

@@ -25,10 +25,13 @@ class ClientSession final : public detail::PoolCore,
                                                 std::chrono::milliseconds timeout);
   ClientSession(asio::io_context& io, std::string where);
 
-  void submit(const std::string& name, std::uint64_t fingerprint,
+  bool submit(const std::string& name, std::uint64_t fingerprint,
               std::vector<detail::TaskRequest>&& tasks, std::shared_ptr<detail::StateBase> sink,
-              const TaskOptions& options) override;
+              const TaskOptions& options, bool block) override;
+  // At most `n` tasks in flight (0: sized from this machine's memory).
+  void set_window(std::size_t n);
   bool cancel(std::uint64_t first, std::size_t count, bool kill_running) override;
+  void drop(std::uint64_t first, std::size_t count) override;
   unsigned executors() override { return executors_; }
   void close() override;
   void join() override;
@@ -54,7 +57,11 @@ class ClientSession final : public detail::PoolCore,
   void flush();
   void fail_all(const detail::Failure& failure);
   void completed(std::size_t n);
-  void answer_cancels();  // tells every waiting cancel() nothing more was cancelled
+  void answer_cancels();
+  // Cancels what it can at once and asks the coordinator for the rest; the
+  // future holds the ids that could not be cancelled.
+  std::future<std::vector<std::uint64_t>> start_cancel(std::uint64_t first, std::size_t count,
+                                                       bool kill_running);  // tells every waiting cancel() nothing more was cancelled
 
   asio::io_context& io_;
   std::string where_;
@@ -69,6 +76,7 @@ class ClientSession final : public detail::PoolCore,
   std::vector<Pending> inbox_;
   std::uint64_t next_id_ = 1;
   std::size_t outstanding_ = 0;
+  std::size_t window_ = 0;
   bool flush_posted_ = false;
   bool closed_ = false;
   bool welcomed_ = false;

@@ -66,7 +66,9 @@ Pool::Pool(unsigned processes) : Pool(Local{.processes = processes}) {}
 
 Pool::Pool(Local options) : PoolView(nullptr, {}) {
   auto backend = std::make_unique<internal::LocalBackend>(options);
-  core_ = internal::on_hub(backend->coordinator.hub(), "the local coordinator");
+  auto session = internal::on_hub(backend->coordinator.hub(), "the local coordinator");
+  session->set_window(options.max_in_flight);
+  core_ = session;
   backend_ = std::move(backend);
 }
 
@@ -75,16 +77,20 @@ Pool::Pool(Connect options) : PoolView(nullptr, {}) {
     internal::require_init("a dpool::Pool inside an executor");
   auto backend = std::make_unique<internal::LoopBackend>();
   auto& io = backend->loop.io();
-  core_ = internal::ClientSession::connect(
+  auto session = internal::ClientSession::connect(
       io, [&io, a = options.address](internal::Receiver r) {
         return internal::connect_dealer(io, a, std::move(r));
       },
       options.address, options.connect_timeout);
+  session->set_window(options.max_in_flight);
+  core_ = session;
   backend_ = std::move(backend);
 }
 
 Pool::Pool(Coordinator& coordinator) : PoolView(nullptr, {}) {
-  core_ = internal::on_hub(coordinator.hub(), "the embedded coordinator");
+  auto session = internal::on_hub(coordinator.hub(), "the embedded coordinator");
+  session->set_window(0);
+  core_ = session;
 }
 
 Pool::~Pool() {

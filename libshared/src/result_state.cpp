@@ -124,6 +124,8 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
       return std::make_exception_ptr(PoolClosed(f.message));
     case ErrorCode::kConnection:
       return std::make_exception_ptr(ConnectionError(f.message));
+    case ErrorCode::kQueueFull:
+      return std::make_exception_ptr(QueueFull(t + " was refused: " + f.message));
     case ErrorCode::kBadMessage:
       break;
   }
@@ -202,12 +204,36 @@ bool StateBase::cancel() {
   return owner->cancel(first_, count_, kill_running_);
 }
 
+void StateBase::drop() {
+  std::shared_ptr<Canceller> owner;
+  {
+    std::lock_guard lock(mu_);
+    if (ready_ || count_ == 0) return;
+    owner = owner_.lock();
+  }
+  if (owner) owner->drop(first_, count_);
+}
+
+void StateBase::watch(const std::shared_ptr<Waiter>& waiter, std::size_t index) {
+  {
+    std::lock_guard lock(mu_);
+    if (!ready_) {
+      waiters_.emplace_back(waiter, index);
+      return;
+    }
+  }
+  waiter->notify(index);
+}
+
 void StateBase::finish(std::unique_lock<std::mutex>& lock, std::exception_ptr error) {
   ready_ = true;
   error_ = std::move(error);
   auto callbacks = std::move(callbacks_);
+  auto waiters = std::move(waiters_);
   lock.unlock();
   cv_.notify_all();
+  for (auto& [weak, index] : waiters)
+    if (auto w = weak.lock()) w->notify(index);
   for (auto& cb : callbacks) post_callback(std::move(cb));
 }
 

@@ -11,7 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ranges>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -58,8 +60,37 @@ std::string describe(std::chrono::nanoseconds d);
 class Canceller {
  public:
   virtual ~Canceller() = default;
-  // True if every task in [first, first + count) was cancelled.
+  // True if every task in [first, first + count) was cancelled. Waits for the
+  // coordinator's answer.
   virtual bool cancel(std::uint64_t first, std::size_t count, bool kill_running) = 0;
+  // Cancels what has not started yet, without waiting for an answer.
+  virtual void drop(std::uint64_t first, std::size_t count) = 0;
+};
+
+// Collects the indexes of results as they become ready, for whoever waits on
+// several at once. Thread-safe.
+class Waiter {
+ public:
+  void notify(std::size_t index) {
+    {
+      std::lock_guard lock(mu_);
+      ready_.push_back(index);
+    }
+    cv_.notify_all();
+  }
+  // The next ready index, or nullopt once `deadline` passes.
+  std::optional<std::size_t> next(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, deadline, [this] { return !ready_.empty(); })) return std::nullopt;
+    auto i = ready_.front();
+    ready_.erase(ready_.begin());
+    return i;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::size_t> ready_;
 };
 
 // Receives the outcomes of the tasks behind one result. Called from dpool's
@@ -91,6 +122,9 @@ class StateBase : public Sink {
   void bind_tasks(std::weak_ptr<Canceller> owner, std::uint64_t first, std::size_t count,
                   bool kill_running);
   bool cancel();
+  void drop();  // cancel without waiting, for results nobody will read
+  // Tells `waiter` (index) when this state is ready; at once if it is.
+  void watch(const std::shared_ptr<Waiter>& waiter, std::size_t index);
 
  protected:
   // Marks the state done, wakes waiters, hands callbacks to the callback thread.
@@ -107,6 +141,7 @@ class StateBase : public Sink {
   std::vector<std::function<void()>> callbacks_;
   std::string task_;
   const std::string* signature_;
+  std::vector<std::pair<std::weak_ptr<Waiter>, std::size_t>> waiters_;
   std::weak_ptr<Canceller> owner_;
   std::uint64_t first_ = 0;
   std::size_t count_ = 0;
@@ -204,16 +239,107 @@ class AsyncResult {
   std::shared_ptr<detail::ValueState<T>> state_;
 };
 
+namespace detail {
+inline std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::duration d) {
+  auto now = std::chrono::steady_clock::now();
+  return d >= std::chrono::steady_clock::time_point::max() - now
+             ? std::chrono::steady_clock::time_point::max()
+             : now + d;
+}
+}  // namespace detail
+
+inline constexpr std::chrono::steady_clock::duration kForever =
+    std::chrono::steady_clock::duration::max();
+
 // Waits until every result is ready (or the timeout passes: TimeoutError).
 template <class T>
 void wait_all(std::span<AsyncResult<T>> results,
-              std::chrono::steady_clock::duration timeout = std::chrono::steady_clock::duration::max()) {
-  auto deadline = timeout == std::chrono::steady_clock::duration::max()
-                      ? std::chrono::steady_clock::time_point::max()
-                      : std::chrono::steady_clock::now() + timeout;
+              std::chrono::steady_clock::duration timeout = kForever) {
+  auto deadline = detail::deadline_after(timeout);
   for (auto& r : results)
     if (!r.state()->wait_until(deadline))
       throw TimeoutError("not every result was ready within " + detail::describe(timeout));
+}
+
+// Waits until at least one result is ready and returns its index (the lowest
+// ready one); TimeoutError after `timeout`, std::invalid_argument if empty.
+template <class T>
+std::size_t wait_any(std::span<AsyncResult<T>> results,
+                     std::chrono::steady_clock::duration timeout = kForever) {
+  if (results.empty()) throw std::invalid_argument("wait_any needs at least one result");
+  for (std::size_t i = 0; i < results.size(); ++i)
+    if (results[i].ready()) return i;
+  auto waiter = std::make_shared<detail::Waiter>();
+  for (std::size_t i = 0; i < results.size(); ++i) results[i].state()->watch(waiter, i);
+  auto i = waiter->next(detail::deadline_after(timeout));
+  if (!i) throw TimeoutError("none of " + std::to_string(results.size()) +
+                             " results was ready within " + detail::describe(timeout));
+  return *i;
+}
+
+// A range yielding results in the order they finish, like
+// concurrent.futures.as_completed. Iterating past `timeout` (counted from the
+// call) throws TimeoutError. Single pass; holds copies of the handles.
+template <class T>
+class AsCompleted {
+ public:
+  AsCompleted(std::vector<AsyncResult<T>> results, std::chrono::steady_clock::duration timeout)
+      : results_(std::move(results)),
+        waiter_(std::make_shared<detail::Waiter>()),
+        deadline_(detail::deadline_after(timeout)),
+        timeout_(timeout),
+        left_(results_.size()) {
+    for (std::size_t i = 0; i < results_.size(); ++i) results_[i].state()->watch(waiter_, i);
+  }
+
+  class iterator {
+   public:
+    using value_type = AsyncResult<T>;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(AsCompleted* owner) : owner_(owner) { owner_->advance(); }
+    const AsyncResult<T>& operator*() const { return owner_->current_; }
+    iterator& operator++() {
+      owner_->advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const { return owner_->done_; }
+
+   private:
+    AsCompleted* owner_ = nullptr;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() { return {}; }
+
+ private:
+  void advance() {
+    if (left_ == 0) {
+      done_ = true;
+      return;
+    }
+    auto i = waiter_->next(deadline_);
+    if (!i)
+      throw TimeoutError(std::to_string(left_) + " of " + std::to_string(results_.size()) +
+                         " results were not ready within " + detail::describe(timeout_));
+    --left_;
+    current_ = results_[*i];
+  }
+
+  std::vector<AsyncResult<T>> results_;
+  std::shared_ptr<detail::Waiter> waiter_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::duration timeout_;
+  std::size_t left_;
+  AsyncResult<T> current_;
+  bool done_ = false;
+};
+
+template <std::ranges::input_range Range>
+auto as_completed(Range&& results, std::chrono::steady_clock::duration timeout = kForever) {
+  using R = std::ranges::range_value_t<Range>;
+  return AsCompleted<typename R::value_type>(
+      std::vector<R>(std::ranges::begin(results), std::ranges::end(results)), timeout);
 }
 
 }  // namespace dpool

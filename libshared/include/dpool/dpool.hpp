@@ -9,3 +9,4 @@
 #include <dpool/options.hpp>
 #include <dpool/pool.hpp>
 #include <dpool/registry.hpp>
+#include <dpool/results.hpp>

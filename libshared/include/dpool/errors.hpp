@@ -23,6 +23,7 @@ enum class ErrorCode : std::uint16_t {
   kSerialization = 9,      // arguments or result could not be (de)serialized: final
   kPoolClosed = 10,        // submitted after close(): final
   kConnection = 11,        // coordinator unreachable or refused: final
+  kQueueFull = 12,         // the coordinator's queue is at its bound: retry later
 };
 
 class Error : public std::runtime_error {
@@ -113,6 +114,12 @@ class PoolClosed : public Error {
 class ConnectionError : public Error {
  public:
   explicit ConnectionError(const std::string& what) : Error(what, ErrorCode::kConnection) {}
+};
+
+// The coordinator's queue is at its bound (CoordinatorOptions::max_queued).
+class QueueFull : public Error {
+ public:
+  explicit QueueFull(const std::string& what) : Error(what, ErrorCode::kQueueFull) {}
 };
 
 }  // namespace dpool

@@ -28,6 +28,7 @@ struct Local {
   unsigned processes = 0;           // 0 = cpu_count()
   Call initializer{};               // runs once in each executor before its first task
   unsigned max_tasks_per_child = 0;  // 0 = executors live as long as the pool
+  std::size_t max_in_flight = 0;     // tasks submitted but not finished; 0 = sized from memory
 };
 
 // Cluster mode: submit to a coordinator over the network.
@@ -35,6 +36,7 @@ struct Connect {
   std::string address;   // "tcp://head:5555"
   std::string key_file;  // CurveZMQ keys, for non-loopback coordinators
   std::chrono::milliseconds connect_timeout{10000};  // then ConnectionError
+  std::size_t max_in_flight = 0;  // tasks submitted but not finished; 0 = sized from memory
 };
 
 // Per-call options, through pool.with(TaskOptions{...}).
@@ -49,6 +51,7 @@ struct CoordinatorOptions {
   std::string bind;  // e.g. "tcp://127.0.0.1:5555"; "tcp://127.0.0.1:*" picks a free port;
                      // empty = in-process only
   std::string name = "coordinator";
+  std::size_t max_queued = 10'000'000;  // tasks waiting for a node; more are refused (QueueFull)
 };
 
 struct NodeOptions {

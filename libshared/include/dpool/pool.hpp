@@ -6,6 +6,7 @@
 #include <dpool/detail/states.hpp>
 #include <dpool/options.hpp>
 #include <dpool/registry.hpp>
+#include <dpool/results.hpp>
 #include <memory>
 #include <ranges>
 #include <string>
@@ -33,10 +34,12 @@ struct TaskRequest {
 class PoolCore : public Canceller {
  public:
   // Queues `tasks`, all calls of the task `name`, and binds them to `sink`
-  // for cancel(). Throws PoolClosed after close() or terminate().
-  virtual void submit(const std::string& name, std::uint64_t fingerprint,
+  // for cancel(). When the client's window of tasks in flight is full, waits
+  // for room, or returns false at once if !block. Throws PoolClosed after
+  // close() or terminate().
+  virtual bool submit(const std::string& name, std::uint64_t fingerprint,
                       std::vector<TaskRequest>&& tasks, std::shared_ptr<StateBase> sink,
-                      const TaskOptions& options) = 0;
+                      const TaskOptions& options, bool block = true) = 0;
   virtual unsigned executors() = 0;
   virtual void close() = 0;
   virtual void join() = 0;
@@ -95,18 +98,16 @@ inline std::size_t auto_chunksize(std::size_t items, unsigned executors) {
 // from; thread-safe.
 class PoolView {
  public:
+  // Submits one call. Blocks while this client's window of tasks in flight is
+  // full (Local/Connect::max_in_flight).
   template <class F, class... A>
   auto apply_async(F f, A&&... args) -> AsyncResult<detail::ResultOf<F>> {
-    using C = detail::Callable<F>;
-    using T = detail::FnTraits<C>;
-    C fn = f;
-    std::string name = detail::task_name(fn);
-    typename T::Args tuple(std::forward<A>(args)...);
-    std::vector<detail::TaskRequest> tasks;
-    tasks.push_back({detail::encode(tuple), 0, false});
-    auto state = std::make_shared<detail::SingleState<typename T::Result>>(name, T::signature());
-    core_->submit(name, T::fingerprint(), std::move(tasks), state, options_);
-    return AsyncResult<typename T::Result>(std::move(state));
+    return *submit_one(true, f, std::forward<A>(args)...);
+  }
+  // As apply_async, but returns nullopt at once instead of waiting for room.
+  template <class F, class... A>
+  auto try_apply_async(F f, A&&... args) -> std::optional<AsyncResult<detail::ResultOf<F>>> {
+    return submit_one(false, f, std::forward<A>(args)...);
   }
 
   template <class F, class... A>
@@ -145,6 +146,19 @@ class PoolView {
     return take(starmap_async(f, std::forward<Range>(tuples), chunksize));
   }
 
+  // Lazy, ordered: yields results in input order while reading the input a
+  // few chunks per executor ahead.
+  template <class F, std::ranges::input_range Range>
+  auto imap(F f, Range&& items, std::size_t chunksize = 1) -> Results<detail::ResultOf<F>> {
+    return lazy(detail::Callable<F>(f), std::forward<Range>(items), chunksize, true);
+  }
+  // Lazy, in completion order.
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F f, Range&& items, std::size_t chunksize = 1)
+      -> Results<detail::ResultOf<F>> {
+    return lazy(detail::Callable<F>(f), std::forward<Range>(items), chunksize, false);
+  }
+
   const TaskOptions& options() const noexcept { return options_; }
 
  protected:
@@ -175,6 +189,58 @@ class PoolView {
     if (!tasks.empty()) core_->submit(name, T::fingerprint(), std::move(tasks), state, options_);
     state->finish_if_empty();
     return AsyncResult<detail::MapResult<R>>(std::move(state));
+  }
+
+  template <class F, class... A>
+  auto submit_one(bool block, F f, A&&... args)
+      -> std::optional<AsyncResult<detail::ResultOf<F>>> {
+    using C = detail::Callable<F>;
+    using T = detail::FnTraits<C>;
+    C fn = f;
+    std::string name = detail::task_name(fn);
+    typename T::Args tuple(std::forward<A>(args)...);
+    std::vector<detail::TaskRequest> tasks;
+    tasks.push_back({detail::encode(tuple), 0, false});
+    auto state = std::make_shared<detail::SingleState<typename T::Result>>(name, T::signature());
+    if (!core_->submit(name, T::fingerprint(), std::move(tasks), state, options_, block))
+      return std::nullopt;
+    return AsyncResult<typename T::Result>(std::move(state));
+  }
+
+  template <class C, class Range>
+  auto lazy(C fn, Range&& items, std::size_t chunksize, bool ordered)
+      -> Results<typename detail::FnTraits<C>::Result> {
+    using T = detail::FnTraits<C>;
+    using R = typename T::Result;
+    using Args = typename T::Args;
+    static_assert(!std::is_void_v<R>, "imap needs a task that returns a value; use map for void tasks");
+    using View = std::views::all_t<Range>;
+    struct Source {
+      View view;
+      std::optional<std::ranges::iterator_t<View>> it;
+    };
+    auto source = std::make_shared<Source>(Source{std::views::all(std::forward<Range>(items)), {}});
+    auto pull = [source](std::string& chunk, std::size_t n) -> std::size_t {
+      if (!source->it) source->it = std::ranges::begin(source->view);
+      auto& it = *source->it;
+      std::vector<Args> batch;
+      while (batch.size() < n && it != std::ranges::end(source->view)) {
+        batch.emplace_back(*it);
+        ++it;
+      }
+      chunk = detail::encode_chunk(batch.begin(), batch.end());
+      return batch.size();
+    };
+    std::string name = detail::task_name(fn);
+    auto submit = [core = core_, name, options = options_](std::string chunk) {
+      auto state = std::make_shared<detail::SingleState<std::vector<R>>>(name, T::signature());
+      std::vector<detail::TaskRequest> tasks;
+      tasks.push_back({std::move(chunk), 0, true});
+      core->submit(name, T::fingerprint(), std::move(tasks), state, options);
+      return AsyncResult<std::vector<R>>(std::move(state));
+    };
+    std::size_t window = 3 * std::max(1u, core_->executors());
+    return Results<R>(std::move(submit), std::move(pull), chunksize, window, ordered);
   }
 
   template <class T>
