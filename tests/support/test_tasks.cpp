@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <dpool/registry.hpp>
 #include <thread>
@@ -37,6 +38,14 @@ namespace {
 int g_tag = -1;
 }
 void set_tag(int tag) { g_tag = tag; }
+
+int crash_once(std::string marker) {
+  if (::access(marker.c_str(), F_OK) == 0) return 1;
+  if (FILE* f = std::fopen(marker.c_str(), "w")) std::fclose(f);
+  ::_exit(3);
+}
+
+std::string huge_error(std::uint64_t n) { throw std::runtime_error(std::string(n, 'e')); }
 int get_tag(int) { return g_tag; }
 
 }  // namespace test_tasks
@@ -56,3 +65,5 @@ DPOOL_REGISTER_AS(test_tasks::half, "half");
 DPOOL_REGISTER_AS(test_tasks::make_unserializable, "make_unserializable");
 DPOOL_REGISTER_AS(test_tasks::set_tag, "set_tag");
 DPOOL_REGISTER_AS(test_tasks::get_tag, "get_tag");
+DPOOL_REGISTER_AS(test_tasks::crash_once, "crash_once");
+DPOOL_REGISTER_AS(test_tasks::huge_error, "huge_error");

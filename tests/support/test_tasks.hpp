@@ -42,3 +42,8 @@ namespace test_tasks {
 void set_tag(int tag);  // stores a per-process value (an initializer)
 int get_tag(int);       // returns it (-1 if never set)
 }  // namespace test_tasks
+
+namespace test_tasks {
+int crash_once(std::string marker);       // exits with code 3 unless `marker` exists; creates it
+std::string huge_error(std::uint64_t n);  // throws std::runtime_error with an n-byte message
+}  // namespace test_tasks
