@@ -27,8 +27,10 @@ class CoordinatorServer::LocalLink final : public Link {
 CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
     : options_(std::move(options)),
       loop_("coordinator"),
-      scheduler_(options_.max_queued),
-      instance_(std::random_device{}() | 1) {
+      scheduler_(options_.max_queued, options_.node_loss_retries),
+      instance_(std::random_device{}() | 1),
+      heartbeat_(loop_.io()),
+      liveness_(options_.peer_timeout) {
   if (options_.bind.empty()) return;
   loop_.call([this] {
     router_ = std::make_unique<ZmqSocket>(loop_.io(), zmq::socket_type::router,
@@ -42,6 +44,7 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
     }
     endpoint_ = router_->socket().get(zmq::sockopt::last_endpoint);
     router_->start();
+    arm_heartbeat();
   });
   spdlog::info("coordinator listening on {}", endpoint_);
 }
@@ -49,6 +52,7 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
 CoordinatorServer::~CoordinatorServer() {
   stop();
   loop_.call([this] {
+    heartbeat_.cancel();
     router_.reset();
     peers_.clear();
   });
@@ -88,7 +92,44 @@ void CoordinatorServer::on_router(Frames&& frames) {
     id = it->second;
   }
   frames.erase(frames.begin());
+  liveness_.seen(id, std::chrono::steady_clock::now());
   on_message(id, std::move(frames));
+}
+
+void CoordinatorServer::arm_heartbeat() {
+  heartbeat_.expires_after(options_.heartbeat);
+  heartbeat_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    on_heartbeat_timer();
+    arm_heartbeat();
+  });
+}
+
+// Every interval: one HEARTBEAT to each remote peer (so traffic grows with
+// the number of peers, not with their work), and peers silent past the
+// timeout are declared dead.
+void CoordinatorServer::on_heartbeat_timer() {
+  for (auto id : liveness_.expire(std::chrono::steady_clock::now())) {
+    auto it = peers_.find(id);
+    if (it == peers_.end()) continue;
+    spdlog::warn("coordinator: {} (peer {}) silent for more than {} ms: declared dead",
+                 it->second.role == wire::Role::kNode ? "node " + scheduler_.node_name(id)
+                                                      : std::string("client"),
+                 id, options_.peer_timeout.count());
+    peer_gone(id);
+  }
+  auto beat = wire::encode(wire::Kind::kHeartbeat, wire::Heartbeat{});
+  for (auto& [id, peer] : peers_) {
+    if (peer.routing_id.empty() || !peer.welcomed) continue;
+    Frames copy;
+    for (auto& f : beat) copy.emplace_back(f.data(), f.size());
+    send(id, std::move(copy));
+  }
+  if (scheduler_.stats().stale_results > stale_reported_) {
+    spdlog::info("coordinator: dropped {} late result(s) of tasks already re-run or cancelled ({} in all)",
+                 scheduler_.stats().stale_results - stale_reported_, scheduler_.stats().stale_results);
+    stale_reported_ = scheduler_.stats().stale_results;
+  }
 }
 
 void CoordinatorServer::on_message(PeerId peer_id, Frames&& frames) {
@@ -110,9 +151,16 @@ void CoordinatorServer::on_message(PeerId peer_id, Frames&& frames) {
   auto& m = *decoded;
   if (m.kind == wire::Kind::kHello) return on_hello(peer_id, std::get<wire::Hello>(m.body));
   if (!peer.welcomed) {
+    // A peer we do not know (we restarted, or declared it dead): tell it to
+    // register again. What it sent is dropped; it will send it again.
     ++rejected_;
-    spdlog::warn("coordinator: {} from peer {} before HELLO; dropped", wire::kind_name(m.kind),
-                 peer_id);
+    if (m.kind == wire::Kind::kResult)
+      scheduler_.count_stale(std::get<wire::ResultBatch>(m.body).results.size());
+    spdlog::info("coordinator: {} from an unregistered peer {}; asked it to say HELLO",
+                 wire::kind_name(m.kind), peer_id);
+    if (m.kind != wire::Kind::kBye)
+      send(peer_id, wire::encode(wire::Kind::kBye, wire::Bye{"unknown peer: send HELLO"}));
+    peer_gone(peer_id);
     return;
   }
   bool is_client = peer.role == wire::Role::kClient;
@@ -178,13 +226,18 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
   if (it == peers_.end()) return;
   if (it->second.welcomed) {
     if (it->second.role == wire::Role::kNode) {
-      spdlog::info("coordinator: node (peer {}) left; its unfinished tasks go back to the queue",
-                   peer_id);
-      scheduler_.node_left(peer_id);
+      auto name = scheduler_.node_name(peer_id);
+      auto lost = scheduler_.node_left(peer_id);
+      spdlog::info("coordinator: node {} left: {} unfinished task(s) requeued, {} failed with "
+                   "WorkerLost (past their retries)",
+                   name, lost.requeued, lost.failed);
     } else {
-      scheduler_.client_left(peer_id);
+      auto had = scheduler_.client_left(peer_id);
+      spdlog::info("coordinator: client (peer {}) left: dropped its {} unfinished task(s)",
+                   peer_id, had);
     }
   }
+  liveness_.forget(peer_id);
   if (!it->second.routing_id.empty()) by_routing_id_.erase(it->second.routing_id);
   peers_.erase(it);
   schedule_flush();

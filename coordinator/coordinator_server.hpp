@@ -6,7 +6,10 @@
 #include <memory>
 #include <unordered_map>
 
+#include <asio/steady_timer.hpp>
+
 #include "event_loop.hpp"
+#include "liveness.hpp"
 #include "link.hpp"
 #include "scheduler.hpp"
 #include "zmq_socket.hpp"
@@ -41,6 +44,8 @@ class CoordinatorServer final : public Hub {
   void on_message(PeerId peer, Frames&& frames);
   void on_hello(PeerId peer, const wire::Hello& hello);
   void peer_gone(PeerId peer);
+  void on_heartbeat_timer();
+  void arm_heartbeat();
   void send(PeerId peer, Frames&& frames);
   void schedule_flush();
   void flush();
@@ -55,6 +60,9 @@ class CoordinatorServer final : public Hub {
   PeerId next_peer_ = 1;
   std::uint64_t instance_;
   std::uint64_t rejected_ = 0;
+  asio::steady_timer heartbeat_;
+  Liveness<PeerId> liveness_;  // remote peers only: in-process ones cannot go silent
+  std::uint64_t stale_reported_ = 0;
   bool flush_posted_ = false;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

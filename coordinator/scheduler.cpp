@@ -9,15 +9,17 @@ void Scheduler::client_joined(PeerId client, std::string name) {
   capacity_changed_ = true;  // tell the newcomer the cluster's size
 }
 
-void Scheduler::client_left(PeerId client) {
+std::size_t Scheduler::client_left(PeerId client) {
   auto it = clients_.find(client);
-  if (it == clients_.end()) return;
+  if (it == clients_.end()) return 0;
+  std::size_t had = it->second.ids.size();
   wire::Cancel all;
   all.all = true;
   all.kill_running = true;
   cancel(client, all);
   clients_.erase(client);
   std::erase(ready_clients_, client);
+  return had;
 }
 
 void Scheduler::node_joined(PeerId node, std::string name, std::uint32_t executors,
@@ -30,20 +32,43 @@ void Scheduler::node_joined(PeerId node, std::string name, std::uint32_t executo
   capacity_changed_ = true;
 }
 
-void Scheduler::node_left(PeerId node) {
+Scheduler::Lost Scheduler::node_left(PeerId node) {
+  Lost lost;
   auto it = nodes_.find(node);
-  if (it == nodes_.end()) return;
+  if (it == nodes_.end()) return lost;
   executors_ -= it->second.executors;
   for (auto id : it->second.running) {
     auto& t = tasks_.at(id);
     clients_[t.client].running.erase(id);
     t.node = 0;
     ++t.spec.attempt;
+    unsigned limit = t.spec.retries ? t.spec.retries : node_loss_retries_;
+    if (t.spec.attempt > limit) {
+      wire::Result r;
+      r.id = t.client_id;
+      r.attempts = t.spec.attempt;
+      r.failure.code = ErrorCode::kWorkerLost;
+      r.failure.message = "node " + it->second.name + " was lost while running it, " +
+                          std::to_string(t.spec.attempt) + " time(s): past its retry limit of " +
+                          std::to_string(limit);
+      auto client = t.client;
+      forget(id);
+      deliver(client, std::move(r), zmq::message_t());
+      ++lost.failed;
+      continue;
+    }
     ++stats_.requeued;
+    ++lost.requeued;
     enqueue(id, true);
   }
   nodes_.erase(it);
   capacity_changed_ = true;
+  return lost;
+}
+
+std::string Scheduler::node_name(PeerId node) const {
+  auto it = nodes_.find(node);
+  return it == nodes_.end() ? "?" : it->second.name;
 }
 
 void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& payloads) {
@@ -133,6 +158,12 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Frames
     n->second.running.erase(it->first);
     auto client = it->second.client;
     clients_[client].running.erase(it->first);
+    if (results[i].failure.code == ErrorCode::kReturned) {  // handed back unstarted: run elsewhere
+      it->second.node = 0;
+      enqueue(it->first, true);
+      ++stats_.requeued;
+      continue;
+    }
     results[i].id = it->second.client_id;
     forget(it->first);
     ++stats_.completed;

@@ -34,15 +34,25 @@ class Scheduler {
   };
 
   // At most `max_queued` tasks wait for a node; submissions beyond fail with QueueFull.
-  explicit Scheduler(std::size_t max_queued = 10'000'000) : max_queued_(max_queued) {}
+  // A task whose node is lost runs again up to `node_loss_retries` times (or
+  // its own TaskOptions::retries, if set), then fails with WorkerLost.
+  explicit Scheduler(std::size_t max_queued = 10'000'000, unsigned node_loss_retries = 3)
+      : max_queued_(max_queued), node_loss_retries_(node_loss_retries) {}
 
   void client_joined(PeerId client, std::string name);
   // The client is gone: its queued tasks are dropped and its running ones
-  // cancelled on their nodes.
-  void client_left(PeerId client);
+  // cancelled on their nodes. Returns how many tasks it had.
+  std::size_t client_left(PeerId client);
   void node_joined(PeerId node, std::string name, std::uint32_t executors, std::uint32_t slots);
-  // The node is gone: its unfinished tasks go back to their queues.
-  void node_left(PeerId node);
+  // The node is gone: its unfinished tasks go back to their queues with one
+  // more attempt, or fail with WorkerLost past their retry limit.
+  struct Lost {
+    std::size_t requeued = 0, failed = 0;
+  };
+  Lost node_left(PeerId node);
+  std::string node_name(PeerId node) const;
+  // Results that arrived from a peer no longer registered.
+  void count_stale(std::size_t n) { stats_.stale_results += n; }
 
   // `payloads[i]` holds the arguments of `tasks[i]`; task ids are the client's.
   void submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& payloads);
@@ -100,6 +110,7 @@ class Scheduler {
   std::map<PeerId, NodeRec> nodes_;
   std::deque<PeerId> ready_clients_;  // round-robin over clients with queued tasks
   std::size_t max_queued_;
+  unsigned node_loss_retries_;
   std::uint64_t next_id_ = 1;
   std::size_t queued_ = 0;
   std::uint32_t executors_ = 0;

@@ -3,12 +3,39 @@
 //   dpool worker --connect tcp://127.0.0.1:5555 --procs 2 --exec ./my_program
 //   dpool worker --connect tcp://127.0.0.1:5555 --load ./libmytasks.so
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <dpool/dpool.hpp>
 #include <iostream>
 
 namespace {
+
+// "1s", "250ms", "2.5s", "100us", or a bare number of seconds.
+std::chrono::milliseconds parse_duration(const std::string& text) {
+  std::size_t end = 0;
+  double value = std::stod(text, &end);
+  std::string unit = text.substr(end);
+  double ms = unit == "ms" ? value : unit == "us" ? value / 1000 : unit == "m" ? value * 60000
+            : (unit.empty() || unit == "s") ? value * 1000 : -1;
+  if (ms < 0) throw std::invalid_argument("unknown unit");
+  return std::chrono::milliseconds(static_cast<long>(ms + 0.5));
+}
+
+// A CLI11 option holding a duration.
+CLI::Option* add_duration(CLI::App* app, const std::string& name,
+                          std::chrono::milliseconds& target, const std::string& help) {
+  return app
+      ->add_option_function<std::string>(
+          name, [&target](const std::string& s) { target = parse_duration(s); }, help)
+      ->check([](const std::string& s) {
+        try {
+          return parse_duration(s).count() > 0 ? std::string() : std::string("must be positive");
+        } catch (const std::exception&) {
+          return "not a duration (like 500ms or 2s): " + s;
+        }
+      });
+}
 
 // Blocks SIGINT/SIGTERM in every thread and returns once one arrives.
 int wait_for_signal(const sigset_t& set) {
@@ -36,6 +63,11 @@ int main(int argc, char** argv) {
   coord->add_option("--bind", copt.bind, "address to listen on, e.g. tcp://127.0.0.1:5555")
       ->required();
   coord->add_option("--name", copt.name, "name in logs and errors");
+  add_duration(coord, "--heartbeat", copt.heartbeat, "heartbeat interval to each peer (1s)");
+  add_duration(coord, "--node-timeout", copt.peer_timeout,
+               "silence after which a node or client is declared dead (5s)");
+  coord->add_option("--node-loss-retries", copt.node_loss_retries,
+                    "re-runs of a task whose node is lost before WorkerLost (3)");
   coord->add_option("--max-queued", copt.max_queued,
                     "tasks that may wait for a node; beyond, submissions fail with QueueFull");
 
@@ -50,8 +82,13 @@ int main(int argc, char** argv) {
   exec->excludes(load);
   worker->add_option("--name", nopt.name, "node name in logs and errors (default host:pid)");
   worker->add_option("--executor-host", nopt.executor_host, "path of dpool-executor");
-  double timeout_s = 10;
-  worker->add_option("--connect-timeout", timeout_s, "seconds to wait for the coordinator");
+  add_duration(worker, "--connect-timeout", nopt.connect_timeout,
+               "how long to wait for the coordinator at start (10s)");
+  add_duration(worker, "--heartbeat", nopt.heartbeat, "heartbeat interval (1s)");
+  add_duration(worker, "--coordinator-timeout", nopt.coordinator_timeout,
+               "silence after which the node registers again (5s)");
+  add_duration(worker, "--drain-grace", nopt.drain_grace,
+               "on SIGTERM, how long running tasks may finish (30s)");
   std::string log_level = "info";
   app.add_option("--log", log_level, "log level: trace, debug, info, warn, error");
 
@@ -76,16 +113,20 @@ int main(int argc, char** argv) {
       std::printf("dpool coordinator stopping (signal %d)\n", sig);
       return 0;
     }
-    nopt.connect_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
     dpool::Node node(nopt);
     std::printf("dpool worker connected to %s with %u executors\n", nopt.connect.c_str(),
                 node.processes());
     std::thread waiter([&] {
       node.wait();
-      kill(getpid(), SIGTERM);
+      kill(getpid(), SIGINT);  // wakes the main thread's sigwait
     });
     int sig = wait_for_signal(stop_signals);
-    std::printf("dpool worker stopping (signal %d)\n", sig);
+    if (sig == SIGTERM && !node.stopped()) {  // drain; a second signal stops at once
+      std::printf("dpool worker draining (SIGTERM); send SIGINT to stop at once\n");
+      node.drain();
+      sig = wait_for_signal(stop_signals);
+    }
+    std::printf("dpool worker stopping\n");
     node.stop();
     waiter.join();
     return 0;

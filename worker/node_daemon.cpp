@@ -56,7 +56,9 @@ NodeDaemon::NodeDaemon(NodeOptions options)
       own_loop_(std::make_unique<EventLoop>("node")),
       io_(own_loop_->io()),
       supervisor_(supervisor_options(options_)),
-      deadline_(io_) {
+      deadline_(io_),
+      beat_(io_),
+      drain_timer_(io_) {
   init_spawn_spec();
   auto address = options_.connect;
   if (address.empty()) throw Error("a node needs the coordinator's address (--connect tcp://HOST:PORT)");
@@ -84,7 +86,9 @@ NodeDaemon::NodeDaemon(Hub& hub, NodeOptions options)
     : options_(std::move(options)),
       io_(hub.io()),
       supervisor_(supervisor_options(options_)),
-      deadline_(io_) {
+      deadline_(io_),
+      beat_(io_),
+      drain_timer_(io_) {
   init_spawn_spec();
   call_on(io_, [&] { start([&](Receiver r) { return hub.attach(std::move(r)); }); });
 }
@@ -123,19 +127,68 @@ void NodeDaemon::start(std::function<std::unique_ptr<Link>(Receiver)> make_link)
   link_ = make_link([this, alive = alive_](Frames&& f) {
     if (*alive) on_frames(std::move(f));
   });
+  instance_ = std::random_device{}();
+  send_hello();
+  if (own_loop_) {  // a remote coordinator can go silent; an in-process one cannot
+    last_seen_ = Supervisor::Clock::now();
+    on_beat();
+  }
+  supervisor_.start();
+  apply();
+}
+
+void NodeDaemon::send_hello() {
   wire::Hello hello;
   hello.role = wire::Role::kNode;
   hello.name = spawn_spec_.node_name;
   hello.pid = static_cast<std::uint32_t>(::getpid());
   hello.executors = supervisor_.processes();
   hello.slots = supervisor_.processes() * 2;
-  hello.instance = std::random_device{}();
-  link_->send(wire::encode(wire::Kind::kHello, hello));
-  supervisor_.start();
-  apply();
+  hello.instance = instance_;
+  if (link_) link_->send(wire::encode(wire::Kind::kHello, hello));
+}
+
+// Every interval: a heartbeat; after the timeout of silence, a new HELLO so
+// that a restarted coordinator (or one that declared us dead) learns of us.
+void NodeDaemon::on_beat() {
+  if (!link_) return;
+  auto now = Supervisor::Clock::now();
+  link_->send(wire::encode(wire::Kind::kHeartbeat, wire::Heartbeat{}));
+  if (now - last_seen_ > options_.coordinator_timeout) {
+    spdlog::warn("node {}: the coordinator has been silent for more than {} ms; registering again",
+                 spawn_spec_.node_name, options_.coordinator_timeout.count());
+    send_hello();
+    last_seen_ = now;
+  }
+  beat_.expires_after(options_.heartbeat);
+  beat_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (!*alive || ec) return;
+    on_beat();
+  });
+}
+
+void NodeDaemon::drain() {
+  call_on(io_, [this] {
+    if (shut_down_ || supervisor_.draining()) return;
+    spdlog::info("node {}: draining: {} queued task(s) go back to the coordinator, {} running may "
+                 "finish within {} ms",
+                 spawn_spec_.node_name, supervisor_.queued(),
+                 supervisor_.unfinished() - supervisor_.queued(), options_.drain_grace.count());
+    supervisor_.drain();
+    drain_timer_.expires_after(options_.drain_grace);
+    drain_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+      if (!*alive || ec) return;
+      spdlog::warn("node {}: drain grace over; stopping {} task(s) and handing them back",
+                   spawn_spec_.node_name, supervisor_.unfinished());
+      supervisor_.abandon();
+      apply();
+    });
+    apply();
+  });
 }
 
 void NodeDaemon::on_frames(Frames&& frames) {
+  last_seen_ = Supervisor::Clock::now();
   auto m = wire::decode(std::move(frames));
   if (!m) {
     spdlog::warn("node {}: rejected a message from the coordinator: {}", spawn_spec_.node_name,
@@ -144,11 +197,24 @@ void NodeDaemon::on_frames(Frames&& frames) {
   }
   switch (m->kind) {
     case wire::Kind::kWelcome: {
+      auto instance = std::get<wire::Welcome>(m->body).instance;
+      if (coordinator_instance_ != 0) {
+        spdlog::warn("node {}: registered again ({}); dropping {} task(s) it no longer knows",
+                     spawn_spec_.node_name,
+                     instance != coordinator_instance_ ? "the coordinator restarted"
+                                                       : "the coordinator had declared us dead",
+                     supervisor_.unfinished());
+        supervisor_.reset();
+      }
+      coordinator_instance_ = instance;
       std::lock_guard lock(mu_);
       welcomed_ = true;
       cv_.notify_all();
       break;
     }
+    case wire::Kind::kBye:  // the coordinator does not know us
+      send_hello();
+      break;
     case wire::Kind::kReject:
       spdlog::error("node {}: the coordinator refused us: {}", spawn_spec_.node_name,
                     std::get<wire::Reject>(m->body).reason);
@@ -334,6 +400,10 @@ void NodeDaemon::apply() {
   if (!a.results.results.empty() && link_)
     link_->send(wire::encode(wire::Kind::kResult, a.results, std::move(a.result_payloads)));
   arm_deadline();
+  if (supervisor_.draining() && supervisor_.unfinished() == 0 && !shut_down_) {
+    spdlog::info("node {}: drained", spawn_spec_.node_name);
+    set_stopped("drained");
+  }
 }
 
 void NodeDaemon::arm_deadline() {
@@ -357,6 +427,8 @@ void NodeDaemon::shutdown_on_loop() {
   shut_down_ = true;
   *alive_ = false;
   deadline_.cancel();
+  beat_.cancel();
+  drain_timer_.cancel();
   for (auto& e : execs_) {
     if (!e) continue;
     asio::error_code ignored;
@@ -383,6 +455,11 @@ void NodeDaemon::wait() {
 
 void NodeDaemon::stop() { set_stopped("stopped"); }
 
+bool NodeDaemon::stopped() {
+  std::lock_guard lock(mu_);
+  return stopped_;
+}
+
 }  // namespace dpool::internal
 
 namespace dpool {
@@ -395,5 +472,7 @@ Node::~Node() = default;
 unsigned Node::processes() const { return daemon_->processes(); }
 void Node::wait() { daemon_->wait(); }
 void Node::stop() { daemon_->stop(); }
+void Node::drain() { daemon_->drain(); }
+bool Node::stopped() const { return daemon_->stopped(); }
 
 }  // namespace dpool

@@ -30,6 +30,10 @@ class NodeDaemon {
   unsigned processes() const noexcept { return supervisor_.processes(); }
   void wait();
   void stop();
+  bool stopped();
+  // Takes no new tasks, hands queued ones back, lets running ones finish
+  // (up to options.drain_grace), then stops.
+  void drain();
 
  private:
   struct Exec;
@@ -38,6 +42,8 @@ class NodeDaemon {
   void init_spawn_spec();
   void start(std::function<std::unique_ptr<Link>(Receiver)> make_link);
   void on_frames(Frames&& frames);
+  void send_hello();
+  void on_beat();
   void spawn(Slot slot);
   void watch(const std::shared_ptr<Exec>& e);
   void reap_exited();
@@ -56,6 +62,11 @@ class NodeDaemon {
   asio::steady_timer deadline_;
   bool deadline_armed_ = false;
   Supervisor::TimePoint deadline_at_{};
+  asio::steady_timer beat_;
+  asio::steady_timer drain_timer_;
+  Supervisor::TimePoint last_seen_{};
+  std::uint64_t instance_ = 0;
+  std::uint64_t coordinator_instance_ = 0;
   SpawnSpec spawn_spec_;
   wire::Task initializer_;
   bool has_initializer_ = false;

@@ -37,6 +37,7 @@ void Supervisor::tasks(std::vector<wire::Task>&& tasks, Frames&& payloads, TimeP
     t.args = std::make_shared<zmq::message_t>(std::move(payloads[i]));
     queue_.push_back(id);
   }
+  if (draining_) return drain();  // sent before the coordinator saw our zero credit
   pump(now);
 }
 
@@ -205,6 +206,60 @@ void Supervisor::cancel(const std::vector<std::uint64_t>& ids, bool kill_running
   }
 }
 
+void Supervisor::reset() {
+  for (Slot slot = 0; slot < slots_.size(); ++slot) {
+    auto& s = slots_[slot];
+    if (s.assigned.empty()) continue;
+    if (running(s.state)) {
+      s.state = State::kKilled;
+      actions_.kill.push_back(slot);
+    }
+  }
+  tasks_.clear();  // the killed executors' deaths requeue nothing
+  queue_.clear();
+  advertised_ = 0;  // advertise our credit again to the new registration
+  update_credit();
+}
+
+namespace {
+wire::Result returned(std::uint64_t id) {
+  wire::Result r;
+  r.id = id;
+  r.failure.code = ErrorCode::kReturned;
+  return r;
+}
+}  // namespace
+
+void Supervisor::drain() {
+  draining_ = true;
+  for (auto id : std::exchange(queue_, {})) {
+    tasks_.erase(id);
+    actions_.results.results.push_back(returned(id));
+    actions_.result_payloads.emplace_back();
+  }
+  update_credit();
+}
+
+void Supervisor::abandon() {
+  for (Slot slot = 0; slot < slots_.size(); ++slot) {
+    auto& s = slots_[slot];
+    for (auto id : s.assigned) {
+      if (!tasks_.erase(id)) continue;
+      actions_.results.results.push_back(returned(id));
+      actions_.result_payloads.emplace_back();
+    }
+    if (running(s.state) && !s.assigned.empty()) {
+      s.state = State::kKilled;
+      actions_.kill.push_back(slot);
+    }
+  }
+  for (auto id : std::exchange(queue_, {})) {
+    tasks_.erase(id);
+    actions_.results.results.push_back(returned(id));
+    actions_.result_payloads.emplace_back();
+  }
+}
+
 void Supervisor::shutdown() {
   queue_.clear();
   tasks_.clear();
@@ -283,7 +338,7 @@ void Supervisor::fail(std::uint64_t id, const detail::Failure& failure, int pid)
 
 void Supervisor::update_credit() {
   std::size_t per = mean_run_us_ >= kLongTaskUs ? 1 : depth() + 1;
-  auto slots = static_cast<std::uint32_t>(options_.processes * per);
+  auto slots = draining_ ? 0u : static_cast<std::uint32_t>(options_.processes * per);
   if (slots != advertised_) {
     advertised_ = slots;
     actions_.credit = wire::Credit{slots, options_.processes};

@@ -65,6 +65,16 @@ class Supervisor {
   // The executor's process is gone: killed by `signal`, or exited with `exit_code`.
   void executor_died(Slot slot, int signal, int exit_code, TimePoint now = {});
   void cancel(const std::vector<std::uint64_t>& ids, bool kill_running);
+  // Forgets every task (the coordinator no longer knows them: it restarted or
+  // declared this node dead): running ones are stopped, nothing is reported.
+  void reset();
+  // Takes no more tasks: queued ones go back to the coordinator at once
+  // (kReturned), running ones may finish. Credit drops to zero.
+  void drain();
+  // After the drain grace: stops what still runs and hands it back too.
+  void abandon();
+  bool draining() const noexcept { return draining_; }
+
   // Drops every task without a result (the coordinator has given up on them)
   // and stops all executors.
   void shutdown();
@@ -111,6 +121,7 @@ class Supervisor {
   double mean_run_us_ = -1;  // moving average of task run time; < 0 until measured
   std::uint32_t advertised_ = 0;
   std::string broken_;  // set when executors keep dying at start-up
+  bool draining_ = false;
 };
 
 }  // namespace dpool::internal

@@ -38,12 +38,8 @@ std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io, Make
     s->link_ = make_link([weak](Frames&& f) {
       if (auto self = weak.lock()) self->on_frames(std::move(f));
     });
-    wire::Hello hello;
-    hello.role = wire::Role::kClient;
-    hello.pid = static_cast<std::uint32_t>(::getpid());
-    hello.name = "client:" + std::to_string(hello.pid);
-    hello.instance = std::random_device{}();
-    s->link_->send(wire::encode(wire::Kind::kHello, hello));
+    s->instance_ = std::random_device{}();
+    s->send_hello();
   });
   std::unique_lock lock(s->mu_);
   if (!s->cv_.wait_for(lock, timeout, [&] { return s->welcomed_ || !s->refused_.empty(); })) {
@@ -128,27 +124,119 @@ void ClientSession::flush() {
   payloads.reserve(batch.size());
   auto now = TaskInfo::Clock::now();
   for (auto& p : batch) {
-    inflight_.emplace(p.spec.id, Inflight{std::move(p.sink), p.part, now});
+    Inflight f{std::move(p.sink), p.part, now, std::nullopt, {}};
     payloads.push_back(to_message(std::move(p.args)));
+    if (resilient_) {
+      f.spec = p.spec;
+      f.args.copy(payloads.back());  // shares large buffers
+    }
+    inflight_.emplace(p.spec.id, std::move(f));
     msg.tasks.push_back(std::move(p.spec));
   }
   link_->send(wire::encode(wire::Kind::kSubmit, msg, std::move(payloads)));
 }
 
+void ClientSession::send_hello() {
+  wire::Hello hello;
+  hello.role = wire::Role::kClient;
+  hello.pid = static_cast<std::uint32_t>(::getpid());
+  hello.name = "client:" + std::to_string(hello.pid);
+  hello.instance = instance_;
+  if (link_) link_->send(wire::encode(wire::Kind::kHello, hello));
+}
+
+void ClientSession::on_welcome(const wire::Welcome& welcome) {
+  executors_ = welcome.executors;
+  bool again = coordinator_instance_ != 0;
+  bool restarted = again && welcome.instance != coordinator_instance_;
+  coordinator_instance_ = welcome.instance;
+  lost_ = false;
+  if (again && resilient_) {
+    // The coordinator forgot our tasks (it restarted, or declared us dead):
+    // send every unfinished one again. Results are matched by id, so each is
+    // delivered once even if it also finishes under its old registration.
+    wire::TaskBatch msg;
+    Frames payloads;
+    for (auto& [id, f] : inflight_) {
+      if (!f.spec) continue;
+      msg.tasks.push_back(*f.spec);
+      zmq::message_t copy;
+      copy.copy(f.args);
+      payloads.push_back(std::move(copy));
+    }
+    spdlog::warn("dpool client: registered again with the coordinator ({}); resubmitted {} "
+                 "unfinished task(s)",
+                 restarted ? "it restarted" : "it had given up on us", msg.tasks.size());
+    if (!msg.tasks.empty() && link_)
+      link_->send(wire::encode(wire::Kind::kSubmit, msg, std::move(payloads)));
+  }
+  std::lock_guard lock(mu_);
+  welcomed_ = true;
+  cv_.notify_all();
+}
+
+void ClientSession::keep_alive(std::chrono::milliseconds interval,
+                               std::chrono::milliseconds timeout,
+                               std::chrono::milliseconds grace) {
+  call_on(io_, [&] {
+    resilient_ = true;
+    beat_interval_ = interval;
+    beat_timeout_ = timeout;
+    grace_ = grace;
+    last_seen_ = std::chrono::steady_clock::now();
+    beat_timer_ = std::make_unique<asio::steady_timer>(io_);
+    on_beat();
+  });
+}
+
+// Every interval: a heartbeat to the coordinator; after `timeout` of silence,
+// a new HELLO (re-registering once it is back); after `grace`, give up.
+void ClientSession::on_beat() {
+  if (!link_ || !beat_timer_) return;
+  auto now = std::chrono::steady_clock::now();
+  link_->send(wire::encode(wire::Kind::kHeartbeat, wire::Heartbeat{}));
+  if (now - last_seen_ > beat_timeout_) {
+    if (!lost_) {
+      lost_ = true;
+      lost_since_ = now;
+      spdlog::warn("dpool client: the coordinator has been silent for {} ms; waiting up to {} ms "
+                   "for it to come back",
+                   beat_timeout_.count(), grace_.count());
+    }
+    send_hello();
+    last_seen_ = now;  // one HELLO per timeout period
+    if (now - lost_since_ > grace_ && !inflight_.empty()) {
+      detail::Failure f;
+      f.code = ErrorCode::kConnection;
+      f.message = "the coordinator at " + where_ + " stayed unreachable for more than " +
+                  detail::describe(grace_) +
+                  " (Connect::reconnect_grace); the task's result is lost with it";
+      spdlog::error("dpool client: {}; failing {} unfinished task(s)", f.message,
+                    inflight_.size());
+      fail_all(f);
+    }
+  }
+  beat_timer_->expires_after(beat_interval_);
+  beat_timer_->async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->on_beat();
+  });
+}
+
 void ClientSession::on_frames(Frames&& frames) {
+  last_seen_ = std::chrono::steady_clock::now();
   auto m = wire::decode(std::move(frames));
   if (!m) {
     spdlog::warn("dpool client: rejected a message from the coordinator: {}", m.error().detail);
     return;
   }
   switch (m->kind) {
-    case wire::Kind::kWelcome: {
-      executors_ = std::get<wire::Welcome>(m->body).executors;
-      std::lock_guard lock(mu_);
-      welcomed_ = true;
-      cv_.notify_all();
+    case wire::Kind::kWelcome:
+      on_welcome(std::get<wire::Welcome>(m->body));
       break;
-    }
+    case wire::Kind::kBye:  // the coordinator does not know us (it restarted, or gave up on us)
+      if (resilient_) send_hello();
+      break;
     case wire::Kind::kReject: {
       std::lock_guard lock(mu_);
       refused_ = std::get<wire::Reject>(m->body).reason;
@@ -307,6 +395,8 @@ void ClientSession::terminate() {
 
 void ClientSession::detach() {
   call_on(io_, [this] {
+    if (beat_timer_) beat_timer_->cancel();
+    beat_timer_.reset();
     if (link_) link_->send(wire::encode(wire::Kind::kBye, wire::Bye{"pool closed"}));
     link_.reset();
     answer_cancels();

@@ -9,6 +9,9 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <asio/steady_timer.hpp>
+#include <optional>
+
 #include "link.hpp"
 
 namespace dpool::internal {
@@ -30,6 +33,11 @@ class ClientSession final : public detail::PoolCore,
               const TaskOptions& options, bool block) override;
   // At most `n` tasks in flight (0: sized from this machine's memory).
   void set_window(std::size_t n);
+  // Cluster mode: heartbeats both ways; re-register and resubmit unfinished
+  // tasks when the coordinator comes back; after `grace` without it, fail
+  // every unfinished task with ConnectionError.
+  void keep_alive(std::chrono::milliseconds interval, std::chrono::milliseconds timeout,
+                  std::chrono::milliseconds grace);
   bool cancel(std::uint64_t first, std::size_t count, bool kill_running) override;
   void drop(std::uint64_t first, std::size_t count) override;
   unsigned executors() override { return executors_; }
@@ -50,9 +58,15 @@ class ClientSession final : public detail::PoolCore,
     std::shared_ptr<detail::Sink> sink;
     std::size_t part;
     TaskInfo::Clock::time_point submitted;
+    // Kept in cluster mode to resubmit after the coordinator restarts.
+    std::optional<wire::Task> spec;
+    zmq::message_t args;
   };
 
   void on_frames(Frames&& frames);
+  void send_hello();
+  void on_welcome(const wire::Welcome& welcome);
+  void on_beat();
   void on_deliver(wire::ResultBatch&& batch, Frames&& payloads);
   void flush();
   void fail_all(const detail::Failure& failure);
@@ -70,6 +84,13 @@ class ClientSession final : public detail::PoolCore,
   std::unordered_map<std::uint64_t, std::shared_ptr<std::promise<std::vector<std::uint64_t>>>>
       cancel_answers_;  // loop thread
   std::uint64_t next_request_ = 1;                      // loop thread
+  std::uint64_t instance_ = 0;                          // ours, in HELLO
+  std::uint64_t coordinator_instance_ = 0;              // loop thread
+  bool resilient_ = false;                              // loop thread: keep_alive() was called
+  std::chrono::milliseconds beat_interval_{0}, beat_timeout_{0}, grace_{0};
+  std::chrono::steady_clock::time_point last_seen_{}, lost_since_{};
+  bool lost_ = false;
+  std::unique_ptr<asio::steady_timer> beat_timer_;
 
   std::mutex mu_;
   std::condition_variable cv_;

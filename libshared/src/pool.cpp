@@ -83,6 +83,7 @@ Pool::Pool(Connect options) : PoolView(nullptr, {}) {
       },
       options.address, options.connect_timeout);
   session->set_window(options.max_in_flight);
+  session->keep_alive(options.heartbeat, options.coordinator_timeout, options.reconnect_grace);
   core_ = session;
   backend_ = std::move(backend);
 }

@@ -127,6 +127,7 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
     case ErrorCode::kQueueFull:
       return std::make_exception_ptr(QueueFull(t + " was refused: " + f.message));
     case ErrorCode::kBadMessage:
+    case ErrorCode::kReturned:
       break;
   }
   return std::make_exception_ptr(Error(t + " failed: " + f.message, f.code));

@@ -24,6 +24,7 @@ enum class ErrorCode : std::uint16_t {
   kPoolClosed = 10,        // submitted after close(): final
   kConnection = 11,        // coordinator unreachable or refused: final
   kQueueFull = 12,         // the coordinator's queue is at its bound: retry later
+  kReturned = 13,          // node -> coordinator only: handed back unfinished (drain); requeued
 };
 
 class Error : public std::runtime_error {

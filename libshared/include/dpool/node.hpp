@@ -28,6 +28,11 @@ class Node {
   // Blocks until stop() or until the node gives up (e.g. refused by the coordinator).
   void wait();
   void stop();
+  // Takes no new tasks, hands queued ones back to the coordinator, lets the
+  // running ones finish (up to NodeOptions::drain_grace), then stops: wait()
+  // returns. What SIGTERM does to `dpool worker`.
+  void drain();
+  bool stopped() const;
 
  private:
   std::unique_ptr<internal::NodeDaemon> daemon_;

@@ -37,6 +37,9 @@ struct Connect {
   std::string key_file;  // CurveZMQ keys, for non-loopback coordinators
   std::chrono::milliseconds connect_timeout{10000};  // then ConnectionError
   std::size_t max_in_flight = 0;  // tasks submitted but not finished; 0 = sized from memory
+  std::chrono::milliseconds heartbeat{1000};             // to the coordinator, this often
+  std::chrono::milliseconds coordinator_timeout{5000};   // silence before we re-register
+  std::chrono::milliseconds reconnect_grace{60000};      // then waits fail with ConnectionError
 };
 
 // Per-call options, through pool.with(TaskOptions{...}).
@@ -52,6 +55,9 @@ struct CoordinatorOptions {
                      // empty = in-process only
   std::string name = "coordinator";
   std::size_t max_queued = 10'000'000;  // tasks waiting for a node; more are refused (QueueFull)
+  std::chrono::milliseconds heartbeat{1000};     // to each remote peer, this often
+  std::chrono::milliseconds peer_timeout{5000};  // a node or client silent this long is dead
+  unsigned node_loss_retries = 3;  // re-runs of a task whose node was lost (unless TaskOptions::retries)
 };
 
 struct NodeOptions {
@@ -65,6 +71,9 @@ struct NodeOptions {
   Call initializer{};                 // runs once in each executor before its first task
   unsigned max_tasks_per_child = 0;   // replace an executor after this many tasks; 0 = never
   std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds heartbeat{1000};            // to the coordinator, this often
+  std::chrono::milliseconds coordinator_timeout{5000};  // silence before we re-register
+  std::chrono::milliseconds drain_grace{30000};         // SIGTERM: running tasks get this long
 };
 
 template <class F, class... A>
