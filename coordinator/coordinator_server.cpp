@@ -216,8 +216,10 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
     scheduler_.client_joined(peer_id, hello.name);
     spdlog::debug("coordinator: client {} joined (pid {})", hello.name, hello.pid);
   }
-  send(peer_id, wire::encode(wire::Kind::kWelcome,
-                             wire::Welcome{instance_, options_.name, scheduler_.executors()}));
+  // Remote peers must beat at least as often as we expect.
+  auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());
+  send(peer_id, wire::encode(wire::Kind::kWelcome, wire::Welcome{instance_, options_.name,
+                                                                 scheduler_.executors(), beat}));
   schedule_flush();
 }
 

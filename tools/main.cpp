@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
   add_duration(worker, "--drain-grace", nopt.drain_grace,
                "on SIGTERM, how long running tasks may finish (30s)");
   std::string log_level = "info";
-  app.add_option("--log", log_level, "log level: trace, debug, info, warn, error");
+  app.add_option("--log", log_level, "log level: trace, debug, info, warn, error")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   try {
     app.parse(argc, argv);

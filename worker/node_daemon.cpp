@@ -145,6 +145,7 @@ void NodeDaemon::send_hello() {
   hello.executors = supervisor_.processes();
   hello.slots = supervisor_.processes() * 2;
   hello.instance = instance_;
+  hello_pending_ = true;
   if (link_) link_->send(wire::encode(wire::Kind::kHello, hello));
 }
 
@@ -198,6 +199,8 @@ void NodeDaemon::on_frames(Frames&& frames) {
   switch (m->kind) {
     case wire::Kind::kWelcome: {
       auto instance = std::get<wire::Welcome>(m->body).instance;
+      auto beat = std::chrono::milliseconds(std::get<wire::Welcome>(m->body).heartbeat_ms);
+      if (beat.count() && beat < options_.heartbeat) options_.heartbeat = beat;
       if (coordinator_instance_ != 0) {
         spdlog::warn("node {}: registered again ({}); dropping {} task(s) it no longer knows",
                      spawn_spec_.node_name,
@@ -207,13 +210,14 @@ void NodeDaemon::on_frames(Frames&& frames) {
         supervisor_.reset();
       }
       coordinator_instance_ = instance;
+      hello_pending_ = false;
       std::lock_guard lock(mu_);
       welcomed_ = true;
       cv_.notify_all();
       break;
     }
-    case wire::Kind::kBye:  // the coordinator does not know us
-      send_hello();
+    case wire::Kind::kBye:  // the coordinator does not know us (once per message we sent)
+      if (!hello_pending_) send_hello();
       break;
     case wire::Kind::kReject:
       spdlog::error("node {}: the coordinator refused us: {}", spawn_spec_.node_name,

@@ -67,6 +67,7 @@ class NodeDaemon {
   Supervisor::TimePoint last_seen_{};
   std::uint64_t instance_ = 0;
   std::uint64_t coordinator_instance_ = 0;
+  bool hello_pending_ = false;  // a HELLO is on its way: further BYEs need no other
   SpawnSpec spawn_spec_;
   wire::Task initializer_;
   bool has_initializer_ = false;

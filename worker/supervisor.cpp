@@ -32,6 +32,7 @@ void Supervisor::spawn(Slot slot) {
 void Supervisor::tasks(std::vector<wire::Task>&& tasks, Frames&& payloads, TimePoint now) {
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     auto id = tasks[i].id;
+    if (tasks_.contains(id)) continue;  // sent again before our re-registration: have it
     auto& t = tasks_[id];
     t.spec = std::move(tasks[i]);
     t.args = std::make_shared<zmq::message_t>(std::move(payloads[i]));
@@ -106,7 +107,7 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
         std::rotate(s.assigned.rbegin(), s.assigned.rbegin() + 1, s.assigned.rend());
       } else {
         if (t.crashes >= options_.poison_crashes && t.spec.retries > 0)
-          f.message = "killed " + std::to_string(t.crashes) +
+          f.message = "the task has killed " + std::to_string(t.crashes) +
                       " executors and is not retried again (a poison task)";
         fail(running, f, s.pid);
       }
@@ -123,7 +124,7 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
     s.assigned.clear();
   }
   if (during_start && ++s.failed_starts >= kMaxFailedStarts && broken_.empty()) {
-    broken_ = "executors on node " + options_.node + " die while starting (" +
+    broken_ = "every executor on node " + options_.node + " dies while starting (" +
               (signal ? "signal " + std::to_string(signal)
                       : "exit code " + std::to_string(exit_code)) +
               "); if the node runs a program with --exec, its main() must begin with "
@@ -291,7 +292,9 @@ void Supervisor::pump(TimePoint now) {
         continue;
       auto id = queue_.front();
       queue_.pop_front();
-      auto& t = tasks_.at(id);
+      auto found = tasks_.find(id);
+      if (found == tasks_.end()) continue;
+      auto& t = found->second;
       if (s.assigned.empty()) s.front_since = now;
       s.assigned.push_back(id);
       batches[slot].emplace_back(t.spec, t.args);

@@ -142,15 +142,20 @@ void ClientSession::send_hello() {
   hello.pid = static_cast<std::uint32_t>(::getpid());
   hello.name = "client:" + std::to_string(hello.pid);
   hello.instance = instance_;
+  hello_pending_ = true;
   if (link_) link_->send(wire::encode(wire::Kind::kHello, hello));
 }
 
 void ClientSession::on_welcome(const wire::Welcome& welcome) {
   executors_ = welcome.executors;
+  coordinator_beat_ = std::chrono::milliseconds(welcome.heartbeat_ms);
+  if (coordinator_beat_.count() && coordinator_beat_ < beat_interval_)
+    beat_interval_ = coordinator_beat_;
   bool again = coordinator_instance_ != 0;
   bool restarted = again && welcome.instance != coordinator_instance_;
   coordinator_instance_ = welcome.instance;
   lost_ = false;
+  hello_pending_ = false;
   if (again && resilient_) {
     // The coordinator forgot our tasks (it restarted, or declared us dead):
     // send every unfinished one again. Results are matched by id, so each is
@@ -180,7 +185,7 @@ void ClientSession::keep_alive(std::chrono::milliseconds interval,
                                std::chrono::milliseconds grace) {
   call_on(io_, [&] {
     resilient_ = true;
-    beat_interval_ = interval;
+    beat_interval_ = coordinator_beat_.count() ? std::min(interval, coordinator_beat_) : interval;
     beat_timeout_ = timeout;
     grace_ = grace;
     last_seen_ = std::chrono::steady_clock::now();
@@ -235,7 +240,7 @@ void ClientSession::on_frames(Frames&& frames) {
       on_welcome(std::get<wire::Welcome>(m->body));
       break;
     case wire::Kind::kBye:  // the coordinator does not know us (it restarted, or gave up on us)
-      if (resilient_) send_hello();
+      if (resilient_ && !hello_pending_) send_hello();
       break;
     case wire::Kind::kReject: {
       std::lock_guard lock(mu_);

@@ -90,6 +90,8 @@ class ClientSession final : public detail::PoolCore,
   std::chrono::milliseconds beat_interval_{0}, beat_timeout_{0}, grace_{0};
   std::chrono::steady_clock::time_point last_seen_{}, lost_since_{};
   bool lost_ = false;
+  bool hello_pending_ = false;
+  std::chrono::milliseconds coordinator_beat_{0};  // the interval the coordinator asks for  // loop thread: a HELLO is on its way
   std::unique_ptr<asio::steady_timer> beat_timer_;
 
   std::mutex mu_;

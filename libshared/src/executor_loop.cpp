@@ -77,15 +77,14 @@ class Executor {
         Record r = std::move(queue_.front());
         queue_.pop_front();
         handle(r);
-        if (out_.size() > (256u << 10) || pending_ >= 64) break;
+        // Every result leaves before the next task starts: if that task kills
+        // this process, the node knows exactly which one it was.
+        if (!flush()) return 0;
         read(false);
       }
-      if (queue_.empty() || out_.size() > (256u << 10) || pending_ >= 64)
-        if (!flush()) return 0;
     }
   }
 
- private:
   // Reads what is available (blocking for at least one record if `block`).
   // False at end of stream or on a broken stream.
   bool read(bool block) {

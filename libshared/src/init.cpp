@@ -1,3 +1,4 @@
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@ std::atomic<bool> g_initialized{false};
 void init(int argc, char** argv) {
   internal::become_executor_if_spawned();  // never returns in an executor
   g_argv.assign(argv, argv + argc);
+  // Logs go to stderr, apart from the program's own output.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("dpool"));
   if (const char* level = std::getenv("DPOOL_LOG"))
     spdlog::set_level(spdlog::level::from_str(level));
   else

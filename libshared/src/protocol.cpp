@@ -78,7 +78,7 @@ template <class Ar>
 void serialize(Ar& ar, Welcome& m, std::uint32_t) {
   ar(m.instance);
   text(ar, m.name, kMaxName);
-  ar(m.executors);
+  ar(m.executors, m.heartbeat_ms);
 }
 template <class Ar>
 void serialize(Ar& ar, Reject& m, std::uint32_t) {

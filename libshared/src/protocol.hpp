@@ -60,6 +60,7 @@ struct Welcome {
   std::uint64_t instance = 0;  // coordinator's, random per start
   std::string name;
   std::uint32_t executors = 0;
+  std::uint32_t heartbeat_ms = 0;  // peers send at least this often (0: in-process, none)
 };
 
 struct Reject {

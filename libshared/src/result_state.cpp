@@ -96,14 +96,12 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
           t + " raised " + f.type + where(info) + ": " + f.message, f.type, f.message, info.node,
           info.pid));
     case ErrorCode::kWorkerCrashed: {
-      std::string how = f.message.empty()
-                            ? (f.signal ? "was killed by " + signal_text(f.signal)
-                                        : "exited with code " + std::to_string(f.exit_code))
-                            : f.message;
-      return std::make_exception_ptr(WorkerCrashed(
-          "the executor running " + t + where(info) + " " + how +
-              "; it was replaced and the other tasks carry on",
-          f.signal, f.exit_code));
+      std::string how = f.signal ? "was killed by " + signal_text(f.signal)
+                                 : "exited with code " + std::to_string(f.exit_code);
+      std::string what = "the executor running " + t + where(info) + " " + how;
+      what += f.message.empty() ? "; it was replaced and the other tasks carry on"
+                                : "; " + f.message;
+      return std::make_exception_ptr(WorkerCrashed(what, f.signal, f.exit_code));
     }
     case ErrorCode::kTaskTimeout:
       return std::make_exception_ptr(TaskTimeout(t + " ran past its timeout" + where(info) +

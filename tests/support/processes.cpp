@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 extern char** environ;
@@ -97,18 +99,39 @@ bool wait_gone(int pid, std::chrono::milliseconds timeout) {
   return n > 0;
 }
 
-Coordinator::Coordinator()
-    : process({DPOOL_BIN, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "warn"}) {
+namespace {
+std::vector<std::string> joined(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+}  // namespace
+
+Coordinator::Coordinator(std::vector<std::string> extra, std::string bind)
+    : process(joined({DPOOL_BIN, "coordinator", "--bind", bind, "--log", "info"}, extra)) {
   auto line = process.wait_line("listening on", std::chrono::seconds(10));
   address = line.substr(line.find("tcp://"));
 }
 
 Worker::Worker(const std::string& address, const std::string& mode, int procs,
-               const std::string& name)
-    : process({DPOOL_BIN, "worker", "--connect", address, "--procs", std::to_string(procs),
-               "--name", name, "--log", "warn", mode,
-               mode == "--exec" ? TEST_TASK_HOST : TEST_TASK_LIB}) {
+               const std::string& name, std::vector<std::string> extra)
+    : process(joined({DPOOL_BIN, "worker", "--connect", address, "--procs", std::to_string(procs),
+                      "--name", name, "--log", "warn", mode,
+                      mode == "--exec" ? TEST_TASK_HOST : TEST_TASK_LIB},
+                     extra)) {
   process.wait_line("connected", std::chrono::seconds(10));
 }
 
+}  // namespace test_support
+
+namespace test_support {
+std::vector<int> children_of(int pid) {
+  std::vector<int> pids;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  for (auto& t : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(t.path() / "children");
+    int c;
+    while (in >> c) pids.push_back(c);
+  }
+  return pids;
+}
 }  // namespace test_support

@@ -39,18 +39,21 @@ class Child {
 // Waits until process `pid` (any process, not only a child) has exited.
 bool wait_gone(int pid, std::chrono::milliseconds timeout);
 
-// A coordinator on an ephemeral loopback port.
+// A coordinator on `bind` (default: an ephemeral loopback port).
 struct Coordinator {
   Child process;
   std::string address;
-  Coordinator();
+  explicit Coordinator(std::vector<std::string> extra = {}, std::string bind = "tcp://127.0.0.1:*");
 };
 
 // A worker node connected to `address`. mode: "--exec" or "--load".
 struct Worker {
   Child process;
-  Worker(const std::string& address, const std::string& mode, int procs,
-         const std::string& name);
+  Worker(const std::string& address, const std::string& mode, int procs, const std::string& name,
+         std::vector<std::string> extra = {});
 };
+
+// The pids of a process's children (a node daemon's executors).
+std::vector<int> children_of(int pid);
 
 }  // namespace test_support

@@ -45,6 +45,11 @@ int crash_once(std::string marker) {
   ::_exit(3);
 }
 
+int echo_after_ms(int x, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
+  return x;
+}
+
 std::string huge_error(std::uint64_t n) { throw std::runtime_error(std::string(n, 'e')); }
 int get_tag(int) { return g_tag; }
 
@@ -67,3 +72,4 @@ DPOOL_REGISTER_AS(test_tasks::set_tag, "set_tag");
 DPOOL_REGISTER_AS(test_tasks::get_tag, "get_tag");
 DPOOL_REGISTER_AS(test_tasks::crash_once, "crash_once");
 DPOOL_REGISTER_AS(test_tasks::huge_error, "huge_error");
+DPOOL_REGISTER_AS(test_tasks::echo_after_ms, "echo_after_ms");

@@ -47,3 +47,7 @@ namespace test_tasks {
 int crash_once(std::string marker);       // exits with code 3 unless `marker` exists; creates it
 std::string huge_error(std::uint64_t n);  // throws std::runtime_error with an n-byte message
 }  // namespace test_tasks
+
+namespace test_tasks {
+int echo_after_ms(int x, int ms);  // sleeps ms, returns x
+}  // namespace test_tasks

@@ -13,6 +13,7 @@
 #include <dpool/dpool.hpp>
 #include <future>
 #include <memory>
+#include <optional>
 #include <ranges>
 #include <set>
 #include <span>
@@ -128,6 +129,23 @@ void running_tasks(dpool::Pool& pool) {
   check(pool.starmap_async(consumer::add, pairs, 1).get() == std::vector<int>{3, 7, 11},
         "starmap_async(add, pairs, 1).get()");
 
+  std::vector<int> ordered;
+  for (int v : pool.imap(consumer::square, std::views::iota(0, 20))) ordered.push_back(v);
+  right = ordered.size() == 20;
+  for (int i = 0; right && i < 20; ++i) right = ordered[i] == i * i;
+  check(right, "imap(square, iota(0, 20)) yields in input order");
+  std::multiset<int> unordered;
+  for (int v : pool.imap_unordered(consumer::square, std::views::iota(0, 20), 3)) unordered.insert(v);
+  check(unordered.size() == 20 && unordered.count(361) == 1,
+        "imap_unordered(square, iota(0, 20), 3) yields every result");
+  auto endless = pool.imap(consumer::square, std::views::iota(0));  // an endless input
+  check(*endless.next() == 0 && *endless.next() == 1 && endless.pulled() < 1000,
+        "imap over an endless range reads it lazily (" + std::to_string(endless.pulled()) +
+            " items read)");
+
+  std::optional<dpool::AsyncResult<int>> maybe = pool.try_apply_async(consumer::square, 8);
+  check(maybe && maybe->get() == 64, "try_apply_async(square, 8) with room in the window");
+
   pool.map(consumer::touch, std::views::iota(0, 10));  // a void task: map returns void
   dpool::AsyncResult<void> v = pool.apply_async(consumer::touch, 1);
   v.get();
@@ -182,6 +200,20 @@ void running_tasks(dpool::Pool& pool) {
   bool ready = true;
   for (auto& m : many) ready = ready && m.ready();
   check(ready, "wait_all(std::span(results), 30s)");
+
+  std::vector<dpool::AsyncResult<int>> race;
+  race.push_back(pool.apply_async(consumer::sleep_ms, 2000));
+  race.push_back(pool.apply_async(consumer::sleep_ms, 10));
+  check(dpool::wait_any(std::span(race), 30s) == 1, "wait_any returns the first ready index");
+  race[0].wait();
+  std::vector<dpool::AsyncResult<int>> batch;
+  for (int ms : {300, 10, 100}) batch.push_back(pool.apply_async(consumer::sleep_ms, ms));
+  int seen = 0;
+  for (const auto& done : dpool::as_completed(batch, 30s)) {
+    check(done.ready(), "as_completed yields a ready result (" + std::to_string(done.get()) + ")");
+    ++seen;
+  }
+  check(seen == 3, "as_completed yielded all 3 results");
 }
 
 void errors(dpool::Pool& pool, const std::string& address) {
@@ -198,6 +230,10 @@ void errors(dpool::Pool& pool, const std::string& address) {
     }
   });
 
+  expect_error<dpool::TaskTimeout>("a task past its TaskOptions::timeout", [&] {
+    pool.with({.timeout = 200ms}).apply(consumer::sleep_ms, 30000);
+  });
+
   auto slow = pool.apply_async(consumer::sleep_ms, 1000);
   expect_error<dpool::TimeoutError>("get(50ms) on a 1 s task", [&] { slow.get(50ms); });
   check(slow.get() == 1000, "the task kept running; a later get() succeeded");
@@ -211,6 +247,20 @@ void errors(dpool::Pool& pool, const std::string& address) {
     }
   });
   check(pool.apply(consumer::square, 11) == 121, "the pool keeps working after a crash");
+  auto retried = pool.with({.retries = 1}).apply_async(consumer::crash, 0);
+  expect_error<dpool::WorkerCrashed>("a crashing task with retries = 1", [&] { retried.get(); });
+  check(retried.info().attempts == 2,
+        "it ran twice (attempts = " + std::to_string(retried.info().attempts) + ")");
+
+  {
+    dpool::Coordinator small({.max_queued = 2});  // in-process, no nodes: tasks stay queued
+    dpool::Pool queued(small);
+    auto a = queued.apply_async(consumer::square, 1);
+    auto b = queued.apply_async(consumer::square, 2);
+    auto c = queued.apply_async(consumer::square, 3);
+    expect_error<dpool::QueueFull>("a third task on a coordinator with max_queued = 2",
+                                   [&] { c.get(5s); });
+  }
 
   expect_error<dpool::UnknownTask>("a name no executor knows", [&] {
     pool.apply(dpool::Remote<int(int)>{"no_such_task"}, 1);
