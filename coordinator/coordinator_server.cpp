@@ -1,9 +1,10 @@
 #include "coordinator_server.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <asio/post.hpp>
 #include <dpool/coordinator.hpp>
 #include <random>
-#include <spdlog/spdlog.h>
 
 namespace dpool::internal {
 
@@ -126,8 +127,9 @@ void CoordinatorServer::on_heartbeat_timer() {
     send(id, std::move(copy));
   }
   if (scheduler_.stats().stale_results > stale_reported_) {
-    spdlog::info("coordinator: dropped {} late result(s) of tasks already re-run or cancelled ({} in all)",
-                 scheduler_.stats().stale_results - stale_reported_, scheduler_.stats().stale_results);
+    spdlog::info(
+        "coordinator: dropped {} late result(s) of tasks already re-run or cancelled ({} in all)",
+        scheduler_.stats().stale_results - stale_reported_, scheduler_.stats().stale_results);
     stale_reported_ = scheduler_.stats().stale_results;
   }
 }
@@ -230,13 +232,14 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
     if (it->second.role == wire::Role::kNode) {
       auto name = scheduler_.node_name(peer_id);
       auto lost = scheduler_.node_left(peer_id);
-      spdlog::info("coordinator: node {} left: {} unfinished task(s) requeued, {} failed with "
-                   "WorkerLost (past their retries)",
-                   name, lost.requeued, lost.failed);
+      spdlog::info(
+          "coordinator: node {} left: {} unfinished task(s) requeued, {} failed with "
+          "WorkerLost (past their retries)",
+          name, lost.requeued, lost.failed);
     } else {
       auto had = scheduler_.client_left(peer_id);
-      spdlog::info("coordinator: client (peer {}) left: dropped its {} unfinished task(s)",
-                   peer_id, had);
+      spdlog::info("coordinator: client (peer {}) left: dropped its {} unfinished task(s)", peer_id,
+                   had);
     }
   }
   liveness_.forget(peer_id);
@@ -279,9 +282,17 @@ namespace dpool {
 Coordinator::Coordinator(CoordinatorOptions options)
     : server_(std::make_unique<internal::CoordinatorServer>(std::move(options))) {}
 Coordinator::~Coordinator() = default;
-std::string Coordinator::endpoint() const { return server_->endpoint(); }
-void Coordinator::wait() { server_->wait(); }
-void Coordinator::stop() { server_->stop(); }
-internal::Hub& Coordinator::hub() { return *server_; }
+std::string Coordinator::endpoint() const {
+  return server_->endpoint();
+}
+void Coordinator::wait() {
+  server_->wait();
+}
+void Coordinator::stop() {
+  server_->stop();
+}
+internal::Hub& Coordinator::hub() {
+  return *server_;
+}
 
 }  // namespace dpool

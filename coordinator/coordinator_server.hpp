@@ -2,15 +2,14 @@
 // peers, all on one event loop, feeding the Scheduler and sending what it says.
 #pragma once
 
+#include <asio/steady_timer.hpp>
 #include <dpool/options.hpp>
 #include <memory>
 #include <unordered_map>
 
-#include <asio/steady_timer.hpp>
-
 #include "event_loop.hpp"
-#include "liveness.hpp"
 #include "link.hpp"
+#include "liveness.hpp"
 #include "scheduler.hpp"
 #include "zmq_socket.hpp"
 
@@ -35,8 +34,8 @@ class CoordinatorServer final : public Hub {
   struct Peer {
     wire::Role role{};
     bool welcomed = false;
-    std::string routing_id;                     // remote peers
-    std::shared_ptr<Receiver> local;           // in-process peers
+    std::string routing_id;           // remote peers
+    std::shared_ptr<Receiver> local;  // in-process peers
   };
   class LocalLink;
 

@@ -222,7 +222,8 @@ void Scheduler::cancel(PeerId client, const wire::Cancel& cancel) {
       wire::Result r;
       r.id = t.client_id;
       r.failure.code = ErrorCode::kCancelled;
-      r.failure.message = t.node ? "stopped while running, on request" : "cancelled before it started";
+      r.failure.message =
+          t.node ? "stopped while running, on request" : "cancelled before it started";
       deliver(client, std::move(r), zmq::message_t());
     }
     forget(id);
@@ -275,9 +276,11 @@ std::vector<Envelope> Scheduler::take_outbox() {
   if (capacity_changed_) {
     capacity_changed_ = false;
     for (auto& [id, c] : clients_)
-      outbox_.push_back(Envelope{id, wire::Kind::kStatus,
-                                 wire::Status{executors_, static_cast<std::uint32_t>(nodes_.size())},
-                                 {}});
+      outbox_.push_back(
+          Envelope{id,
+                   wire::Kind::kStatus,
+                   wire::Status{executors_, static_cast<std::uint32_t>(nodes_.size())},
+                   {}});
   }
   dispatch_index_.clear();
   deliver_index_.clear();

@@ -6,7 +6,9 @@
 
 namespace example {
 
-int square(int x) { return x * x; }
+int square(int x) {
+  return x * x;
+}
 
 double mean(std::vector<double> xs) {
   double sum = 0;

@@ -14,7 +14,9 @@
 
 using namespace std::chrono_literals;
 
-int square(int x) { return x * x; }
+int square(int x) {
+  return x * x;
+}
 DPOOL_REGISTER(square);
 
 int sleep_then_square(int x) {

@@ -16,15 +16,18 @@ std::chrono::milliseconds parse_duration(const std::string& text) {
   std::size_t end = 0;
   double value = std::stod(text, &end);
   std::string unit = text.substr(end);
-  double ms = unit == "ms" ? value : unit == "us" ? value / 1000 : unit == "m" ? value * 60000
-            : (unit.empty() || unit == "s") ? value * 1000 : -1;
+  double ms = unit == "ms"                    ? value
+              : unit == "us"                  ? value / 1000
+              : unit == "m"                   ? value * 60000
+              : (unit.empty() || unit == "s") ? value * 1000
+                                              : -1;
   if (ms < 0) throw std::invalid_argument("unknown unit");
   return std::chrono::milliseconds(static_cast<long>(ms + 0.5));
 }
 
 // A CLI11 option holding a duration.
-CLI::Option* add_duration(CLI::App* app, const std::string& name,
-                          std::chrono::milliseconds& target, const std::string& help) {
+CLI::Option* add_duration(CLI::App* app, const std::string& name, std::chrono::milliseconds& target,
+                          const std::string& help) {
   return app
       ->add_option_function<std::string>(
           name, [&target](const std::string& s) { target = parse_duration(s); }, help)

@@ -107,8 +107,12 @@ ExecutorProcess::~ExecutorProcess() {
   }
 }
 
-int ExecutorProcess::release_socket() noexcept { return std::exchange(socket_, -1); }
-int ExecutorProcess::release_pidfd() noexcept { return std::exchange(pidfd_, -1); }
+int ExecutorProcess::release_socket() noexcept {
+  return std::exchange(socket_, -1);
+}
+int ExecutorProcess::release_pidfd() noexcept {
+  return std::exchange(pidfd_, -1);
+}
 
 void ExecutorProcess::kill() noexcept {
   if (pid_ > 0) ::kill(pid_, SIGKILL);

@@ -1,6 +1,7 @@
 #include "node_daemon.hpp"
 
 #include <limits.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <asio/post.hpp>
@@ -10,7 +11,6 @@
 #include <dpool/node.hpp>
 #include <filesystem>
 #include <random>
-#include <spdlog/spdlog.h>
 
 namespace dpool::internal {
 
@@ -61,10 +61,10 @@ NodeDaemon::NodeDaemon(NodeOptions options)
       drain_timer_(io_) {
   init_spawn_spec();
   auto address = options_.connect;
-  if (address.empty()) throw Error("a node needs the coordinator's address (--connect tcp://HOST:PORT)");
-  own_loop_->call([&] {
-    start([&](Receiver r) { return connect_dealer(io_, address, std::move(r)); });
-  });
+  if (address.empty())
+    throw Error("a node needs the coordinator's address (--connect tcp://HOST:PORT)");
+  own_loop_->call(
+      [&] { start([&](Receiver r) { return connect_dealer(io_, address, std::move(r)); }); });
   std::unique_lock lock(mu_);
   if (!cv_.wait_for(lock, options_.connect_timeout, [this] { return welcomed_ || stopped_; })) {
     lock.unlock();
@@ -113,7 +113,9 @@ void NodeDaemon::init_spawn_spec() {
       spawn_spec_.argv.push_back(std::filesystem::absolute(l).string());
     }
   } else {
-    throw Error("a node needs executors: give a program (--exec PROGRAM) or task libraries (--load LIB.so)");
+    throw Error(
+        "a node needs executors: give a program (--exec PROGRAM) or task libraries (--load "
+        "LIB.so)");
   }
   if (!options_.initializer.empty()) {
     has_initializer_ = true;
@@ -171,10 +173,11 @@ void NodeDaemon::on_beat() {
 void NodeDaemon::drain() {
   call_on(io_, [this] {
     if (shut_down_ || supervisor_.draining()) return;
-    spdlog::info("node {}: draining: {} queued task(s) go back to the coordinator, {} running may "
-                 "finish within {} ms",
-                 spawn_spec_.node_name, supervisor_.queued(),
-                 supervisor_.unfinished() - supervisor_.queued(), options_.drain_grace.count());
+    spdlog::info(
+        "node {}: draining: {} queued task(s) go back to the coordinator, {} running may "
+        "finish within {} ms",
+        spawn_spec_.node_name, supervisor_.queued(),
+        supervisor_.unfinished() - supervisor_.queued(), options_.drain_grace.count());
     supervisor_.drain();
     drain_timer_.expires_after(options_.drain_grace);
     drain_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
@@ -225,8 +228,8 @@ void NodeDaemon::on_frames(Frames&& frames) {
       set_stopped(std::get<wire::Reject>(m->body).reason);
       break;
     case wire::Kind::kDispatch:
-      supervisor_.tasks(std::move(std::get<wire::TaskBatch>(m->body).tasks),
-                        std::move(m->payloads), Supervisor::Clock::now());
+      supervisor_.tasks(std::move(std::get<wire::TaskBatch>(m->body).tasks), std::move(m->payloads),
+                        Supervisor::Clock::now());
       break;
     case wire::Kind::kCancel: {
       auto& c = std::get<wire::Cancel>(m->body);
@@ -319,8 +322,9 @@ void NodeDaemon::read(const std::shared_ptr<Exec>& e) {
                               for (;;) {
                                 auto r = e->reader.next();
                                 if (!r) {
-                                  spdlog::error("node {}: executor sent a bad record ({}); killing it",
-                                                spawn_spec_.node_name, r.error());
+                                  spdlog::error(
+                                      "node {}: executor sent a bad record ({}); killing it",
+                                      spawn_spec_.node_name, r.error());
                                   e->proc.kill();
                                   return;
                                 }
@@ -354,7 +358,8 @@ void NodeDaemon::on_record(const std::shared_ptr<Exec>& e, Record&& r) {
     payload = zmq::message_t(
         data, size, [](void* p, void*) { delete[] static_cast<char*>(p); }, nullptr);
   }
-  supervisor_.executor_done(e->slot, std::move(*meta), std::move(payload), Supervisor::Clock::now());
+  supervisor_.executor_done(e->slot, std::move(*meta), std::move(payload),
+                            Supervisor::Clock::now());
 }
 
 void NodeDaemon::write(const std::shared_ptr<Exec>& e) {
@@ -368,12 +373,13 @@ void NodeDaemon::write(const std::shared_ptr<Exec>& e) {
     buffers.push_back(asio::buffer(o.head));
     if (o.args && o.args->size()) buffers.push_back(asio::buffer(o.args->data(), o.args->size()));
   }
-  asio::async_write(e->socket, buffers, [this, e, batch, alive = alive_](const asio::error_code& ec, std::size_t) {
-    if (!*alive) return;
-    e->writing = false;
-    if (ec) return;  // a dead executor is reported by its pidfd
-    write(e);
-  });
+  asio::async_write(e->socket, buffers,
+                    [this, e, batch, alive = alive_](const asio::error_code& ec, std::size_t) {
+                      if (!*alive) return;
+                      e->writing = false;
+                      if (ec) return;  // a dead executor is reported by its pidfd
+                      write(e);
+                    });
 }
 
 void NodeDaemon::apply() {
@@ -457,7 +463,9 @@ void NodeDaemon::wait() {
   cv_.wait(lock, [this] { return stopped_; });
 }
 
-void NodeDaemon::stop() { set_stopped("stopped"); }
+void NodeDaemon::stop() {
+  set_stopped("stopped");
+}
 
 bool NodeDaemon::stopped() {
   std::lock_guard lock(mu_);
@@ -473,10 +481,20 @@ Node::Node(NodeOptions options)
 Node::Node(Coordinator& coordinator, NodeOptions options)
     : daemon_(std::make_unique<internal::NodeDaemon>(coordinator.hub(), std::move(options))) {}
 Node::~Node() = default;
-unsigned Node::processes() const { return daemon_->processes(); }
-void Node::wait() { daemon_->wait(); }
-void Node::stop() { daemon_->stop(); }
-void Node::drain() { daemon_->drain(); }
-bool Node::stopped() const { return daemon_->stopped(); }
+unsigned Node::processes() const {
+  return daemon_->processes();
+}
+void Node::wait() {
+  daemon_->wait();
+}
+void Node::stop() {
+  daemon_->stop();
+}
+void Node::drain() {
+  daemon_->drain();
+}
+bool Node::stopped() const {
+  return daemon_->stopped();
+}
 
 }  // namespace dpool

@@ -6,7 +6,7 @@
 namespace dpool::internal {
 namespace {
 constexpr unsigned kMaxFailedStarts = 3;
-constexpr double kBatchUs = 1000;     // aim for ~1 ms of work per executor hand-off
+constexpr double kBatchUs = 1000;  // aim for ~1 ms of work per executor hand-off
 constexpr std::size_t kMaxDepth = 64;
 constexpr double kLongTaskUs = 50'000;  // above this, no prefetch: balance matters more
 }  // namespace
@@ -75,8 +75,8 @@ void Supervisor::executor_done(Slot slot, wire::Result&& result, zmq::message_t&
 
 void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint now) {
   auto& s = slots_.at(slot);
-  bool expected = s.state == State::kRetiring || s.state == State::kKilled ||
-                  s.state == State::kDown;
+  bool expected =
+      s.state == State::kRetiring || s.state == State::kKilled || s.state == State::kDown;
   bool during_start = s.state == State::kStarting;
   if (s.state == State::kKilled) {  // we killed it (timeout, cancel): nothing else failed
     for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i) {
@@ -124,11 +124,11 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
     s.assigned.clear();
   }
   if (during_start && ++s.failed_starts >= kMaxFailedStarts && broken_.empty()) {
-    broken_ = "every executor on node " + options_.node + " dies while starting (" +
-              (signal ? "signal " + std::to_string(signal)
-                      : "exit code " + std::to_string(exit_code)) +
-              "); if the node runs a program with --exec, its main() must begin with "
-              "dpool::init(argc, argv)";
+    broken_ =
+        "every executor on node " + options_.node + " dies while starting (" +
+        (signal ? "signal " + std::to_string(signal) : "exit code " + std::to_string(exit_code)) +
+        "); if the node runs a program with --exec, its main() must begin with "
+        "dpool::init(argc, argv)";
   }
   if (!broken_.empty()) {
     s.state = State::kDown;
@@ -159,8 +159,8 @@ void Supervisor::tick(TimePoint now) {
     if (now < s.front_since + limit) continue;
     detail::Failure f;
     f.code = ErrorCode::kTaskTimeout;
-    f.message = "it ran longer than its timeout of " + std::to_string(it->second.spec.timeout_ms) +
-                " ms";
+    f.message =
+        "it ran longer than its timeout of " + std::to_string(it->second.spec.timeout_ms) + " ms";
     s.assigned.pop_front();
     fail(it->first, f, s.pid);
     s.state = State::kKilled;  // its death requeues the rest and respawns it
@@ -348,6 +348,8 @@ void Supervisor::update_credit() {
   }
 }
 
-Supervisor::Actions Supervisor::take_actions() { return std::exchange(actions_, {}); }
+Supervisor::Actions Supervisor::take_actions() {
+  return std::exchange(actions_, {});
+}
 
 }  // namespace dpool::internal

@@ -31,13 +31,14 @@ class Supervisor {
   };
   // What the shell must do next.
   struct Actions {
-    std::vector<Slot> spawn;                               // start an executor in the slot
-    std::vector<Slot> kill;                                // SIGKILL the slot's executor
-    std::vector<Slot> retire;                              // close its socket; it exits by itself
-    std::vector<std::pair<Slot, std::vector<std::pair<wire::Task, Args>>>> run;  // write RUN records
-    wire::ResultBatch results;                             // for the coordinator
+    std::vector<Slot> spawn;   // start an executor in the slot
+    std::vector<Slot> kill;    // SIGKILL the slot's executor
+    std::vector<Slot> retire;  // close its socket; it exits by itself
+    std::vector<std::pair<Slot, std::vector<std::pair<wire::Task, Args>>>>
+        run;                    // write RUN records
+    wire::ResultBatch results;  // for the coordinator
     Frames result_payloads;
-    std::optional<wire::Credit> credit;                    // advertise when set
+    std::optional<wire::Credit> credit;  // advertise when set
     bool empty() const {
       return spawn.empty() && kill.empty() && retire.empty() && run.empty() &&
              results.results.empty() && !credit;
@@ -94,9 +95,9 @@ class Supervisor {
     State state = State::kDown;
     int pid = 0;
     std::deque<std::uint64_t> assigned;  // written to the executor, in order; front is running
-    TimePoint front_since{};              // when the front task started running
-    unsigned done = 0;                    // tasks completed by this process
-    unsigned failed_starts = 0;           // consecutive deaths before READY
+    TimePoint front_since{};             // when the front task started running
+    unsigned done = 0;                   // tasks completed by this process
+    unsigned failed_starts = 0;          // consecutive deaths before READY
   };
   struct TaskRec {
     wire::Task spec;

@@ -1,10 +1,10 @@
 #include "client_session.hpp"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <asio/post.hpp>
 #include <random>
-#include <spdlog/spdlog.h>
 
 #include "event_loop.hpp"
 
@@ -20,8 +20,8 @@ zmq::message_t to_message(std::string&& s) {
   if (s.size() <= 4096) return zmq::message_t(s.data(), s.size());
   auto* owned = new std::string(std::move(s));
   return zmq::message_t(
-      owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
-      owned);
+      owned->data(), owned->size(),
+      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
 }
 
 }  // namespace
@@ -46,8 +46,9 @@ std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io, Make
     lock.unlock();
     s->detach();
     throw ConnectionError("no dpool coordinator answered at " + where + " within " +
-                          detail::describe(timeout) + "; start one with `dpool coordinator --bind " +
-                          where + "`, check the address, or raise Connect::connect_timeout");
+                          detail::describe(timeout) +
+                          "; start one with `dpool coordinator --bind " + where +
+                          "`, check the address, or raise Connect::connect_timeout");
   }
   if (!s->refused_.empty()) {
     auto why = s->refused_;
@@ -64,7 +65,9 @@ bool ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
                            bool block) {
   std::unique_lock lock(mu_);
   // A batch larger than the window goes in alone, once nothing else is in flight.
-  auto room = [&] { return closed_ || outstanding_ == 0 || outstanding_ + tasks.size() <= window_; };
+  auto room = [&] {
+    return closed_ || outstanding_ == 0 || outstanding_ + tasks.size() <= window_;
+  };
   if (!room()) {
     if (!block) return false;
     cv_.wait(lock, room);
@@ -169,9 +172,10 @@ void ClientSession::on_welcome(const wire::Welcome& welcome) {
       copy.copy(f.args);
       payloads.push_back(std::move(copy));
     }
-    spdlog::warn("dpool client: registered again with the coordinator ({}); resubmitted {} "
-                 "unfinished task(s)",
-                 restarted ? "it restarted" : "it had given up on us", msg.tasks.size());
+    spdlog::warn(
+        "dpool client: registered again with the coordinator ({}); resubmitted {} "
+        "unfinished task(s)",
+        restarted ? "it restarted" : "it had given up on us", msg.tasks.size());
     if (!msg.tasks.empty() && link_)
       link_->send(wire::encode(wire::Kind::kSubmit, msg, std::move(payloads)));
   }
@@ -181,8 +185,7 @@ void ClientSession::on_welcome(const wire::Welcome& welcome) {
 }
 
 void ClientSession::keep_alive(std::chrono::milliseconds interval,
-                               std::chrono::milliseconds timeout,
-                               std::chrono::milliseconds grace) {
+                               std::chrono::milliseconds timeout, std::chrono::milliseconds grace) {
   call_on(io_, [&] {
     resilient_ = true;
     beat_interval_ = coordinator_beat_.count() ? std::min(interval, coordinator_beat_) : interval;
@@ -204,9 +207,10 @@ void ClientSession::on_beat() {
     if (!lost_) {
       lost_ = true;
       lost_since_ = now;
-      spdlog::warn("dpool client: the coordinator has been silent for {} ms; waiting up to {} ms "
-                   "for it to come back",
-                   beat_timeout_.count(), grace_.count());
+      spdlog::warn(
+          "dpool client: the coordinator has been silent for {} ms; waiting up to {} ms "
+          "for it to come back",
+          beat_timeout_.count(), grace_.count());
     }
     send_hello();
     last_seen_ = now;  // one HELLO per timeout period
@@ -216,8 +220,7 @@ void ClientSession::on_beat() {
       f.message = "the coordinator at " + where_ + " stayed unreachable for more than " +
                   detail::describe(grace_) +
                   " (Connect::reconnect_grace); the task's result is lost with it";
-      spdlog::error("dpool client: {}; failing {} unfinished task(s)", f.message,
-                    inflight_.size());
+      spdlog::error("dpool client: {}; failing {} unfinished task(s)", f.message, inflight_.size());
       fail_all(f);
     }
   }
@@ -303,8 +306,8 @@ void ClientSession::completed(std::size_t n) {
 }
 
 std::future<std::vector<std::uint64_t>> ClientSession::start_cancel(std::uint64_t first,
-                                                                     std::size_t count,
-                                                                     bool kill_running) {
+                                                                    std::size_t count,
+                                                                    bool kill_running) {
   detail::Failure cancelled;
   cancelled.code = ErrorCode::kCancelled;
   cancelled.message = "cancelled before it started";
@@ -365,7 +368,8 @@ void ClientSession::close() {
 void ClientSession::join() {
   std::unique_lock lock(mu_);
   if (!closed_)
-    throw std::logic_error("Pool::join() needs close() or terminate() first (as in multiprocessing)");
+    throw std::logic_error(
+        "Pool::join() needs close() or terminate() first (as in multiprocessing)");
   cv_.wait(lock, [this] { return outstanding_ == 0; });
 }
 
@@ -377,7 +381,8 @@ void ClientSession::fail_all(const detail::Failure& failure) {
   }
   std::size_t n = queued.size() + inflight_.size();
   for (auto& p : queued) p.sink->deliver(p.part, detail::Outcome{failure, {}, {}});
-  for (auto& [id, f] : std::exchange(inflight_, {})) f.sink->deliver(f.part, detail::Outcome{failure, {}, {}});
+  for (auto& [id, f] : std::exchange(inflight_, {}))
+    f.sink->deliver(f.part, detail::Outcome{failure, {}, {}});
   completed(n);
 }
 

@@ -2,15 +2,14 @@
 // batches them to the coordinator and hands results back to their sinks.
 #pragma once
 
+#include <asio/steady_timer.hpp>
 #include <atomic>
 #include <condition_variable>
-#include <future>
 #include <dpool/pool.hpp>
+#include <future>
 #include <mutex>
-#include <unordered_map>
-
-#include <asio/steady_timer.hpp>
 #include <optional>
+#include <unordered_map>
 
 #include "link.hpp"
 
@@ -74,24 +73,26 @@ class ClientSession final : public detail::PoolCore,
   void answer_cancels();
   // Cancels what it can at once and asks the coordinator for the rest; the
   // future holds the ids that could not be cancelled.
-  std::future<std::vector<std::uint64_t>> start_cancel(std::uint64_t first, std::size_t count,
-                                                       bool kill_running);  // tells every waiting cancel() nothing more was cancelled
+  std::future<std::vector<std::uint64_t>> start_cancel(
+      std::uint64_t first, std::size_t count,
+      bool kill_running);  // tells every waiting cancel() nothing more was cancelled
 
   asio::io_context& io_;
   std::string where_;
-  std::unique_ptr<Link> link_;                          // loop thread
+  std::unique_ptr<Link> link_;                            // loop thread
   std::unordered_map<std::uint64_t, Inflight> inflight_;  // loop thread
   std::unordered_map<std::uint64_t, std::shared_ptr<std::promise<std::vector<std::uint64_t>>>>
-      cancel_answers_;  // loop thread
-  std::uint64_t next_request_ = 1;                      // loop thread
-  std::uint64_t instance_ = 0;                          // ours, in HELLO
-  std::uint64_t coordinator_instance_ = 0;              // loop thread
-  bool resilient_ = false;                              // loop thread: keep_alive() was called
+      cancel_answers_;                      // loop thread
+  std::uint64_t next_request_ = 1;          // loop thread
+  std::uint64_t instance_ = 0;              // ours, in HELLO
+  std::uint64_t coordinator_instance_ = 0;  // loop thread
+  bool resilient_ = false;                  // loop thread: keep_alive() was called
   std::chrono::milliseconds beat_interval_{0}, beat_timeout_{0}, grace_{0};
   std::chrono::steady_clock::time_point last_seen_{}, lost_since_{};
   bool lost_ = false;
   bool hello_pending_ = false;
-  std::chrono::milliseconds coordinator_beat_{0};  // the interval the coordinator asks for  // loop thread: a HELLO is on its way
+  std::chrono::milliseconds coordinator_beat_{
+      0};  // the interval the coordinator asks for  // loop thread: a HELLO is on its way
   std::unique_ptr<asio::steady_timer> beat_timer_;
 
   std::mutex mu_;

@@ -18,7 +18,9 @@ EventLoop::EventLoop(std::string name) : work_(asio::make_work_guard(io_)) {
   });
 }
 
-EventLoop::~EventLoop() { stop(); }
+EventLoop::~EventLoop() {
+  stop();
+}
 
 void EventLoop::stop() {
   if (stopped_) return;

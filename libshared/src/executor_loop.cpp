@@ -42,7 +42,8 @@ bool write_all(int fd, const iovec* iov, int n) {
   std::vector<iovec> v(iov, iov + n);
   std::size_t i = 0;
   while (i < v.size()) {
-    ssize_t w = ::writev(fd, v.data() + i, static_cast<int>(std::min<std::size_t>(v.size() - i, IOV_MAX)));
+    ssize_t w =
+        ::writev(fd, v.data() + i, static_cast<int>(std::min<std::size_t>(v.size() - i, IOV_MAX)));
     if (w < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -145,17 +146,18 @@ class Executor {
       for (auto& n : names) known += (known.empty() ? "" : ", ") + n;
       auto total = registry.names(SIZE_MAX).size();
       if (total > names.size()) known += " (" + std::to_string(total) + " in all)";
-      res.failure.message = "node " + node_ + " has no task named '" + task.name + "'" +
-                            (known.empty() ? "; it knows no tasks at all"
-                                           : "; it knows: " + known) +
-                            ". Register the function with DPOOL_REGISTER in the program or "
-                            "library that the node runs";
+      res.failure.message =
+          "node " + node_ + " has no task named '" + task.name + "'" +
+          (known.empty() ? "; it knows no tasks at all" : "; it knows: " + known) +
+          ". Register the function with DPOOL_REGISTER in the program or "
+          "library that the node runs";
       return;
     }
     if (entry->fingerprint != task.fingerprint) {
       res.failure.code = ErrorCode::kSignatureMismatch;
       res.failure.type = entry->signature;
-      res.failure.message = "node " + node_ + " registered '" + task.name + "' as " + entry->signature;
+      res.failure.message =
+          "node " + node_ + " registered '" + task.name + "' as " + entry->signature;
       return;
     }
     try {

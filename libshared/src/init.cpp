@@ -29,9 +29,13 @@ void init(int argc, char** argv) {
   g_initialized = true;
 }
 
-void set_log_level(const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); }
+void set_log_level(const std::string& level) {
+  spdlog::set_level(spdlog::level::from_str(level));
+}
 
-bool initialized() noexcept { return g_initialized; }
+bool initialized() noexcept {
+  return g_initialized;
+}
 
 unsigned cpu_count() {
   long n = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -42,7 +46,9 @@ unsigned cpu_count() {
 
 namespace dpool::internal {
 
-const std::vector<std::string>& program_argv() { return g_argv; }
+const std::vector<std::string>& program_argv() {
+  return g_argv;
+}
 
 void require_init(const char* what) {
   if (g_initialized) return;

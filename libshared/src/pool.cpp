@@ -25,7 +25,8 @@ namespace {
 
 class LocalBackend final : public PoolBackend {
  public:
-  explicit LocalBackend(const Local& o) : coordinator(CoordinatorOptions{}), node(coordinator, node_options(o)) {}
+  explicit LocalBackend(const Local& o)
+      : coordinator(CoordinatorOptions{}), node(coordinator, node_options(o)) {}
   Coordinator coordinator;
   Node node;
 
@@ -73,12 +74,12 @@ Pool::Pool(Local options) : PoolView(nullptr, {}) {
 }
 
 Pool::Pool(Connect options) : PoolView(nullptr, {}) {
-  if (::getenv("DPOOL_EXECUTOR_FD"))
-    internal::require_init("a dpool::Pool inside an executor");
+  if (::getenv("DPOOL_EXECUTOR_FD")) internal::require_init("a dpool::Pool inside an executor");
   auto backend = std::make_unique<internal::LoopBackend>();
   auto& io = backend->loop.io();
   auto session = internal::ClientSession::connect(
-      io, [&io, a = options.address](internal::Receiver r) {
+      io,
+      [&io, a = options.address](internal::Receiver r) {
         return internal::connect_dealer(io, a, std::move(r));
       },
       options.address, options.connect_timeout);
@@ -102,9 +103,17 @@ Pool::~Pool() {
   backend_.reset();
 }
 
-void Pool::close() { core_->close(); }
-void Pool::join() { core_->join(); }
-void Pool::terminate() { core_->terminate(); }
-unsigned Pool::size() const { return core_->executors(); }
+void Pool::close() {
+  core_->close();
+}
+void Pool::join() {
+  core_->join();
+}
+void Pool::terminate() {
+  core_->terminate();
+}
+unsigned Pool::size() const {
+  return core_->executors();
+}
 
 }  // namespace dpool

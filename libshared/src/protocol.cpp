@@ -17,7 +17,6 @@ CEREAL_CLASS_VERSION(dpool::internal::wire::Status, 1)
 CEREAL_CLASS_VERSION(dpool::internal::wire::Heartbeat, 1)
 CEREAL_CLASS_VERSION(dpool::internal::wire::Bye, 1)
 
-
 namespace dpool::internal::wire {
 namespace {
 
@@ -32,7 +31,8 @@ thread_local const detail::MemorySource* t_source = nullptr;
 void check_count(std::uint32_t n, std::uint32_t max, const char* unit_name) {
   // Every element takes at least one byte, so a count above what is left is a lie.
   if (n > max || (t_source && n > t_source->remaining()))
-    throw BadBody(std::string(unit_name) + std::to_string(n) + (unit_name[0] == 's' ? " bytes" : " items"));
+    throw BadBody(std::string(unit_name) + std::to_string(n) +
+                  (unit_name[0] == 's' ? " bytes" : " items"));
 }
 
 // Strings and vectors carry a u32 count checked before any allocation, so a
@@ -132,18 +132,30 @@ void serialize(Ar& ar, Bye& m, std::uint32_t) {
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::kHello: return "HELLO";
-    case Kind::kWelcome: return "WELCOME";
-    case Kind::kReject: return "REJECT";
-    case Kind::kSubmit: return "SUBMIT";
-    case Kind::kDispatch: return "DISPATCH";
-    case Kind::kResult: return "RESULT";
-    case Kind::kDeliver: return "DELIVER";
-    case Kind::kCancel: return "CANCEL";
-    case Kind::kCredit: return "CREDIT";
-    case Kind::kHeartbeat: return "HEARTBEAT";
-    case Kind::kBye: return "BYE";
-    case Kind::kStatus: return "STATUS";
+    case Kind::kHello:
+      return "HELLO";
+    case Kind::kWelcome:
+      return "WELCOME";
+    case Kind::kReject:
+      return "REJECT";
+    case Kind::kSubmit:
+      return "SUBMIT";
+    case Kind::kDispatch:
+      return "DISPATCH";
+    case Kind::kResult:
+      return "RESULT";
+    case Kind::kDeliver:
+      return "DELIVER";
+    case Kind::kCancel:
+      return "CANCEL";
+    case Kind::kCredit:
+      return "CREDIT";
+    case Kind::kHeartbeat:
+      return "HEARTBEAT";
+    case Kind::kBye:
+      return "BYE";
+    case Kind::kStatus:
+      return "STATUS";
   }
   return "UNKNOWN";
 }
@@ -153,18 +165,28 @@ namespace {
 // Which body struct each kind carries; -1 for unknown kinds.
 int body_index(Kind k) {
   switch (k) {
-    case Kind::kHello: return 0;
-    case Kind::kWelcome: return 1;
-    case Kind::kReject: return 2;
+    case Kind::kHello:
+      return 0;
+    case Kind::kWelcome:
+      return 1;
+    case Kind::kReject:
+      return 2;
     case Kind::kSubmit:
-    case Kind::kDispatch: return 3;
+    case Kind::kDispatch:
+      return 3;
     case Kind::kResult:
-    case Kind::kDeliver: return 4;
-    case Kind::kCancel: return 5;
-    case Kind::kCredit: return 6;
-    case Kind::kStatus: return 7;
-    case Kind::kHeartbeat: return 8;
-    case Kind::kBye: return 9;
+    case Kind::kDeliver:
+      return 4;
+    case Kind::kCancel:
+      return 5;
+    case Kind::kCredit:
+      return 6;
+    case Kind::kStatus:
+      return 7;
+    case Kind::kHeartbeat:
+      return 8;
+    case Kind::kBye:
+      return 9;
   }
   return -1;
 }
@@ -191,7 +213,9 @@ void put_u16(char* p, std::uint16_t v) {
   p[0] = static_cast<char>(v & 0xff);
   p[1] = static_cast<char>(v >> 8);
 }
-std::uint16_t get_u16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
+std::uint16_t get_u16(const unsigned char* p) {
+  return static_cast<std::uint16_t>(p[0] | p[1] << 8);
+}
 
 }  // namespace
 
@@ -224,7 +248,8 @@ tl::expected<Message, DecodeError> decode(Frames&& frames) {
     return tl::unexpected(DecodeError{R::kFrameCount, std::to_string(frames.size()) + " frame(s)"});
   const auto& h = frames[0];
   if (h.size() != kHeaderBytes)
-    return tl::unexpected(DecodeError{R::kBadHeader, "header of " + std::to_string(h.size()) + " bytes"});
+    return tl::unexpected(
+        DecodeError{R::kBadHeader, "header of " + std::to_string(h.size()) + " bytes"});
   auto* p = static_cast<const unsigned char*>(h.data());
   std::uint32_t magic = p[0] | p[1] << 8 | p[2] << 16 | static_cast<std::uint32_t>(p[3]) << 24;
   if (magic != kMagic) return tl::unexpected(DecodeError{R::kBadMagic, "bad magic"});
@@ -283,9 +308,15 @@ tl::expected<T, std::string> decode_one(std::string_view bytes) {
 }
 }  // namespace
 
-std::string encode_meta(const Task& task) { return detail::encode(task); }
-std::string encode_meta(const Result& result) { return detail::encode(result); }
-tl::expected<Task, std::string> decode_task(std::string_view b) { return decode_one<Task>(b); }
+std::string encode_meta(const Task& task) {
+  return detail::encode(task);
+}
+std::string encode_meta(const Result& result) {
+  return detail::encode(result);
+}
+tl::expected<Task, std::string> decode_task(std::string_view b) {
+  return decode_one<Task>(b);
+}
 tl::expected<Result, std::string> decode_result(std::string_view b) {
   return decode_one<Result>(b);
 }

@@ -25,23 +25,23 @@ constexpr std::uint32_t kMagic = 0x4c4f5044;  // "DPOL"
 constexpr std::uint16_t kVersion = 1;
 constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kMaxBodyBytes = 256u << 20;
-constexpr std::uint32_t kMaxBatch = 1u << 20;      // tasks or results in one message
-constexpr std::uint32_t kMaxName = 1024;           // names of tasks, nodes, clients
-constexpr std::uint32_t kMaxText = 16u << 20;      // error messages, reasons
+constexpr std::uint32_t kMaxBatch = 1u << 20;  // tasks or results in one message
+constexpr std::uint32_t kMaxName = 1024;       // names of tasks, nodes, clients
+constexpr std::uint32_t kMaxText = 16u << 20;  // error messages, reasons
 
 enum class Kind : std::uint16_t {
-  kHello = 1,      // peer -> coordinator: who I am
-  kWelcome = 2,    // coordinator -> peer: accepted
-  kReject = 3,     // coordinator -> peer: refused, with the reason
-  kSubmit = 4,     // client -> coordinator: TaskBatch
-  kDispatch = 5,   // coordinator -> node: TaskBatch
-  kResult = 6,     // node -> coordinator: ResultBatch
-  kDeliver = 7,    // coordinator -> client: ResultBatch
-  kCancel = 8,     // client -> coordinator, coordinator -> node
-  kCredit = 9,     // node -> coordinator: my capacity
+  kHello = 1,     // peer -> coordinator: who I am
+  kWelcome = 2,   // coordinator -> peer: accepted
+  kReject = 3,    // coordinator -> peer: refused, with the reason
+  kSubmit = 4,    // client -> coordinator: TaskBatch
+  kDispatch = 5,  // coordinator -> node: TaskBatch
+  kResult = 6,    // node -> coordinator: ResultBatch
+  kDeliver = 7,   // coordinator -> client: ResultBatch
+  kCancel = 8,    // client -> coordinator, coordinator -> node
+  kCredit = 9,    // node -> coordinator: my capacity
   kHeartbeat = 10,
-  kBye = 11,       // peer leaving
-  kStatus = 12,    // coordinator -> client: cluster capacity
+  kBye = 11,     // peer leaving
+  kStatus = 12,  // coordinator -> client: cluster capacity
 };
 const char* kind_name(Kind k);
 

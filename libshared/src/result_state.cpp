@@ -92,20 +92,20 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
     case ErrorCode::kNone:
       return nullptr;
     case ErrorCode::kTaskRaised:
-      return std::make_exception_ptr(RemoteError(
-          t + " raised " + f.type + where(info) + ": " + f.message, f.type, f.message, info.node,
-          info.pid));
+      return std::make_exception_ptr(
+          RemoteError(t + " raised " + f.type + where(info) + ": " + f.message, f.type, f.message,
+                      info.node, info.pid));
     case ErrorCode::kWorkerCrashed: {
       std::string how = f.signal ? "was killed by " + signal_text(f.signal)
                                  : "exited with code " + std::to_string(f.exit_code);
       std::string what = "the executor running " + t + where(info) + " " + how;
-      what += f.message.empty() ? "; it was replaced and the other tasks carry on"
-                                : "; " + f.message;
+      what +=
+          f.message.empty() ? "; it was replaced and the other tasks carry on" : "; " + f.message;
       return std::make_exception_ptr(WorkerCrashed(what, f.signal, f.exit_code));
     }
     case ErrorCode::kTaskTimeout:
-      return std::make_exception_ptr(TaskTimeout(t + " ran past its timeout" + where(info) +
-                                                 " and was killed: " + f.message));
+      return std::make_exception_ptr(
+          TaskTimeout(t + " ran past its timeout" + where(info) + " and was killed: " + f.message));
     case ErrorCode::kWorkerLost:
       return std::make_exception_ptr(WorkerLost(t + ": " + f.message));
     case ErrorCode::kCancelled:
@@ -113,9 +113,9 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
     case ErrorCode::kUnknownTask:
       return std::make_exception_ptr(UnknownTask(f.message));
     case ErrorCode::kSignatureMismatch:
-      return std::make_exception_ptr(SignatureMismatch(
-          t + " was called as " + signature + " but " + f.message +
-          "; rebuild the caller and the node from the same task declarations"));
+      return std::make_exception_ptr(
+          SignatureMismatch(t + " was called as " + signature + " but " + f.message +
+                            "; rebuild the caller and the node from the same task declarations"));
     case ErrorCode::kSerialization:
       return std::make_exception_ptr(SerializationError(t + ": " + f.message));
     case ErrorCode::kPoolClosed:
@@ -183,8 +183,8 @@ bool StateBase::fail(std::exception_ptr error) {
   return true;
 }
 
-void StateBase::bind_tasks(std::weak_ptr<Canceller> owner, std::uint64_t first,
-                           std::size_t count, bool kill_running) {
+void StateBase::bind_tasks(std::weak_ptr<Canceller> owner, std::uint64_t first, std::size_t count,
+                           bool kill_running) {
   std::lock_guard lock(mu_);
   owner_ = std::move(owner);
   first_ = first;

@@ -1,7 +1,8 @@
 #include "zmq_socket.hpp"
 
-#include <asio/post.hpp>
 #include <spdlog/spdlog.h>
+
+#include <asio/post.hpp>
 #include <zmq_addon.hpp>
 
 #include "link.hpp"
@@ -55,8 +56,7 @@ void ZmqSocket::drain() {
   auto alive = alive_;
   while (*alive && (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) {
     Frames frames;
-    if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait))
-      break;
+    if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
     on_frames_(std::move(frames));
   }
 }

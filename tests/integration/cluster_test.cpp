@@ -6,8 +6,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
-#include <dpool/dpool.hpp>
 #include <cstring>
+#include <dpool/dpool.hpp>
 #include <random>
 #include <set>
 #include <zmq.hpp>
@@ -123,9 +123,9 @@ TEST_CASE("terminate frees the cluster: running tasks are killed and new work st
 
 TEST_CASE("an unreachable coordinator gives ConnectionError after the connect timeout") {
   auto t0 = Clock::now();
-  CHECK_THROWS_AS(dpool::Pool(dpool::Connect{.address = "tcp://127.0.0.1:1",
-                                             .connect_timeout = 300ms}),
-                  dpool::ConnectionError);
+  CHECK_THROWS_AS(
+      dpool::Pool(dpool::Connect{.address = "tcp://127.0.0.1:1", .connect_timeout = 300ms}),
+      dpool::ConnectionError);
   CHECK(seconds_since(t0) < 3.0);
 }
 
@@ -207,12 +207,12 @@ TEST_CASE("SIGTERM stops a worker cleanly and SIGINT stops a coordinator cleanly
 }
 
 TEST_CASE("bad command-line options print usage and exit with code 2") {
-  for (std::vector<std::string> args : {std::vector<std::string>{DPOOL_BIN},
-                                        {DPOOL_BIN, "worker", "--bogus"},
-                                        {DPOOL_BIN, "worker", "--connect", "tcp://127.0.0.1:1"},
-                                        {DPOOL_BIN, "coordinator"},
-                                        {DPOOL_BIN, "worker", "--connect", "x", "--procs", "0",
-                                         "--load", "a.so"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{DPOOL_BIN},
+        {DPOOL_BIN, "worker", "--bogus"},
+        {DPOOL_BIN, "worker", "--connect", "tcp://127.0.0.1:1"},
+        {DPOOL_BIN, "coordinator"},
+        {DPOOL_BIN, "worker", "--connect", "x", "--procs", "0", "--load", "a.so"}}) {
     ts::Child child(args);
     int status = child.wait_exit(10s);
     REQUIRE(status != -1);

@@ -19,14 +19,11 @@ namespace ts = test_support;
 namespace {
 
 const std::vector<std::string> kFastCoordinator{"--heartbeat", "50ms", "--node-timeout", "500ms"};
-const std::vector<std::string> kFastWorker{"--heartbeat", "50ms", "--coordinator-timeout",
-                                           "500ms"};
+const std::vector<std::string> kFastWorker{"--heartbeat", "50ms", "--coordinator-timeout", "500ms"};
 
 dpool::Connect fast_connect(const std::string& address) {
-  return {.address = address,
-          .heartbeat = 50ms,
-          .coordinator_timeout = 500ms,
-          .reconnect_grace = 30s};
+  return {
+      .address = address, .heartbeat = 50ms, .coordinator_timeout = 500ms, .reconnect_grace = 30s};
 }
 
 // Reads `n` results of echo tasks 0..n-1, calling `fault` after `at` of them;

@@ -132,7 +132,9 @@ TEST_CASE("an unknown task name raises UnknownTask naming the node and known tas
 
 TEST_CASE("a function that was never registered is refused before it is sent") {
   dpool::Pool pool(1);
-  CHECK_THROWS_AS(pool.apply(+[](int x) { return x; }, 1), dpool::UnknownTask);
+  CHECK_THROWS_AS(pool.apply(
+                      +[](int x) { return x; }, 1),
+                  dpool::UnknownTask);
 }
 
 TEST_CASE("calling a task with the wrong types raises SignatureMismatch with both signatures") {

@@ -116,8 +116,9 @@ TEST_CASE("imap_unordered yields in completion order, not input order") {
   });
 }
 
-TEST_CASE("an input exception surfaces after the chunks read before it "
-          "(test_imap_handle_iterable_exception, bpo-28699)") {
+TEST_CASE(
+    "an input exception surfaces after the chunks read before it "
+    "(test_imap_handle_iterable_exception, bpo-28699)") {
   in_both_modes([](dpool::Pool& pool) {
     struct Case {
       int k;
@@ -317,7 +318,8 @@ TEST_CASE("higher priority tasks start first within a client") {
     for (int i = 0; i < 6; ++i) blockers.push_back(pool.apply_async(tt::sleep_ms, 200));
     std::vector<dpool::AsyncResult<int>> low, high;
     for (int i = 0; i < 6; ++i) low.push_back(pool.apply_async(tt::pid_after_ms, 0));
-    for (int i = 0; i < 6; ++i) high.push_back(pool.with({.priority = 5}).apply_async(tt::pid_after_ms, 0));
+    for (int i = 0; i < 6; ++i)
+      high.push_back(pool.with({.priority = 5}).apply_async(tt::pid_after_ms, 0));
     for (auto& r : high) r.get(30s);
     for (auto& r : low) r.get(30s);
     auto latest_high = high.front().info().started;
@@ -328,8 +330,9 @@ TEST_CASE("higher priority tasks start first within a client") {
   });
 }
 
-TEST_CASE("terminate returns within 1 s with 10,000 long tasks queued; get raises Cancelled "
-          "(gh-79659)") {
+TEST_CASE(
+    "terminate returns within 1 s with 10,000 long tasks queued; get raises Cancelled "
+    "(gh-79659)") {
   in_both_modes([](dpool::Pool& pool) {
     std::vector<dpool::AsyncResult<int>> rs;
     rs.reserve(10000);

@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   if (argc < 3) return 2;
   dpool::Pool pool(dpool::Connect{.address = argv[1]});
   std::vector<dpool::AsyncResult<int>> rs;
-  for (int i = 0; i < std::stoi(argv[2]); ++i) rs.push_back(pool.apply_async(test_tasks::sleep_ms, 60000));
+  for (int i = 0; i < std::stoi(argv[2]); ++i)
+    rs.push_back(pool.apply_async(test_tasks::sleep_ms, 60000));
   // Cancelling a task submitted last waits for the coordinator's answer, which
   // proves it holds the others.
   pool.apply_async(test_tasks::sleep_ms, 1).cancel();

@@ -71,15 +71,19 @@ std::string Child::wait_line(const std::string& needle, std::chrono::millisecond
     }
     pollfd p{out_fd_, POLLIN, 0};
     int n = ::poll(&p, 1, remaining_ms(deadline));
-    if (n == 0) throw std::runtime_error("no line with '" + needle + "' in time; output:\n" + output_);
+    if (n == 0)
+      throw std::runtime_error("no line with '" + needle + "' in time; output:\n" + output_);
     char buf[4096];
     ssize_t r = ::read(out_fd_, buf, sizeof buf);
-    if (r == 0) throw std::runtime_error("output ended without '" + needle + "'; output:\n" + output_);
+    if (r == 0)
+      throw std::runtime_error("output ended without '" + needle + "'; output:\n" + output_);
     if (r > 0) output_.append(buf, static_cast<std::size_t>(r));
   }
 }
 
-void Child::signal(int sig) { ::kill(pid_, sig); }
+void Child::signal(int sig) {
+  ::kill(pid_, sig);
+}
 
 int Child::wait_exit(std::chrono::milliseconds timeout) {
   pollfd p{pidfd_, POLLIN, 0};
@@ -114,10 +118,10 @@ Coordinator::Coordinator(std::vector<std::string> extra, std::string bind)
 
 Worker::Worker(const std::string& address, const std::string& mode, int procs,
                const std::string& name, std::vector<std::string> extra)
-    : process(joined({DPOOL_BIN, "worker", "--connect", address, "--procs", std::to_string(procs),
-                      "--name", name, "--log", "warn", mode,
-                      mode == "--exec" ? TEST_TASK_HOST : TEST_TASK_LIB},
-                     extra)) {
+    : process(joined(
+          {DPOOL_BIN, "worker", "--connect", address, "--procs", std::to_string(procs), "--name",
+           name, "--log", "warn", mode, mode == "--exec" ? TEST_TASK_HOST : TEST_TASK_LIB},
+          extra)) {
   process.wait_line("connected", std::chrono::seconds(10));
 }
 

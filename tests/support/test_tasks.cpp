@@ -11,8 +11,12 @@
 
 namespace test_tasks {
 
-int square(int x) { return x * x; }
-int add(int a, int b) { return a + b; }
+int square(int x) {
+  return x * x;
+}
+int add(int a, int b) {
+  return a + b;
+}
 void touch(int) {}
 int sleep_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
@@ -22,22 +26,38 @@ int pid_after_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
   return static_cast<int>(::getpid());
 }
-int crash_abort(int) { std::abort(); }
+int crash_abort(int) {
+  std::abort();
+}
 int crash_segv(int) {
   ::raise(SIGSEGV);
   return 0;
 }
-int crash_exit(int code) { ::_exit(code); }
-int throw_runtime(std::string message) { throw std::runtime_error(message); }
-std::uint64_t length(std::string bytes) { return bytes.size(); }
-std::string blob(std::uint64_t size) { return std::string(size, 'x'); }
-double half(double x) { return x / 2; }
-Unserializable make_unserializable(int x) { return {x}; }
+int crash_exit(int code) {
+  ::_exit(code);
+}
+int throw_runtime(std::string message) {
+  throw std::runtime_error(message);
+}
+std::uint64_t length(std::string bytes) {
+  return bytes.size();
+}
+std::string blob(std::uint64_t size) {
+  return std::string(size, 'x');
+}
+double half(double x) {
+  return x / 2;
+}
+Unserializable make_unserializable(int x) {
+  return {x};
+}
 
 namespace {
 int g_tag = -1;
 }
-void set_tag(int tag) { g_tag = tag; }
+void set_tag(int tag) {
+  g_tag = tag;
+}
 
 int crash_once(std::string marker) {
   if (::access(marker.c_str(), F_OK) == 0) return 1;
@@ -50,8 +70,12 @@ int echo_after_ms(int x, int ms) {
   return x;
 }
 
-std::string huge_error(std::uint64_t n) { throw std::runtime_error(std::string(n, 'e')); }
-int get_tag(int) { return g_tag; }
+std::string huge_error(std::uint64_t n) {
+  throw std::runtime_error(std::string(n, 'e'));
+}
+int get_tag(int) {
+  return g_tag;
+}
 
 }  // namespace test_tasks
 

@@ -19,7 +19,7 @@ int crash_segv(int x);                   // SIGSEGV
 int crash_exit(int code);                // _exit(code)
 int throw_runtime(std::string message);  // throws std::runtime_error(message)
 std::uint64_t length(std::string bytes);
-std::string blob(std::uint64_t size);    // `size` bytes
+std::string blob(std::uint64_t size);  // `size` bytes
 double half(double x);
 
 // A result type whose serialization always throws.

@@ -1,6 +1,8 @@
 // RecordReader (libshared/src/exec_channel.hpp): records come out whole and in
 // order however the byte stream is split, large payloads included, and a
 // malformed header is an error value.
+#include "exec_channel.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -8,8 +10,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include "exec_channel.hpp"
 
 namespace {
 
@@ -56,7 +56,8 @@ std::vector<Plain> feed(const std::string& stream, Pick next_piece) {
   while (pos < stream.size()) {
     auto span = reader.buffer();
     REQUIRE(span.size() > 0);
-    std::size_t n = std::min({span.size(), stream.size() - pos, std::max<std::size_t>(1, next_piece())});
+    std::size_t n =
+        std::min({span.size(), stream.size() - pos, std::max<std::size_t>(1, next_piece())});
     std::memcpy(span.data(), stream.data() + pos, n);
     reader.commit(n);
     pos += n;
@@ -137,7 +138,8 @@ TEST_CASE("records fed byte by byte come out identical and in order") {
 
 TEST_CASE("records fed in random split sizes come out identical and in order") {
   auto want = sample_records();
-  for (int i = 0; i < 40; ++i) want.push_back({RecordKind::kRun, "m" + std::to_string(i), pattern(i * 37, i)});
+  for (int i = 0; i < 40; ++i)
+    want.push_back({RecordKind::kRun, "m" + std::to_string(i), pattern(i * 37, i)});
   auto stream = stream_of(want);
   for (unsigned seed : {1u, 2u, 3u, 4u, 5u}) {
     CAPTURE(seed);

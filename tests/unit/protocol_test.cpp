@@ -1,6 +1,8 @@
 // The wire codec (libshared/src/protocol.hpp): every message kind round-trips
 // field by field, and hostile input of every shape comes back as a
 // DecodeError value, never an exception or a disproportionate allocation.
+#include "protocol.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -11,8 +13,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include "protocol.hpp"
 
 // Every allocation of this binary goes through here, so a test can ask how
 // large the largest single allocation was while it decoded something.
@@ -41,12 +41,24 @@ std::size_t largest_allocation_during(F&& fn) {
 }
 }  // namespace
 
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new(std::size_t n) {
+  return counted_alloc(n);
+}
+void* operator new[](std::size_t n) {
+  return counted_alloc(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 
@@ -55,9 +67,13 @@ using wire::DecodeError;
 using wire::Kind;
 using Reason = DecodeError::Reason;
 
-zmq::message_t msg(std::string_view s) { return zmq::message_t(s.data(), s.size()); }
+zmq::message_t msg(std::string_view s) {
+  return zmq::message_t(s.data(), s.size());
+}
 
-std::string str(const zmq::message_t& m) { return std::string(m.to_string_view()); }
+std::string str(const zmq::message_t& m) {
+  return std::string(m.to_string_view());
+}
 
 Frames clone(const Frames& frames) {
   Frames out;
@@ -82,9 +98,10 @@ std::string header(Kind kind, std::uint16_t version = wire::kVersion) {
   return h;
 }
 
-const std::vector<Kind> kAllKinds = {
-    Kind::kHello,  Kind::kWelcome, Kind::kReject, Kind::kSubmit,    Kind::kDispatch, Kind::kResult,
-    Kind::kDeliver, Kind::kCancel, Kind::kCredit, Kind::kHeartbeat, Kind::kBye,      Kind::kStatus};
+const std::vector<Kind> kAllKinds = {Kind::kHello,     Kind::kWelcome,  Kind::kReject,
+                                     Kind::kSubmit,    Kind::kDispatch, Kind::kResult,
+                                     Kind::kDeliver,   Kind::kCancel,   Kind::kCredit,
+                                     Kind::kHeartbeat, Kind::kBye,      Kind::kStatus};
 
 wire::Task sample_task(std::uint64_t id) {
   wire::Task t;
@@ -120,8 +137,10 @@ Frames sample(Kind kind) {
   switch (kind) {
     case Kind::kHello:
       return wire::encode(kind, wire::Hello{wire::Role::kNode, "node-1", 77, 8, 16, 99});
-    case Kind::kWelcome: return wire::encode(kind, wire::Welcome{5, "coord", 12});
-    case Kind::kReject: return wire::encode(kind, wire::Reject{"go away"});
+    case Kind::kWelcome:
+      return wire::encode(kind, wire::Welcome{5, "coord", 12});
+    case Kind::kReject:
+      return wire::encode(kind, wire::Reject{"go away"});
     case Kind::kSubmit:
     case Kind::kDispatch: {
       Frames p;
@@ -135,11 +154,16 @@ Frames sample(Kind kind) {
       p.push_back(msg(""));
       return wire::encode(kind, wire::ResultBatch{{sample_failure()}}, std::move(p));
     }
-    case Kind::kCancel: return wire::encode(kind, wire::Cancel{7, {1, 2, 3}, true, true});
-    case Kind::kCredit: return wire::encode(kind, wire::Credit{6, 3});
-    case Kind::kStatus: return wire::encode(kind, wire::Status{10, 2});
-    case Kind::kHeartbeat: return wire::encode(kind, wire::Heartbeat{});
-    case Kind::kBye: return wire::encode(kind, wire::Bye{"done"});
+    case Kind::kCancel:
+      return wire::encode(kind, wire::Cancel{7, {1, 2, 3}, true, true});
+    case Kind::kCredit:
+      return wire::encode(kind, wire::Credit{6, 3});
+    case Kind::kStatus:
+      return wire::encode(kind, wire::Status{10, 2});
+    case Kind::kHeartbeat:
+      return wire::encode(kind, wire::Heartbeat{});
+    case Kind::kBye:
+      return wire::encode(kind, wire::Bye{"done"});
   }
   return {};
 }
@@ -171,8 +195,8 @@ TEST_CASE("the header frame is the magic, the version and the kind, little-endia
 }
 
 TEST_CASE("a HELLO round-trips with every field") {
-  auto m = wire::decode(
-      wire::encode(Kind::kHello, wire::Hello{wire::Role::kNode, "node-1", 77, 8, 16, 0xdeadbeefcafef00dull}));
+  auto m = wire::decode(wire::encode(
+      Kind::kHello, wire::Hello{wire::Role::kNode, "node-1", 77, 8, 16, 0xdeadbeefcafef00dull}));
   REQUIRE(m);
   CHECK(m->kind == Kind::kHello);
   auto& h = body<wire::Hello>(*m);
@@ -186,13 +210,15 @@ TEST_CASE("a HELLO round-trips with every field") {
 }
 
 TEST_CASE("a client HELLO keeps its role") {
-  auto m = wire::decode(wire::encode(Kind::kHello, wire::Hello{wire::Role::kClient, "c", 1, 0, 0, 1}));
+  auto m =
+      wire::decode(wire::encode(Kind::kHello, wire::Hello{wire::Role::kClient, "c", 1, 0, 0, 1}));
   REQUIRE(m);
   CHECK(body<wire::Hello>(*m).role == wire::Role::kClient);
 }
 
 TEST_CASE("a WELCOME round-trips with every field") {
-  auto m = wire::decode(wire::encode(Kind::kWelcome, wire::Welcome{0x0102030405060708ull, "head", 24}));
+  auto m =
+      wire::decode(wire::encode(Kind::kWelcome, wire::Welcome{0x0102030405060708ull, "head", 24}));
   REQUIRE(m);
   CHECK(m->kind == Kind::kWelcome);
   auto& w = body<wire::Welcome>(*m);
@@ -219,7 +245,8 @@ TEST_CASE("a SUBMIT and a DISPATCH round-trip every task field and their payload
     p.push_back(msg(big));
     auto t3 = sample_task(3);
     t3.priority = 2'000'000'000;
-    auto frames = wire::encode(kind, wire::TaskBatch{{sample_task(1), sample_task(2), t3}}, std::move(p));
+    auto frames =
+        wire::encode(kind, wire::TaskBatch{{sample_task(1), sample_task(2), t3}}, std::move(p));
     REQUIRE(frames.size() == 5);
     auto m = wire::decode(std::move(frames));
     REQUIRE(m);
@@ -258,7 +285,8 @@ TEST_CASE("a RESULT and a DELIVER round-trip a success and a failure with every 
     Frames p;
     p.push_back(msg("result-bytes"));
     p.push_back(msg(""));
-    auto m = wire::decode(wire::encode(kind, wire::ResultBatch{{ok, sample_failure()}}, std::move(p)));
+    auto m =
+        wire::decode(wire::encode(kind, wire::ResultBatch{{ok, sample_failure()}}, std::move(p)));
     REQUIRE(m);
     CHECK(m->kind == kind);
     auto& b = body<wire::ResultBatch>(*m);
@@ -352,7 +380,8 @@ TEST_CASE("fewer than two frames is a frame-count error") {
 TEST_CASE("a header frame of the wrong size is rejected") {
   auto good = sample(Kind::kCredit);
   auto body_bytes = str(good[1]);
-  for (std::string h : {std::string(""), header(Kind::kCredit).substr(0, 7), header(Kind::kCredit) + "x"}) {
+  for (std::string h :
+       {std::string(""), header(Kind::kCredit).substr(0, 7), header(Kind::kCredit) + "x"}) {
     CAPTURE(h.size());
     auto r = decode_nothrow(frames_of({h, body_bytes}));
     REQUIRE_FALSE(r);
@@ -378,7 +407,8 @@ TEST_CASE("a message of another protocol version is rejected, naming both versio
     REQUIRE_FALSE(r);
     CHECK(r.error().reason == Reason::kBadVersion);
     CHECK(r.error().version == v);
-    CHECK(r.error().detail.find("protocol version " + std::to_string(v) + " ") != std::string::npos);
+    CHECK(r.error().detail.find("protocol version " + std::to_string(v) + " ") !=
+          std::string::npos);
     CHECK(r.error().detail.find("protocol version " + std::to_string(wire::kVersion)) !=
           std::string::npos);
     CHECK(r.error().detail == wire::version_mismatch(v));
@@ -432,11 +462,14 @@ TEST_CASE("a count of 0xFFFFFFFF in a body is rejected at once without allocatin
     const char* what;
   };
   std::vector<Case> cases;
-  cases.push_back({Kind::kReject, wire::encode(Kind::kReject, wire::Reject{}), "string of 4294967295 bytes"});
-  cases.push_back({Kind::kBye, wire::encode(Kind::kBye, wire::Bye{}), "string of 4294967295 bytes"});
-  cases.push_back({Kind::kSubmit, wire::encode(Kind::kSubmit, wire::TaskBatch{}), "list of 4294967295 items"});
   cases.push_back(
-      {Kind::kDeliver, wire::encode(Kind::kDeliver, wire::ResultBatch{}), "list of 4294967295 items"});
+      {Kind::kReject, wire::encode(Kind::kReject, wire::Reject{}), "string of 4294967295 bytes"});
+  cases.push_back(
+      {Kind::kBye, wire::encode(Kind::kBye, wire::Bye{}), "string of 4294967295 bytes"});
+  cases.push_back(
+      {Kind::kSubmit, wire::encode(Kind::kSubmit, wire::TaskBatch{}), "list of 4294967295 items"});
+  cases.push_back({Kind::kDeliver, wire::encode(Kind::kDeliver, wire::ResultBatch{}),
+                   "list of 4294967295 items"});
   for (auto& c : cases) {
     CAPTURE(std::string(wire::kind_name(c.kind)));
     auto b = str(c.frames[1]);
@@ -487,7 +520,8 @@ TEST_CASE("a count larger than the rest of the body is rejected without allocati
   };
   std::vector<Case> cases;
   cases.push_back({Kind::kSubmit, wire::encode(Kind::kSubmit, wire::TaskBatch{}), wire::kMaxBatch});
-  cases.push_back({Kind::kDeliver, wire::encode(Kind::kDeliver, wire::ResultBatch{}), wire::kMaxBatch});
+  cases.push_back(
+      {Kind::kDeliver, wire::encode(Kind::kDeliver, wire::ResultBatch{}), wire::kMaxBatch});
   cases.push_back({Kind::kReject, wire::encode(Kind::kReject, wire::Reject{}), wire::kMaxText});
   for (auto& c : cases) {
     CAPTURE(std::string(wire::kind_name(c.kind)));

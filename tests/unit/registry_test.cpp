@@ -27,22 +27,44 @@ struct Unserializable {
 
 }  // namespace
 
-int unit_square(int x) { return x * x; }
-int unit_twice(int x) { return 2 * x; }  // same signature as unit_square
-long unit_square_long(long x) { return x * x; }
+int unit_square(int x) {
+  return x * x;
+}
+int unit_twice(int x) {
+  return 2 * x;
+}  // same signature as unit_square
+long unit_square_long(long x) {
+  return x * x;
+}
 std::string unit_repeat(std::string s, int n) {
   std::string out;
   for (int i = 0; i < n; ++i) out += s;
   return out;
 }
-std::size_t unit_length(const std::string& s) { return s.size(); }
-std::size_t unit_length_by_value(std::string s) { return s.size(); }
-void unit_touch(int x) { g_touched += x; }
-int unit_throws(int) { throw std::out_of_range("unit_throws always throws"); }
-Unserializable unit_unserializable(int x) { return Unserializable{x}; }
-int unit_noexcept(int x) noexcept { return x + 1; }
-int unit_unregistered(int x) { return x; }
-int unit_plain(int x) { return x - 1; }
+std::size_t unit_length(const std::string& s) {
+  return s.size();
+}
+std::size_t unit_length_by_value(std::string s) {
+  return s.size();
+}
+void unit_touch(int x) {
+  g_touched += x;
+}
+int unit_throws(int) {
+  throw std::out_of_range("unit_throws always throws");
+}
+Unserializable unit_unserializable(int x) {
+  return Unserializable{x};
+}
+int unit_noexcept(int x) noexcept {
+  return x + 1;
+}
+int unit_unregistered(int x) {
+  return x;
+}
+int unit_plain(int x) {
+  return x - 1;
+}
 
 DPOOL_REGISTER_AS(unit_square, "unit_square");
 DPOOL_REGISTER_AS(unit_twice, "unit_twice");
@@ -80,7 +102,9 @@ std::string run(const TaskEntry& e, const std::string& args, bool chunk = false)
   return out;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -141,7 +165,8 @@ TEST_CASE("signatures name the result and argument types, stripped of const and 
   auto long_sig = entry("unit_square_long").signature;  // "long int(long int)" with GCC
   CHECK(contains(long_sig, "long"));
   CHECK(long_sig.find('(') != std::string::npos);
-  CHECK(long_sig.substr(0, long_sig.find('(')) + "(" + long_sig.substr(0, long_sig.find('(')) + ")" ==
+  CHECK(long_sig.substr(0, long_sig.find('(')) + "(" + long_sig.substr(0, long_sig.find('(')) +
+            ")" ==
         long_sig);
   CHECK(entry("unit_touch").signature == "void(int)");
   auto repeat = entry("unit_repeat").signature;
@@ -197,7 +222,8 @@ TEST_CASE("invoking a task on encoded arguments gives its encoded result") {
   CHECK(out == dpool::detail::encode(49));
   CHECK(decoded<int>(out) == 49);
 
-  auto rep = run(entry("unit_repeat"), dpool::detail::encode(std::tuple<std::string, int>{"ab", 3}));
+  auto rep =
+      run(entry("unit_repeat"), dpool::detail::encode(std::tuple<std::string, int>{"ab", 3}));
   CHECK(decoded<std::string>(rep) == "ababab");
 
   auto len = run(entry("unit_length"), dpool::detail::encode(std::tuple<std::string>{"hello"}));
@@ -227,7 +253,8 @@ TEST_CASE("chunk mode runs the task on each argument tuple and returns a vector 
   auto rout = run(entry("unit_repeat"), dpool::detail::encode(reps), true);
   CHECK(decoded<std::vector<std::string>>(rout) == std::vector<std::string>{"xx", "yz", ""});
 
-  auto empty = run(entry("unit_square"), dpool::detail::encode(std::vector<std::tuple<int>>{}), true);
+  auto empty =
+      run(entry("unit_square"), dpool::detail::encode(std::vector<std::tuple<int>>{}), true);
   CHECK(decoded<std::vector<int>>(empty).empty());
 }
 
@@ -299,7 +326,8 @@ TEST_CASE("Remote<int(int)> carries its name and the signature of int(int)") {
   CHECK(Other::fingerprint() != RemoteTraits::fingerprint());
 }
 
-TEST_CASE("dpool::bind of a registered function makes a Call with its name, fingerprint and arguments") {
+TEST_CASE(
+    "dpool::bind of a registered function makes a Call with its name, fingerprint and arguments") {
   auto call = dpool::bind(unit_square, 6);
   CHECK_FALSE(call.empty());
   CHECK(call.name == "unit_square");

@@ -1,14 +1,14 @@
 // The coordinator's scheduling core (coordinator/scheduler.hpp), driven
 // event by event: what it dispatches where, what it delivers to whom, and
 // what it cancels, read back from take_outbox().
+#include "scheduler.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
-
-#include "scheduler.hpp"
 
 namespace doctest {
 template <class T>
@@ -29,8 +29,12 @@ using wire::Kind;
 constexpr PeerId kClientA = 1, kClientB = 2;
 constexpr PeerId kNode1 = 101, kNode2 = 102, kNode3 = 103;
 
-zmq::message_t msg(std::string_view s) { return zmq::message_t(s.data(), s.size()); }
-std::string str(const zmq::message_t& m) { return std::string(m.to_string_view()); }
+zmq::message_t msg(std::string_view s) {
+  return zmq::message_t(s.data(), s.size());
+}
+std::string str(const zmq::message_t& m) {
+  return std::string(m.to_string_view());
+}
 
 // Client-side task ids start at 1000 so they cannot be mistaken for the
 // scheduler's own numbering (which starts at 1).
@@ -39,7 +43,8 @@ std::string label(PeerId client, std::uint64_t id) {
 }
 
 // Submits tasks `ids` of `client`, named and carrying arguments after the client and id.
-void submit(Scheduler& s, PeerId client, std::vector<std::uint64_t> ids, std::int32_t priority = 0) {
+void submit(Scheduler& s, PeerId client, std::vector<std::uint64_t> ids,
+            std::int32_t priority = 0) {
   std::vector<wire::Task> tasks;
   Frames payloads;
   for (auto id : ids) {
@@ -246,7 +251,8 @@ TEST_CASE("a short queue spreads over every node before any node gets a second t
   s.take_outbox();
   submit(s, kClientA, {1000, 1001, 1002, 1003});
   auto out = s.take_outbox();
-  CHECK(names(dispatch_to(out, kNode1)) == std::vector<std::string>{label(1, 1000), label(1, 1003)});
+  CHECK(names(dispatch_to(out, kNode1)) ==
+        std::vector<std::string>{label(1, 1000), label(1, 1003)});
   CHECK(names(dispatch_to(out, kNode2)) == std::vector<std::string>{label(1, 1001)});
   CHECK(names(dispatch_to(out, kNode3)) == std::vector<std::string>{label(1, 1002)});
 }
@@ -311,7 +317,8 @@ TEST_CASE("two clients' queued tasks are served round-robin") {
                                  label(1, 1002), label(2, 2002)});
 }
 
-TEST_CASE("a client's higher-priority tasks dispatch first, in submission order within a priority") {
+TEST_CASE(
+    "a client's higher-priority tasks dispatch first, in submission order within a priority") {
   Scheduler s;
   s.client_joined(kClientA, "a");
   submit(s, kClientA, {1000}, 0);

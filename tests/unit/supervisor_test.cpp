@@ -1,14 +1,14 @@
 // The node's pool supervisor (worker/supervisor.hpp), driven event by event:
 // which executor gets which task, what a death does, and the actions the
 // shell is told to take. Executors are slots; pids are numbers we choose.
+#include "supervisor.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
-
-#include "supervisor.hpp"
 
 namespace {
 
@@ -19,8 +19,12 @@ using Actions = Supervisor::Actions;
 constexpr int kSigKill = 9;
 constexpr int kSigSegv = 11;
 
-zmq::message_t msg(std::string_view s) { return zmq::message_t(s.data(), s.size()); }
-std::string str(const zmq::message_t& m) { return std::string(m.to_string_view()); }
+zmq::message_t msg(std::string_view s) {
+  return zmq::message_t(s.data(), s.size());
+}
+std::string str(const zmq::message_t& m) {
+  return std::string(m.to_string_view());
+}
 
 Supervisor make(unsigned processes, unsigned max_tasks_per_child = 0) {
   return Supervisor(Supervisor::Options{processes, max_tasks_per_child, "node-x"});
@@ -40,7 +44,9 @@ void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt =
   s.tasks(std::move(tasks), std::move(payloads));
 }
 
-int pid_for(Slot slot) { return 1000 + static_cast<int>(slot); }
+int pid_for(Slot slot) {
+  return 1000 + static_cast<int>(slot);
+}
 
 // Starts `processes` executors and reports them all ready; drops the actions.
 Supervisor started(unsigned processes, unsigned max_tasks_per_child = 0) {
@@ -227,7 +233,8 @@ TEST_CASE("a task requeued after a death runs on the respawned executor when it 
   CHECK(runs(s.take_actions()) == RunMap{{0, {2}}});
 }
 
-TEST_CASE("executors dying three times at start-up fail the queued tasks, pointing at dpool::init") {
+TEST_CASE(
+    "executors dying three times at start-up fail the queued tasks, pointing at dpool::init") {
   auto s = make(1);
   s.start();
   s.take_actions();
@@ -277,7 +284,8 @@ TEST_CASE("start-up deaths in one slot leave tasks to the executors that do star
   CHECK(runs(a) == RunMap{{1, {2}}});
 }
 
-TEST_CASE("cancelling a running task with kill_running kills its executor and reports nothing for it") {
+TEST_CASE(
+    "cancelling a running task with kill_running kills its executor and reports nothing for it") {
   auto s = started(1);
   give(s, {1, 2});
   CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});
@@ -357,7 +365,8 @@ TEST_CASE("cancelling a prefetched task does not fail the task running before it
     a = s.take_actions();
   }
   auto* r = result_for(a, 1);
-  CHECK_MESSAGE(r == nullptr, "task 1 failed with code " << (r ? static_cast<int>(r->failure.code) : 0));
+  CHECK_MESSAGE(r == nullptr,
+                "task 1 failed with code " << (r ? static_cast<int>(r->failure.code) : 0));
   CHECK(s.stats().crashed == 0);
   CHECK(result_for(a, 3) == nullptr);
 }
@@ -373,7 +382,8 @@ TEST_CASE("an out-of-order DONE gets the executor replaced") {
   CHECK(a.results.results.empty());
 }
 
-TEST_CASE("max_tasks_per_child retires an executor after that many tasks and respawns it, no crash") {
+TEST_CASE(
+    "max_tasks_per_child retires an executor after that many tasks and respawns it, no crash") {
   auto s = started(1, 2);
   give(s, {1, 2, 3});
   CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});

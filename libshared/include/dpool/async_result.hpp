@@ -22,9 +22,9 @@ namespace dpool {
 // Where and when a task ran, as far as known.
 struct TaskInfo {
   using Clock = std::chrono::system_clock;
-  std::string node;        // node name
-  int pid = 0;             // executor process id
-  unsigned attempts = 0;   // times it was started
+  std::string node;       // node name
+  int pid = 0;            // executor process id
+  unsigned attempts = 0;  // times it was started
   Clock::time_point submitted{}, started{}, finished{};
 };
 
@@ -47,8 +47,8 @@ struct Outcome {
 
 // Builds the dpool::Error subclass that `failure` stands for. `task` names the
 // task and `signature` is the caller's view of its type, for messages.
-std::exception_ptr make_error(const Failure& failure, const TaskInfo& info,
-                              const std::string& task, const std::string& signature);
+std::exception_ptr make_error(const Failure& failure, const TaskInfo& info, const std::string& task,
+                              const std::string& signature);
 
 // Runs `fn` on dpool's callback thread. Exceptions escaping `fn` are caught
 // and logged; they never reach a dpool thread or a waiter.
@@ -272,8 +272,9 @@ std::size_t wait_any(std::span<AsyncResult<T>> results,
   auto waiter = std::make_shared<detail::Waiter>();
   for (std::size_t i = 0; i < results.size(); ++i) results[i].state()->watch(waiter, i);
   auto i = waiter->next(detail::deadline_after(timeout));
-  if (!i) throw TimeoutError("none of " + std::to_string(results.size()) +
-                             " results was ready within " + detail::describe(timeout));
+  if (!i)
+    throw TimeoutError("none of " + std::to_string(results.size()) + " results was ready within " +
+                       detail::describe(timeout));
   return *i;
 }
 

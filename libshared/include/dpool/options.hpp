@@ -25,28 +25,28 @@ Call bind(F f, A&&... args);
 // Local mode: an embedded coordinator and node in this process, executors
 // spawned from this program (which must call dpool::init first in main).
 struct Local {
-  unsigned processes = 0;           // 0 = cpu_count()
-  Call initializer{};               // runs once in each executor before its first task
+  unsigned processes = 0;            // 0 = cpu_count()
+  Call initializer{};                // runs once in each executor before its first task
   unsigned max_tasks_per_child = 0;  // 0 = executors live as long as the pool
   std::size_t max_in_flight = 0;     // tasks submitted but not finished; 0 = sized from memory
 };
 
 // Cluster mode: submit to a coordinator over the network.
 struct Connect {
-  std::string address;   // "tcp://head:5555"
-  std::string key_file;  // CurveZMQ keys, for non-loopback coordinators
+  std::string address;                               // "tcp://head:5555"
+  std::string key_file;                              // CurveZMQ keys, for non-loopback coordinators
   std::chrono::milliseconds connect_timeout{10000};  // then ConnectionError
   std::size_t max_in_flight = 0;  // tasks submitted but not finished; 0 = sized from memory
-  std::chrono::milliseconds heartbeat{1000};             // to the coordinator, this often
-  std::chrono::milliseconds coordinator_timeout{5000};   // silence before we re-register
-  std::chrono::milliseconds reconnect_grace{60000};      // then waits fail with ConnectionError
+  std::chrono::milliseconds heartbeat{1000};            // to the coordinator, this often
+  std::chrono::milliseconds coordinator_timeout{5000};  // silence before we re-register
+  std::chrono::milliseconds reconnect_grace{60000};     // then waits fail with ConnectionError
 };
 
 // Per-call options, through pool.with(TaskOptions{...}).
 struct TaskOptions {
   std::chrono::milliseconds timeout{0};  // 0 = none
   unsigned retries = 0;
-  int priority = 0;  // higher runs first within this client's queue
+  int priority = 0;             // higher runs first within this client's queue
   bool cancel_running = false;  // AsyncResult::cancel() may stop it while it runs
 };
 
@@ -57,19 +57,20 @@ struct CoordinatorOptions {
   std::size_t max_queued = 10'000'000;  // tasks waiting for a node; more are refused (QueueFull)
   std::chrono::milliseconds heartbeat{1000};     // to each remote peer, this often
   std::chrono::milliseconds peer_timeout{5000};  // a node or client silent this long is dead
-  unsigned node_loss_retries = 3;  // re-runs of a task whose node was lost (unless TaskOptions::retries)
+  unsigned node_loss_retries =
+      3;  // re-runs of a task whose node was lost (unless TaskOptions::retries)
 };
 
 struct NodeOptions {
-  std::string connect;                // coordinator address (ignored when embedded)
-  unsigned processes = 0;             // executors; 0 = cpu_count()
-  std::string exec;                   // self-hosted: program to run as executor
+  std::string connect;                 // coordinator address (ignored when embedded)
+  unsigned processes = 0;              // executors; 0 = cpu_count()
+  std::string exec;                    // self-hosted: program to run as executor
   std::vector<std::string> exec_args;  // its arguments (argv[1..])
-  std::vector<std::string> load;      // library mode: task libraries for dpool-executor
-  std::string executor_host;          // path of dpool-executor; empty = next to this program
-  std::string name;                   // node name in errors and logs; empty = host:pid
-  Call initializer{};                 // runs once in each executor before its first task
-  unsigned max_tasks_per_child = 0;   // replace an executor after this many tasks; 0 = never
+  std::vector<std::string> load;       // library mode: task libraries for dpool-executor
+  std::string executor_host;           // path of dpool-executor; empty = next to this program
+  std::string name;                    // node name in errors and logs; empty = host:pid
+  Call initializer{};                  // runs once in each executor before its first task
+  unsigned max_tasks_per_child = 0;    // replace an executor after this many tasks; 0 = never
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds heartbeat{1000};            // to the coordinator, this often
   std::chrono::milliseconds coordinator_timeout{5000};  // silence before we re-register
@@ -83,7 +84,8 @@ Call bind(F f, A&&... args) {
   std::string name;
   if constexpr (std::is_pointer_v<F>) {
     auto* e = detail::Registry::instance().find_fn(reinterpret_cast<const void*>(f));
-    if (!e) throw UnknownTask("dpool::bind: the function is not registered; add DPOOL_REGISTER(fn)");
+    if (!e)
+      throw UnknownTask("dpool::bind: the function is not registered; add DPOOL_REGISTER(fn)");
     name = e->name;
   } else {
     name = f.name();

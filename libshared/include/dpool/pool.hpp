@@ -24,8 +24,8 @@ class PoolBackend;
 namespace detail {
 
 struct TaskRequest {
-  std::string args;       // serialized argument tuple, or vector of tuples for a chunk
-  std::size_t part = 0;   // which part of the sink this task fills
+  std::string args;      // serialized argument tuple, or vector of tuples for a chunk
+  std::size_t part = 0;  // which part of the sink this task fills
   bool chunk = false;
 };
 
@@ -62,9 +62,9 @@ std::string task_name(const F& f) {
 
 // Function pointers and Remote handles; anything else is a compile error.
 template <class F>
-using Callable = std::conditional_t<std::is_function_v<std::remove_pointer_t<std::decay_t<F>>>,
-                                    std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
-                                    std::decay_t<F>>;
+using Callable =
+    std::conditional_t<std::is_function_v<std::remove_pointer_t<std::decay_t<F>>>,
+                       std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>, std::decay_t<F>>;
 
 template <class F>
 using ResultOf = typename FnTraits<Callable<F>>::Result;
@@ -125,7 +125,8 @@ class PoolView {
   }
 
   template <class F, std::ranges::input_range Range>
-  auto map(F f, Range&& items, std::size_t chunksize = 0) -> detail::MapResult<detail::ResultOf<F>> {
+  auto map(F f, Range&& items, std::size_t chunksize = 0)
+      -> detail::MapResult<detail::ResultOf<F>> {
     return take(map_async(f, std::forward<Range>(items), chunksize));
   }
 
@@ -181,8 +182,8 @@ class PoolView {
     std::vector<detail::TaskRequest> tasks;
     for (std::size_t first = 0; first < all.size(); first += chunksize) {
       std::size_t last = std::min(all.size(), first + chunksize);
-      tasks.push_back({detail::encode_chunk(all.begin() + first, all.begin() + last),
-                       sizes.size(), true});
+      tasks.push_back(
+          {detail::encode_chunk(all.begin() + first, all.begin() + last), sizes.size(), true});
       sizes.push_back(last - first);
     }
     auto state = std::make_shared<detail::MapState<R>>(name, T::signature(), std::move(sizes));
@@ -192,8 +193,7 @@ class PoolView {
   }
 
   template <class F, class... A>
-  auto submit_one(bool block, F f, A&&... args)
-      -> std::optional<AsyncResult<detail::ResultOf<F>>> {
+  auto submit_one(bool block, F f, A&&... args) -> std::optional<AsyncResult<detail::ResultOf<F>>> {
     using C = detail::Callable<F>;
     using T = detail::FnTraits<C>;
     C fn = f;
@@ -213,7 +213,8 @@ class PoolView {
     using T = detail::FnTraits<C>;
     using R = typename T::Result;
     using Args = typename T::Args;
-    static_assert(!std::is_void_v<R>, "imap needs a task that returns a value; use map for void tasks");
+    static_assert(!std::is_void_v<R>,
+                  "imap needs a task that returns a value; use map for void tasks");
     using View = std::views::all_t<Range>;
     struct Source {
       View view;
@@ -255,10 +256,10 @@ class PoolView {
 // terminates it, like leaving Python's `with Pool() as pool:` block.
 class Pool : public PoolView {
  public:
-  Pool();                            // local mode, cpu_count() executors
+  Pool();                             // local mode, cpu_count() executors
   explicit Pool(unsigned processes);  // local mode
   explicit Pool(Local options);
-  explicit Pool(Connect options);     // cluster mode; ConnectionError if unreachable
+  explicit Pool(Connect options);           // cluster mode; ConnectionError if unreachable
   explicit Pool(Coordinator& coordinator);  // an embedded coordinator, in-process
   ~Pool();
   Pool(const Pool&) = delete;
@@ -267,9 +268,9 @@ class Pool : public PoolView {
   // A view of this pool whose tasks carry `options`.
   PoolView with(TaskOptions options) const { return PoolView(core_, options); }
 
-  void close();      // no new work; queued work still runs
-  void join();       // after close(): waits for all work; after terminate(): for the stop
-  void terminate();  // stops now; unfinished results fail with Cancelled
+  void close();           // no new work; queued work still runs
+  void join();            // after close(): waits for all work; after terminate(): for the stop
+  void terminate();       // stops now; unfinished results fail with Cancelled
   unsigned size() const;  // executors currently available
 
  private:

@@ -106,8 +106,7 @@ void encode_task_output(std::string& out, const T& value) {
   try {
     encode_into(out, value);
   } catch (const std::exception& e) {
-    throw SerializationError(std::string("the task's result could not be serialized: ") +
-                             e.what());
+    throw SerializationError(std::string("the task's result could not be serialized: ") + e.what());
   }
 }
 
@@ -153,7 +152,7 @@ bool register_task(const char* name) {
 #define DPOOL_DETAIL_CAT(a, b) DPOOL_DETAIL_CAT2(a, b)
 
 // Registers `fn` under `name`. Use at namespace scope, once per task.
-#define DPOOL_REGISTER_AS(fn, name)                                               \
+#define DPOOL_REGISTER_AS(fn, name)                                                     \
   [[maybe_unused]] static const bool DPOOL_DETAIL_CAT(dpool_registered_, __COUNTER__) = \
       ::dpool::detail::register_task<&fn>(name)
 

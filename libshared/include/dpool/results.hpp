@@ -148,7 +148,8 @@ class Results {
     }
 
     typename std::deque<Chunk>::iterator take_finished(
-        std::chrono::steady_clock::time_point deadline, std::chrono::steady_clock::duration timeout) {
+        std::chrono::steady_clock::time_point deadline,
+        std::chrono::steady_clock::duration timeout) {
       for (;;) {
         auto index = waiter->next(deadline);
         if (!index) timed_out(timeout);

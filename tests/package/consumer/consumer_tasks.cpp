@@ -1,5 +1,7 @@
 #include "consumer_tasks.hpp"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -7,9 +9,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include <unistd.h>
-
-int triple(int x) { return 3 * x; }
+int triple(int x) {
+  return 3 * x;
+}
 DPOOL_REGISTER(triple);
 
 namespace consumer {
@@ -17,15 +19,23 @@ namespace {
 int g_setup_value = -1;  // per executor process
 }  // namespace
 
-int square(int x) { return x * x; }
-int add(int a, int b) { return a + b; }
+int square(int x) {
+  return x * x;
+}
+int add(int a, int b) {
+  return a + b;
+}
 void touch(int) {}
 std::string shout(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s + "!";
 }
-void setup(int value) { g_setup_value = value; }
-int setup_value(int) { return g_setup_value; }
+void setup(int value) {
+  g_setup_value = value;
+}
+int setup_value(int) {
+  return g_setup_value;
+}
 int sleep_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
   return ms;
@@ -34,9 +44,15 @@ int fail_if_negative(int x) {
   if (x < 0) throw std::invalid_argument("negative input " + std::to_string(x));
   return x;
 }
-int crash(int) { std::abort(); }
-int pid(int) { return static_cast<int>(::getpid()); }
-Unserializable make_unserializable(int x) { return {x}; }
+int crash(int) {
+  std::abort();
+}
+int pid(int) {
+  return static_cast<int>(::getpid());
+}
+Unserializable make_unserializable(int x) {
+  return {x};
+}
 
 }  // namespace consumer
 

@@ -25,14 +25,14 @@ struct Unserializable {
 
 int square(int x);
 int add(int a, int b);
-void touch(int x);                  // a void task
-std::string shout(std::string s);   // "abc" -> "ABC!"
-void setup(int value);              // a pool initializer: remembers value
-int setup_value(int);               // what setup() stored in this executor, or -1
-int sleep_ms(int ms);               // sleeps, returns ms
-int fail_if_negative(int x);        // throws std::invalid_argument for x < 0
-int crash(int);                     // std::abort()
-int pid(int);                       // the executor's process id
+void touch(int x);                 // a void task
+std::string shout(std::string s);  // "abc" -> "ABC!"
+void setup(int value);             // a pool initializer: remembers value
+int setup_value(int);              // what setup() stored in this executor, or -1
+int sleep_ms(int ms);              // sleeps, returns ms
+int fail_if_negative(int x);       // throws std::invalid_argument for x < 0
+int crash(int);                    // std::abort()
+int pid(int);                      // the executor's process id
 Unserializable make_unserializable(int x);
 
 }  // namespace consumer

@@ -49,7 +49,9 @@ void expect_error(const std::string& what, F fn) {
 }
 
 // A function that is deliberately not registered.
-int unregistered(int x) { return x; }
+int unregistered(int x) {
+  return x;
+}
 
 // The pool a section runs on: local (argv has no address) or cluster.
 std::unique_ptr<dpool::Pool> make_pool(const std::string& address, unsigned processes) {
@@ -80,9 +82,8 @@ void making_a_pool(const char* self) {
     check(pool.size() == 4, "Pool pool(4); size() == 4");
   }
   {
-    dpool::Pool pool(dpool::Local{.processes = 2,
-                                  .initializer = dpool::bind(consumer::setup, 42),
-                                  .max_tasks_per_child = 0});
+    dpool::Pool pool(dpool::Local{
+        .processes = 2, .initializer = dpool::bind(consumer::setup, 42), .max_tasks_per_child = 0});
     auto values = pool.map(consumer::setup_value, std::vector<int>(8, 0), 1);
     bool all = values.size() == 8;
     for (int v : values) all = all && v == 42;
@@ -98,7 +99,7 @@ void making_a_pool(const char* self) {
   {
     dpool::Coordinator coord({.bind = "tcp://127.0.0.1:*"});  // embedded coordinator
     dpool::Node node(coord, {.processes = 2, .exec = self});  // and a node beside it
-    dpool::Pool pool(coord);                                   // submit to it in-process
+    dpool::Pool pool(coord);                                  // submit to it in-process
     check(coord.endpoint().starts_with("tcp://127.0.0.1:"),
           "Coordinator({.bind = \"tcp://127.0.0.1:*\"}).endpoint() = " + coord.endpoint());
     check(pool.size() == 2, "Pool pool(coord); size() == 2");
@@ -135,7 +136,8 @@ void running_tasks(dpool::Pool& pool) {
   for (int i = 0; right && i < 20; ++i) right = ordered[i] == i * i;
   check(right, "imap(square, iota(0, 20)) yields in input order");
   std::multiset<int> unordered;
-  for (int v : pool.imap_unordered(consumer::square, std::views::iota(0, 20), 3)) unordered.insert(v);
+  for (int v : pool.imap_unordered(consumer::square, std::views::iota(0, 20), 3))
+    unordered.insert(v);
   check(unordered.size() == 20 && unordered.count(361) == 1,
         "imap_unordered(square, iota(0, 20), 3) yields every result");
   auto endless = pool.imap(consumer::square, std::views::iota(0));  // an endless input
@@ -262,9 +264,8 @@ void errors(dpool::Pool& pool, const std::string& address) {
                                    [&] { c.get(5s); });
   }
 
-  expect_error<dpool::UnknownTask>("a name no executor knows", [&] {
-    pool.apply(dpool::Remote<int(int)>{"no_such_task"}, 1);
-  });
+  expect_error<dpool::UnknownTask>("a name no executor knows",
+                                   [&] { pool.apply(dpool::Remote<int(int)>{"no_such_task"}, 1); });
   expect_error<dpool::UnknownTask>("an unregistered function pointer",
                                    [&] { pool.apply(unregistered, 1); });
   expect_error<dpool::SignatureMismatch>("a Remote with the wrong signature", [&] {
@@ -273,8 +274,7 @@ void errors(dpool::Pool& pool, const std::string& address) {
   expect_error<dpool::SerializationError>("a result that cannot be serialized",
                                           [&] { pool.apply(consumer::make_unserializable, 1); });
   expect_error<dpool::ConnectionError>("an address where no coordinator listens", [&] {
-    dpool::Pool nowhere(
-        dpool::Connect{.address = "tcp://127.0.0.1:1", .connect_timeout = 300ms});
+    dpool::Pool nowhere(dpool::Connect{.address = "tcp://127.0.0.1:1", .connect_timeout = 300ms});
   });
   expect_error<dpool::Error>("every error derives from dpool::Error",
                              [&] { pool.apply(dpool::Remote<int(int)>{"no_such_task"}, 1); });
@@ -307,7 +307,7 @@ void errors(dpool::Pool& pool, const std::string& address) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  dpool::init(argc, argv);  // first line: executors start here too
+  dpool::init(argc, argv);                   // first line: executors start here too
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even if a check hangs
   std::string address = argc > 1 ? argv[1] : "";
   std::printf("dpool consumer, %s\n",
