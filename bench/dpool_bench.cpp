@@ -1,0 +1,838 @@
+// dpool-bench: dpool's side of the peer benchmarks in shared/peers (W1..W7),
+// with the same workload definitions, printing one JSON line per figure:
+//   {"system", "workload", "metric", "value", "unit", "n", "notes"}
+// Workload names are the peers' ("W1_latency", "W2_unchunked", ...), so the
+// aggregator can put both side by side. Diagnostics go to stderr.
+//
+//   dpool-bench [--mode local|cluster] [--quick] [--only W1,W3] [--dpool PATH]
+//               [--connect tcp://HOST:PORT]
+//
+// local   : dpool::Pool(2), executors spawned from this program. Runs W1..W7.
+// cluster : starts `dpool coordinator` and one `dpool worker --procs 2 --exec
+//           <this program>` as child processes, submits through
+//           Pool(Connect{...}) over loopback tcp, and stops them at the end.
+//           Runs W1, W2, W3, W5.
+// --connect: cluster mode against a coordinator that is already running (a
+//           real cluster, or daemons started under a profiler); nothing is
+//           started or stopped, and the pool is whatever that cluster has.
+// --quick : tiny sizes, a smoke test for CI; its figures mean nothing.
+//
+// Exit status 1 if any workload failed (an exception, a wrong result), never
+// because of a time: CTest runs this as a smoke test.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dpool/dpool.hpp>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <ranges>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+// ---------------------------------------------------------------- task bodies
+// The peers' bodies (shared/peers/common.py), in C++. Executors run this same
+// program, so these are registered in every process.
+
+int noop(int x) {
+  return x;
+}
+
+// Wraps modulo 2^32 instead of overflowing (999'999² does not fit an int):
+// the peers' Python ints grow instead, but the work per item is the same.
+int square(int x) {
+  auto u = static_cast<std::uint32_t>(x);
+  return static_cast<int>(u * u);
+}
+
+// xorshift64 chain: each step depends on the last, so the compiler can
+// neither vectorize nor close-form it. Calibrated to ~50 ms per call.
+std::uint64_t busy(std::uint64_t iters) {
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (std::uint64_t i = 0; i < iters; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  return x;
+}
+
+std::uint64_t length(std::string bytes) {
+  return bytes.size();
+}
+
+int sleep_task(double seconds) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  return static_cast<int>(::getpid());
+}
+
+DPOOL_REGISTER(noop);
+DPOOL_REGISTER(square);
+DPOOL_REGISTER(busy);
+DPOOL_REGISTER(length);
+DPOOL_REGISTER(sleep_task);
+
+// ---------------------------------------------------------------- settings
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Options {
+  std::string mode = "local";
+  bool quick = false;
+  std::set<std::string> only;  // "W1", "W3", ...; empty = all
+  std::string dpool;           // path of the `dpool` command; empty = find it
+  std::string connect;         // an existing coordinator; empty = start our own
+};
+
+// The peers' sizes (common.py); --quick shrinks them further for CI.
+struct Sizes {
+  explicit Sizes(bool quick)
+      : w1_n(quick ? 200 : 2000),
+        w2_n(quick ? 2000 : 20000),
+        w3_n(quick ? 100'000 : 1'000'000),
+        w4_tasks(quick ? 8 : 32),
+        w4_reps(quick ? 1 : 3),
+        w5_bytes(quick ? std::size_t{8} << 20 : std::size_t{64} << 20),
+        w5_reps(quick ? 2 : 5),
+        w6_sleep(quick ? 0.5 : 2.0),
+        w6_kill_at(quick ? 0.2 : 0.5),
+        w7_reps(quick ? 1 : 3) {}
+  int w1_n;
+  int w1_warm = 50;
+  int w2_n;
+  int w3_n;
+  int w4_tasks;
+  int w4_reps;
+  std::size_t w5_bytes;
+  int w5_reps;
+  int w6_tasks = 8;
+  double w6_sleep;
+  double w6_kill_at;
+  double w6_timeout = 20.0;
+  int w7_reps;
+  unsigned procs = 2;
+};
+
+// ---------------------------------------------------------------- output
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+std::string fmt(double v, int digits = 3) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
+std::string fmt_list(const std::vector<double>& v, int digits = 3) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + fmt(v[i], digits);
+  return s + "]";
+}
+
+double loadavg1() {
+  double l[3];
+  return ::getloadavg(l, 3) > 0 ? l[0] : std::nan("");
+}
+
+void log(const std::string& msg) {
+  auto t = std::time(nullptr);
+  char ts[16];
+  std::strftime(ts, sizeof ts, "%H:%M:%S", std::localtime(&t));
+  std::fprintf(stderr, "[%s] dpool-bench: %s\n", ts, msg.c_str());
+}
+
+// Prints figures for one system ("dpool_local" / "dpool_cluster") and
+// remembers whether any workload failed.
+class Reporter {
+ public:
+  explicit Reporter(std::string system) : system_(std::move(system)) {}
+
+  void emit(const std::string& workload, const std::string& metric, double value,
+            const std::string& unit, long n, const std::string& notes) {
+    std::string v = std::isfinite(value) ? fmt(value, 6) : "null";
+    std::printf(
+        "{\"system\":\"%s\",\"workload\":\"%s\",\"metric\":\"%s\",\"value\":%s,\"unit\":\"%s\","
+        "\"n\":%ld,\"notes\":\"%s\"}\n",
+        system_.c_str(), workload.c_str(), metric.c_str(), v.c_str(), unit.c_str(), n,
+        json_escape(notes).c_str());
+    std::fflush(stdout);
+  }
+
+  void failed(const std::string& workload, const std::string& why) {
+    failures_++;
+    log(workload + " FAILED: " + why);
+    emit(workload, "error", std::nan(""), "-", 0, "failed: " + why);
+  }
+
+  int failures() const { return failures_; }
+
+ private:
+  std::string system_;
+  int failures_ = 0;
+};
+
+// Statistics as the peers compute them (common.py): nearest-rank percentile,
+// median averaging the two middle values.
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  auto k = static_cast<long>(std::ceil(p / 100.0 * static_cast<double>(v.size()))) - 1;
+  return v[static_cast<std::size_t>(std::max(0l, k))];
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The dpool::Error subclass a caught error is, by name, for the W6 report.
+std::string error_name(const dpool::Error& e) {
+  if (dynamic_cast<const dpool::WorkerCrashed*>(&e)) return "dpool::WorkerCrashed";
+  if (dynamic_cast<const dpool::WorkerLost*>(&e)) return "dpool::WorkerLost";
+  if (dynamic_cast<const dpool::TimeoutError*>(&e)) return "dpool::TimeoutError";
+  if (dynamic_cast<const dpool::RemoteError*>(&e)) return "dpool::RemoteError";
+  if (dynamic_cast<const dpool::Cancelled*>(&e)) return "dpool::Cancelled";
+  if (dynamic_cast<const dpool::TaskTimeout*>(&e)) return "dpool::TaskTimeout";
+  if (dynamic_cast<const dpool::PoolClosed*>(&e)) return "dpool::PoolClosed";
+  if (dynamic_cast<const dpool::ConnectionError*>(&e)) return "dpool::ConnectionError";
+  return "dpool::Error(code " + std::to_string(static_cast<int>(e.code())) + ")";
+}
+
+void check(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error("wrong result: " + what);
+}
+
+// ---------------------------------------------------------------- workloads
+
+// W1: sequential round trips of one tiny task.
+void w1_latency(dpool::Pool& pool, const Sizes& z, Reporter& out) {
+  for (int i = 0; i < z.w1_warm; ++i) check(pool.apply_async(noop, i).get() == i, "W1 warm-up");
+  std::vector<double> us;
+  us.reserve(static_cast<std::size_t>(z.w1_n));
+  for (int i = 0; i < z.w1_n; ++i) {
+    auto t0 = Clock::now();
+    int r = pool.apply_async(noop, i).get();
+    us.push_back(seconds_since(t0) * 1e6);
+    check(r == i, "W1 noop");
+  }
+  double mean = std::accumulate(us.begin(), us.end(), 0.0) / static_cast<double>(us.size());
+  std::string note = "apply_async(noop, i).get() x" + std::to_string(z.w1_n) +
+                     " sequential after " + std::to_string(z.w1_warm) + " untimed warm-ups; min " +
+                     fmt(*std::min_element(us.begin(), us.end())) + " us, mean " + fmt(mean) +
+                     " us, p90 " + fmt(percentile(us, 90)) + " us, max " +
+                     fmt(*std::max_element(us.begin(), us.end())) + " us";
+  out.emit("W1_latency", "median", median(us), "us", z.w1_n, note);
+  out.emit("W1_latency", "p99", percentile(us, 99), "us", z.w1_n, note);
+}
+
+// W2: many tiny independent tasks, submitted at once, then every result.
+void w2_throughput(dpool::Pool& pool, const Sizes& z, Reporter& out) {
+  const int n = z.w2_n;
+  pool.map(noop, std::views::iota(0, 64));  // warm, as the peers do
+  {
+    auto t0 = Clock::now();
+    std::vector<dpool::AsyncResult<int>> rs;
+    rs.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) rs.push_back(pool.apply_async(noop, i));
+    double t_submit = seconds_since(t0);
+    bool ok = true;
+    for (int i = 0; i < n; ++i) ok &= rs[static_cast<std::size_t>(i)].get() == i;
+    double dt = seconds_since(t0);
+    check(ok, "W2 apply_async results");
+    out.emit("W2_unchunked", "throughput", n / dt, "tasks/s", n,
+             "apply_async(noop, i) x" + std::to_string(n) + " in a loop, then .get() each; wall " +
+                 fmt(dt) + " s, of which submitting " + fmt(t_submit) + " s");
+  }
+  {
+    auto t0 = Clock::now();
+    auto r = pool.map(noop, std::views::iota(0, n), 1);
+    double dt = seconds_since(t0);
+    check(static_cast<int>(r.size()) == n && r.back() == n - 1, "W2 map results");
+    out.emit("W2_map_chunksize1", "throughput", n / dt, "tasks/s", n,
+             "map(noop, iota(0, " + std::to_string(n) + "), chunksize=1); wall " + fmt(dt) + " s");
+  }
+}
+
+// W3: one big map of a trivial function with default chunking.
+void w3_map(dpool::Pool& pool, const Sizes& z, Reporter& out) {
+  const int n = z.w3_n;
+  unsigned execs = pool.size();
+  auto t0 = Clock::now();
+  auto r = pool.map(square, std::views::iota(0, n));
+  double dt = seconds_since(t0);
+  check(static_cast<int>(r.size()) == n && r.back() == square(n - 1) && r[7] == 49,
+        "W3 map results");
+  out.emit("W3_map_default", "throughput", n / dt, "items/s", n,
+           "map(square, iota(0, " + std::to_string(n) +
+               ")) default chunksize (about 4 chunks per "
+               "executor; pool.size() = " +
+               std::to_string(execs) +
+               " before the map); int results wrap "
+               "mod 2^32; wall " +
+               fmt(dt) + " s");
+}
+
+// Iterations of busy() that take ~50 ms here: median of 5 timings of a
+// ~10 ms probe, scaled.
+std::uint64_t calibrate_busy(Reporter& out) {
+  std::uint64_t probe = 1'000'000;
+  for (;;) {  // grow the probe until it takes at least 5 ms
+    auto t0 = Clock::now();
+    volatile auto sink = busy(probe);
+    (void)sink;
+    if (seconds_since(t0) >= 0.005) break;
+    probe *= 2;
+  }
+  std::vector<double> per_iter;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    volatile auto sink = busy(probe);
+    (void)sink;
+    per_iter.push_back(seconds_since(t0) / static_cast<double>(probe));
+  }
+  auto iters = static_cast<std::uint64_t>(0.050 / median(per_iter));
+  out.emit("calibration", "busy_iters", static_cast<double>(iters), "iterations", 5,
+           "busy(iters) ~ 50 ms: median of 5 timings of busy(" + std::to_string(probe) +
+               "), ns/iteration " + fmt_list([&] {
+                 std::vector<double> ns;
+                 for (double s : per_iter) ns.push_back(s * 1e9);
+                 return ns;
+               }()));
+  return iters;
+}
+
+// W4: scaling of CPU-bound tasks from one executor to two.
+void w4_scaling(const Sizes& z, Reporter& out) {
+  std::uint64_t iters = calibrate_busy(out);
+  const int tasks = z.w4_tasks;
+  std::vector<std::uint64_t> work(static_cast<std::size_t>(tasks), iters);
+
+  auto ts = Clock::now();
+  std::uint64_t expect = 0;
+  for (int i = 0; i < tasks; ++i) expect = busy(iters);
+  double t_serial = seconds_since(ts);
+
+  dpool::Pool p1(1u), p2(2u);
+  dpool::Pool* pools[] = {&p1, &p2};
+  for (unsigned n = 1; n <= 2; ++n)  // warm: every executor up
+    pools[n - 1]->map(sleep_task, std::vector<double>(2 * n, 0.05), 1);
+  std::vector<double> t[2], eff;
+  for (int rep = 0; rep < z.w4_reps; ++rep) {  // alternate: the box's speed drifts
+    for (unsigned n = 1; n <= 2; ++n) {
+      auto t0 = Clock::now();
+      auto r = pools[n - 1]->map(busy, work, 1);
+      t[n - 1].push_back(seconds_since(t0));
+      check(static_cast<int>(r.size()) == tasks && r.front() == expect && r.back() == expect,
+            "W4 busy results");
+    }
+    eff.push_back(t[0].back() / (2 * t[1].back()));
+  }
+  double t1 = median(t[0]), t2 = median(t[1]);
+  std::string note = std::to_string(tasks) + " tasks x busy(" + std::to_string(iters) +
+                     ") (~50 ms each, calibrated), Pool(1)/Pool(2).map chunksize=1; median of " +
+                     std::to_string(z.w4_reps) + " alternating reps: t1 " + fmt_list(t[0]) +
+                     " s, t2 " + fmt_list(t[1]) + " s; per-rep efficiency " + fmt_list(eff) +
+                     "; in-process serial reference (1 rep) " + fmt(t_serial) + " s";
+  out.emit("W4_scaling", "t1_wall", t1, "s", tasks, note);
+  out.emit("W4_scaling", "t2_wall", t2, "s", tasks, note);
+  out.emit("W4_scaling", "efficiency", t1 / (2 * t2), "ratio", tasks,
+           "median t1 / (2 * median t2); per-rep " + fmt_list(eff));
+}
+
+// W5: one task with a large incompressible argument.
+void w5_payload(dpool::Pool& pool, const Sizes& z, Reporter& out) {
+  std::string data(z.w5_bytes, '\0');
+  std::mt19937_64 rng(12345);
+  for (std::size_t i = 0; i + 8 <= data.size(); i += 8) {
+    std::uint64_t v = rng();
+    std::memcpy(data.data() + i, &v, 8);
+  }
+  const double mb = static_cast<double>(data.size()) / 1e6;
+  check(pool.apply_async(length, data).get() == data.size(), "W5 warm-up");
+  std::vector<double> ts;
+  for (int i = 0; i < z.w5_reps; ++i) {
+    auto t0 = Clock::now();
+    auto r = pool.apply_async(length, data).get();
+    ts.push_back(seconds_since(t0));
+    check(r == data.size(), "W5 length");
+  }
+  out.emit("W5_payload", "throughput", mb / median(ts), "MB/s", z.w5_reps,
+           "apply_async(length, std::string of " + std::to_string(data.size() >> 20) +
+               " MiB random bytes (lvalue)).get(); MB=1e6 B; median of " +
+               std::to_string(z.w5_reps) + " after 1 untimed warm-up; times " + fmt_list(ts) +
+               " s");
+}
+
+// Executor pids of a fresh local pool: run overlapping getpid-like tasks; if
+// they all landed on one executor, read this process's children from /proc.
+std::vector<int> executor_pids(dpool::Pool& pool, unsigned want) {
+  std::set<int> pids;
+  for (int attempt = 0; attempt < 3 && pids.size() < want; ++attempt) {
+    std::vector<dpool::AsyncResult<int>> rs;
+    for (unsigned i = 0; i < 2 * want; ++i) rs.push_back(pool.apply_async(sleep_task, 0.2));
+    for (auto& r : rs) pids.insert(r.get());
+  }
+  if (pids.size() < want) {
+    std::error_code ec;
+    for (auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      std::ifstream f(task.path() / "children");
+      int pid;
+      while (f >> pid) pids.insert(pid);
+    }
+  }
+  return {pids.begin(), pids.end()};
+}
+
+// What one kill experiment saw.
+struct KillOutcome {
+  std::string outcome;  // "completed", "raised" or "hung"
+  std::string error;    // the dpool::Error subclass, when raised
+  std::string what;
+  double t_kill = 0, t_out = 0;  // seconds since submission
+  double kill_to_outcome_ms = 0;
+};
+
+// W6 (the peers' workload): map_async of sleeping tasks on two executors,
+// SIGKILL one of them part-way, and see what get() does and when.
+void w6_fault(const Sizes& z, Reporter& out) {
+  const auto tasks = static_cast<std::size_t>(z.w6_tasks);
+  // get() takes integral durations only (describe() wants nanoseconds).
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(z.w6_timeout * 1000));
+  std::vector<double> sleeps(tasks, z.w6_sleep);
+
+  // Part 1: map_async, exactly as the peers do.
+  KillOutcome k;
+  std::vector<int> pids;
+  std::string after;
+  {
+    dpool::Pool pool(z.procs);
+    pids = executor_pids(pool, z.procs);
+    check(pids.size() >= 2, "W6 found fewer than two executor pids");
+    auto t0 = Clock::now();
+    auto ar = pool.map_async(sleep_task, sleeps);
+    std::this_thread::sleep_until(t0 + std::chrono::duration<double>(z.w6_kill_at));
+    ::kill(pids.front(), SIGKILL);
+    auto killed = Clock::now();
+    k.t_kill = seconds_since(t0);
+    try {
+      auto r = ar.get(timeout);
+      k.outcome = "completed";
+      k.what = "all " + std::to_string(r.size()) + " results";
+    } catch (const dpool::TimeoutError&) {
+      k.outcome = "hung";
+      k.what = "no outcome within the get() timeout";
+    } catch (const dpool::Error& e) {
+      k.outcome = "raised";
+      k.error = error_name(e);
+      k.what = e.what();
+    }
+    k.kill_to_outcome_ms = std::chrono::duration<double, std::milli>(Clock::now() - killed).count();
+    k.t_out = seconds_since(t0);
+    try {  // still usable, with a replacement executor?
+      int r = pool.apply_async(noop, 7).get(10s);
+      after = "afterwards apply_async(noop, 7).get() = " + std::to_string(r) +
+              " and pool.size() = " + std::to_string(pool.size());
+    } catch (const std::exception& e) {
+      after = std::string("afterwards apply_async(noop) failed: ") + e.what();
+    }
+  }
+  std::string head = "map_async(sleep_task(" + fmt(z.w6_sleep) + ") x" + std::to_string(tasks) +
+                     ") on Pool(" + std::to_string(z.procs) + "), SIGKILL executor " +
+                     std::to_string(pids.front()) + " at t=" + fmt(k.t_kill) + " s; get(timeout " +
+                     fmt(z.w6_timeout) + " s) -> " + k.outcome +
+                     (k.error.empty() ? "" : " " + k.error) + " at t=" + fmt(k.t_out, 4) +
+                     " s: " + k.what + "; " + after;
+  out.emit("W6_fault", "time_to_outcome", k.t_out, "s", z.w6_tasks, k.outcome + ": " + head);
+  out.emit("W6_fault", "kill_to_error", k.outcome == "raised" ? k.kill_to_outcome_ms : std::nan(""),
+           "ms", z.w6_tasks,
+           k.outcome == "raised"
+               ? k.error + " reached get() " + fmt(k.kill_to_outcome_ms) + " ms after the SIGKILL"
+               : "no error was raised (" + k.outcome + ")");
+
+  // Part 2: the same tasks as separate apply_async calls, so each one's fate
+  // is visible: does the rest complete once one executor is gone?
+  dpool::Pool pool(z.procs);
+  pids = executor_pids(pool, z.procs);
+  check(pids.size() >= 2, "W6 found fewer than two executor pids");
+  auto t0 = Clock::now();
+  std::vector<dpool::AsyncResult<int>> rs;
+  for (double s : sleeps) rs.push_back(pool.apply_async(sleep_task, s));
+  std::this_thread::sleep_until(t0 + std::chrono::duration<double>(z.w6_kill_at));
+  ::kill(pids.front(), SIGKILL);
+  double t_kill = seconds_since(t0);
+  int completed = 0;
+  std::set<int> ran_on;
+  std::vector<std::string> failures;
+  double t_first_error = std::nan(""), t_last = 0;
+  // Poll all results together: errors may arrive in any order.
+  std::vector<bool> done(tasks, false);
+  auto deadline = t0 + std::chrono::duration<double>(z.w6_kill_at + z.w6_timeout);
+  for (std::size_t left = tasks; left > 0 && Clock::now() < deadline;) {
+    for (std::size_t i = 0; i < tasks; ++i) {
+      if (done[i] || !rs[i].ready()) continue;
+      done[i] = true;
+      left--;
+      double t = seconds_since(t0);
+      t_last = std::max(t_last, t);
+      try {
+        ran_on.insert(rs[i].get());
+        completed++;
+      } catch (const dpool::Error& e) {
+        if (std::isnan(t_first_error)) t_first_error = t;
+        failures.push_back("task " + std::to_string(i) + ": " + error_name(e) + " at t=" + fmt(t) +
+                           " s");
+      }
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  int missing = static_cast<int>(std::count(done.begin(), done.end(), false));
+  std::string pids_seen;
+  for (int p : ran_on) pids_seen += (pids_seen.empty() ? "" : ", ") + std::to_string(p);
+  std::string fails;
+  for (auto& f : failures) fails += (fails.empty() ? "" : "; ") + f;
+  out.emit(
+      "W6_fault", "rest_completed", completed, "tasks", z.w6_tasks,
+      std::to_string(tasks) + " x apply_async(sleep_task(" + fmt(z.w6_sleep) + ")) on Pool(" +
+          std::to_string(z.procs) + "), SIGKILL executor " + std::to_string(pids.front()) +
+          " at t=" + fmt(t_kill) + " s: " + std::to_string(completed) + " completed, " +
+          std::to_string(failures.size()) + " failed" + (fails.empty() ? "" : " (" + fails + ")") +
+          ", " + std::to_string(missing) + " without an outcome after " + fmt(z.w6_timeout) +
+          " s; last outcome at t=" + fmt(t_last, 4) + " s; first error " +
+          (std::isnan(t_first_error) ? std::string("none")
+                                     : fmt((t_first_error - t_kill) * 1e3) + " ms after the kill") +
+          "; completed tasks ran on pids [" + pids_seen + "]");
+}
+
+// W7: constructing Pool(2) until the first result is in hand.
+void w7_startup(const Sizes& z, Reporter& out) {
+  std::vector<double> ms, teardown;
+  for (int i = 0; i < z.w7_reps; ++i) {
+    auto t0 = Clock::now();
+    std::optional<dpool::Pool> pool;
+    pool.emplace(z.procs);
+    int r = pool->apply_async(noop, 0).get();
+    ms.push_back(seconds_since(t0) * 1e3);
+    check(r == 0, "W7 noop");
+    auto t1 = Clock::now();
+    pool.reset();
+    teardown.push_back(seconds_since(t1) * 1e3);
+  }
+  out.emit("W7_startup", "time_to_first_result", median(ms), "ms", z.w7_reps,
+           "Pool(" + std::to_string(z.procs) +
+               ") construction -> first apply_async(noop).get(); "
+               "median of " +
+               std::to_string(z.w7_reps) + "; all " + fmt_list(ms) + " ms; destruction " +
+               fmt_list(teardown) + " ms (not included)");
+}
+
+// ---------------------------------------------------------------- cluster mode
+
+std::string self_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("/proc/self/exe") : p.string();
+}
+
+// A daemon this program started: stdout captured (to find its start-up line,
+// then forwarded to our stderr), stderr shared. Destroying it stops it with
+// SIGTERM, then SIGKILL after a grace period, and reaps it.
+class Daemon {
+ public:
+  explicit Daemon(std::vector<std::string> argv) : name_(argv.at(1)) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    int rc = ::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+    }
+    out_ = fds[0];
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  ~Daemon() {
+    stop();
+    stop_forwarding_ = true;
+    if (forwarder_.joinable()) forwarder_.join();
+    if (out_ >= 0) ::close(out_);
+  }
+
+  // Reads stdout until a line containing `needle`; returns that line.
+  std::string wait_line(const std::string& needle, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    std::string buf;
+    for (;;) {
+      auto nl = buf.find('\n');
+      while (nl != std::string::npos) {
+        std::string line = buf.substr(0, nl);
+        buf.erase(0, nl + 1);
+        if (line.find(needle) != std::string::npos) {
+          start_forwarding();
+          return line;
+        }
+        nl = buf.find('\n');
+      }
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd p{out_, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
+        throw std::runtime_error("`dpool " + name_ + "` printed no '" + needle + "' in time");
+      char chunk[4096];
+      ssize_t r = ::read(out_, chunk, sizeof chunk);
+      if (r <= 0) throw std::runtime_error("`dpool " + name_ + "` exited before '" + needle + "'");
+      buf.append(chunk, static_cast<std::size_t>(r));
+    }
+  }
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    pollfd p{fd, POLLIN, 0};
+    if (fd < 0 || ::poll(&p, 1, 5000) <= 0) {
+      log("`dpool " + name_ + "` ignored SIGTERM for 5 s; killing it");
+      ::kill(pid_, SIGKILL);
+    }
+    if (fd >= 0) ::close(fd);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  // After start-up the daemon's output is only forwarded, so it never blocks
+  // on a full pipe. Its executors may hold the pipe open after it exits, so
+  // the thread polls a stop flag rather than waiting for end-of-file.
+  void start_forwarding() {
+    forwarder_ = std::thread([this] {
+      char chunk[4096];
+      while (!stop_forwarding_) {
+        pollfd p{out_, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        ssize_t r = ::read(out_, chunk, sizeof chunk);
+        if (r <= 0) break;
+        (void)!::write(STDERR_FILENO, chunk, static_cast<std::size_t>(r));
+      }
+    });
+  }
+
+  std::string name_;
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::atomic<bool> stop_forwarding_{false};
+  std::thread forwarder_;
+};
+
+std::string find_dpool(const Options& o) {
+  if (!o.dpool.empty()) return o.dpool;
+  auto beside = std::filesystem::path(self_path()).parent_path() / "dpool";
+  if (::access(beside.c_str(), X_OK) == 0) return beside.string();
+#ifdef DPOOL_CLI_PATH
+  if (::access(DPOOL_CLI_PATH, X_OK) == 0) return DPOOL_CLI_PATH;
+#endif
+  throw std::runtime_error(
+      "cannot find the `dpool` command next to this program; pass --dpool PATH");
+}
+
+// One coordinator and one worker node with two executors, on loopback.
+struct LocalCluster {
+  explicit LocalCluster(const std::string& dpool)
+      : coordinator({dpool, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "warn"}) {
+    auto line = coordinator.wait_line("listening on", 10s);
+    address = line.substr(line.find("tcp://"));
+    worker.emplace(std::vector<std::string>{dpool, "worker", "--connect", address, "--procs", "2",
+                                            "--exec", self_path(), "--name", "bench-worker",
+                                            "--log", "warn"});
+    worker->wait_line("connected", 20s);
+  }
+  ~LocalCluster() {
+    worker.reset();  // first, so the node says goodbye to a live coordinator
+  }
+  Daemon coordinator;
+  std::string address;
+  std::optional<Daemon> worker;
+};
+
+// Waits (bounded) until the pool reports `want` executors, so default
+// chunking sees the real pool size.
+void wait_for_executors(dpool::Pool& pool, unsigned want) {
+  auto deadline = Clock::now() + 20s;
+  while (pool.size() < want && Clock::now() < deadline) {
+    pool.apply_async(noop, 0).get(10s);
+    std::this_thread::sleep_for(10ms);
+  }
+  if (pool.size() < want)
+    throw std::runtime_error("the pool reports " + std::to_string(pool.size()) +
+                             " executors, expected " + std::to_string(want));
+}
+
+// ---------------------------------------------------------------- main
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: dpool-bench [--mode local|cluster] [--quick] [--only W1,W3,...] "
+               "[--dpool PATH] [--connect tcp://HOST:PORT]\n");
+}
+
+bool parse(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--mode") {
+      o.mode = value();
+      if (o.mode != "local" && o.mode != "cluster") return false;
+    } else if (a == "--quick") {
+      o.quick = true;
+    } else if (a == "--only") {
+      std::stringstream ss(value());
+      for (std::string w; std::getline(ss, w, ',');)
+        if (!w.empty()) o.only.insert(w.substr(0, 2));
+    } else if (a == "--dpool") {
+      o.dpool = value();
+    } else if (a == "--connect") {
+      o.connect = value();
+      o.mode = "cluster";
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  dpool::init(argc, argv);  // executors (local and cluster) take over here
+  Options opt;
+  try {
+    if (!parse(argc, argv, opt)) {
+      usage();
+      return 2;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dpool-bench: %s\n", e.what());
+    usage();
+    return 2;
+  }
+  Sizes z(opt.quick);
+  const bool cluster = opt.mode == "cluster";
+  Reporter out(cluster ? "dpool_cluster" : "dpool_local");
+  auto wanted = [&](const char* w) { return opt.only.empty() || opt.only.count(w) > 0; };
+  // Runs one workload; an exception becomes an error line and a failed exit.
+  auto run = [&](const char* id, const char* workload, auto&& body) {
+    if (!wanted(id)) return;
+    log(std::string(workload) + " start, loadavg " + fmt(loadavg1()));
+    auto t0 = Clock::now();
+    try {
+      body();
+    } catch (const std::exception& e) {
+      out.failed(workload, e.what());
+    }
+    log(std::string(workload) + " done in " + fmt(seconds_since(t0)) + " s");
+  };
+  log("mode " + opt.mode + (opt.quick ? " (quick)" : "") + ", " +
+      std::to_string(dpool::cpu_count()) + " cores, loadavg " + fmt(loadavg1()));
+
+  std::optional<LocalCluster> daemons;
+  try {
+    if (cluster && opt.connect.empty()) daemons.emplace(find_dpool(opt));
+  } catch (const std::exception& e) {
+    out.failed("cluster_setup", e.what());
+    return 1;
+  }
+  const std::string address = daemons ? daemons->address : opt.connect;
+  if (daemons) log("cluster: coordinator at " + address + ", worker with 2 executors");
+  if (!opt.connect.empty()) log("cluster: using the running coordinator at " + address);
+
+  bool shared_pool_needed = wanted("W1") || wanted("W2") || wanted("W3") || wanted("W5");
+  if (shared_pool_needed) {
+    try {
+      std::optional<dpool::Pool> pool;
+      if (cluster)
+        pool.emplace(dpool::Connect{.address = address});
+      else
+        pool.emplace(z.procs);
+      wait_for_executors(*pool, opt.connect.empty() ? z.procs : 1);
+      run("W1", "W1_latency", [&] { w1_latency(*pool, z, out); });
+      run("W2", "W2_throughput", [&] { w2_throughput(*pool, z, out); });
+      run("W3", "W3_map_default", [&] { w3_map(*pool, z, out); });
+      run("W5", "W5_payload", [&] { w5_payload(*pool, z, out); });
+    } catch (const std::exception& e) {
+      out.failed("pool_setup", e.what());
+    }
+  }
+  if (!cluster) {
+    run("W4", "W4_scaling", [&] { w4_scaling(z, out); });
+    run("W6", "W6_fault", [&] { w6_fault(z, out); });
+    run("W7", "W7_startup", [&] { w7_startup(z, out); });
+  }
+  daemons.reset();
+  log("finished, loadavg " + fmt(loadavg1()) + ", " + std::to_string(out.failures()) +
+      " failure(s)");
+  return out.failures() ? 1 : 0;
+}
