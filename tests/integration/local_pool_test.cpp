@@ -289,3 +289,11 @@ TEST_CASE("wait_all waits for every result or raises TimeoutError") {
   std::vector<dpool::AsyncResult<int>> slow{pool.apply_async(tt::sleep_ms, 3000)};
   CHECK_THROWS_AS(dpool::wait_all(std::span(slow), 50ms), dpool::TimeoutError);
 }
+
+TEST_CASE("waits take vectors and fractional-second timeouts") {
+  dpool::Pool pool(1);
+  std::vector<dpool::AsyncResult<int>> rs{pool.apply_async(tt::square, 3)};
+  dpool::wait_all(rs, 10s);
+  CHECK(dpool::wait_any(rs, 10s) == 0);
+  CHECK(rs[0].get(std::chrono::duration<double>(2.5)) == 9);
+}

@@ -187,7 +187,7 @@ class AsyncResult {
   T get(std::chrono::duration<Rep, Period> timeout) const {
     if (!wait(timeout))
       throw TimeoutError("the result of task '" + state_->task() + "' was not ready within " +
-                         detail::describe(timeout) +
+                         detail::describe(std::chrono::ceil<std::chrono::nanoseconds>(timeout)) +
                          "; the task keeps running and a later get() can still succeed");
     return get();
   }
@@ -335,6 +335,17 @@ class AsCompleted {
   AsyncResult<T> current_;
   bool done_ = false;
 };
+
+template <class T>
+void wait_all(std::vector<AsyncResult<T>>& results,
+              std::chrono::steady_clock::duration timeout = kForever) {
+  wait_all(std::span<AsyncResult<T>>(results), timeout);
+}
+template <class T>
+std::size_t wait_any(std::vector<AsyncResult<T>>& results,
+                     std::chrono::steady_clock::duration timeout = kForever) {
+  return wait_any(std::span<AsyncResult<T>>(results), timeout);
+}
 
 template <std::ranges::input_range Range>
 auto as_completed(Range&& results, std::chrono::steady_clock::duration timeout = kForever) {

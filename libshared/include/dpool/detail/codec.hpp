@@ -44,7 +44,9 @@ class StringSink : public std::streambuf {
 // Reads from a fixed region of memory.
 class MemorySource : public std::streambuf {
  public:
-  explicit MemorySource(std::string_view bytes) {
+  MemorySource() = default;
+  explicit MemorySource(std::string_view bytes) { reset(bytes); }
+  void reset(std::string_view bytes) {
     char* p = const_cast<char*>(bytes.data());
     setg(p, p, p + bytes.size());
   }
@@ -69,10 +71,14 @@ std::string encode(const T&... values) {
 }
 
 // Reads `values...` back; throws (cereal::Exception, std::bad_alloc, ...) on bad input.
+// The stream is reused per thread: building a std::istream costs more than
+// decoding a small value.
 template <class... T>
 void decode_into(std::string_view bytes, T&... values) {
-  MemorySource source(bytes);
-  std::istream stream(&source);
+  thread_local MemorySource source;
+  thread_local std::istream stream(&source);
+  source.reset(bytes);
+  stream.clear();
   cereal::PortableBinaryInputArchive ar(stream);
   ar(values...);
 }
