@@ -216,7 +216,7 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
                  hello.executors, hello.pid);
   } else {
     scheduler_.client_joined(peer_id, hello.name);
-    spdlog::debug("coordinator: client {} joined (pid {})", hello.name, hello.pid);
+    spdlog::info("coordinator: client {} joined as peer {}", hello.name, peer_id);
   }
   // Remote peers must beat at least as often as we expect.
   auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());

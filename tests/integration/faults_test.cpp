@@ -112,6 +112,8 @@ TEST_CASE("a killed client's tasks are dropped and its running ones stopped" *
   client.signal(SIGKILL);
   auto line = coordinator.process.wait_line(") left: dropped its", 10s);
   CAPTURE(line);
+  CAPTURE(coordinator.process.output());
+  CAPTURE(client.pid());
   CHECK(line.find("its 50 unfinished") != std::string::npos);
   // Its two running tasks were stopped: the executors were replaced, and the
   // cluster takes new work at once.
