@@ -78,17 +78,7 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
   bool expected =
       s.state == State::kRetiring || s.state == State::kKilled || s.state == State::kDown;
   bool during_start = s.state == State::kStarting;
-  if (s.state == State::kKilled) {  // we killed it (timeout, cancel): nothing else failed
-    for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i) {
-      auto t = tasks_.find(*i);
-      if (t == tasks_.end()) continue;
-      if (t->second.cancelled)
-        tasks_.erase(t);
-      else
-        queue_.push_front(*i);
-    }
-    s.assigned.clear();
-  }
+  if (s.state == State::kKilled) requeue_assigned(s);  // we killed it: nothing else failed
   if (!s.assigned.empty()) {
     auto running = s.assigned.front();
     s.assigned.pop_front();
@@ -112,16 +102,7 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
         fail(running, f, s.pid);
       }
     }
-    // The rest were only waiting on that executor: run them elsewhere.
-    for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i) {
-      auto t = tasks_.find(*i);
-      if (t == tasks_.end()) continue;
-      if (t->second.cancelled)
-        tasks_.erase(t);
-      else
-        queue_.push_front(*i);
-    }
-    s.assigned.clear();
+    requeue_assigned(s);  // the rest were only waiting on that executor
   }
   if (during_start && ++s.failed_starts >= kMaxFailedStarts && broken_.empty()) {
     broken_ =
@@ -147,6 +128,20 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
     spawn(slot);
   }
   pump(now);
+}
+
+// Puts a dead executor's tasks back at the front of the queue, in order,
+// dropping the cancelled ones.
+void Supervisor::requeue_assigned(SlotRec& s) {
+  for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i) {
+    auto t = tasks_.find(*i);
+    if (t == tasks_.end()) continue;
+    if (t->second.cancelled)
+      tasks_.erase(t);
+    else
+      queue_.push_front(*i);
+  }
+  s.assigned.clear();
 }
 
 void Supervisor::tick(TimePoint now) {

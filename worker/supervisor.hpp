@@ -107,6 +107,7 @@ class Supervisor {
   };
 
   void spawn(Slot slot);
+  void requeue_assigned(SlotRec& s);
   void pump(TimePoint now);
   void finish(std::uint64_t id, wire::Result&& result, zmq::message_t&& payload);
   void fail(std::uint64_t id, const detail::Failure& failure, int pid);
