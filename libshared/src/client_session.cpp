@@ -308,31 +308,15 @@ void ClientSession::completed(std::size_t n) {
 std::future<std::vector<std::uint64_t>> ClientSession::start_cancel(std::uint64_t first,
                                                                     std::size_t count,
                                                                     bool kill_running) {
-  detail::Failure cancelled;
-  cancelled.code = ErrorCode::kCancelled;
-  cancelled.message = "cancelled before it started";
-  // Tasks not yet sent are cancelled here and now.
-  std::vector<Pending> mine;
-  {
-    std::lock_guard lock(mu_);
-    std::erase_if(inbox_, [&](Pending& p) {
-      if (p.spec.id < first || p.spec.id >= first + count) return false;
-      mine.push_back(std::move(p));
-      return true;
-    });
-  }
-  for (auto& p : mine) p.sink->deliver(p.part, detail::Outcome{cancelled, {}, {}});
-  completed(mine.size());
   auto answer = std::make_shared<std::promise<std::vector<std::uint64_t>>>();
   auto future = answer->get_future();
-  if (mine.size() == count) {
-    answer->set_value({});
-    return future;
-  }
-  // The rest are the coordinator's to cancel; it answers with those it could not.
+  // Always through the coordinator, after whatever is still waiting to be
+  // sent: a cancel then also proves the coordinator holds every task
+  // submitted before it.
   asio::post(io_, [weak = weak_from_this(), answer, first, count, kill_running] {
     auto self = weak.lock();
     if (!self || !self->link_) return answer->set_value({first});
+    self->flush();
     wire::Cancel c;
     c.request = self->next_request_++;
     c.kill_running = kill_running;

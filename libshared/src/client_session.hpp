@@ -71,8 +71,8 @@ class ClientSession final : public detail::PoolCore,
   void fail_all(const detail::Failure& failure);
   void completed(std::size_t n);
   void answer_cancels();
-  // Cancels what it can at once and asks the coordinator for the rest; the
-  // future holds the ids that could not be cancelled.
+  // Sends what is pending, then asks the coordinator to cancel; the future
+  // holds the ids that could not be cancelled.
   std::future<std::vector<std::uint64_t>> start_cancel(
       std::uint64_t first, std::size_t count,
       bool kill_running);  // tells every waiting cancel() nothing more was cancelled

@@ -99,11 +99,7 @@ TEST_CASE("a coordinator that stays away past the grace fails the waits with Con
   CHECK_THROWS_AS(r.get(20s), dpool::ConnectionError);
 }
 
-// Known open defect: in about one run in three the coordinator shows an extra
-// client registration with no tasks and the killed client's own registration
-// is not declared dead in time; under investigation, so it may fail.
-TEST_CASE("a killed client's tasks are dropped and its running ones stopped" *
-          doctest::may_fail()) {
+TEST_CASE("a killed client's tasks are dropped and its running ones stopped") {
   ts::Coordinator coordinator(kFastCoordinator);
   ts::Worker a(coordinator.address, "--exec", 2, "a", kFastWorker);
   ts::Child client({TEST_CLIENT, coordinator.address, "50"});
