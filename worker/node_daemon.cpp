@@ -109,6 +109,8 @@ void NodeDaemon::init_spawn_spec() {
         options_.executor_host.empty() ? self_dir() + "/dpool-executor" : options_.executor_host;
     spawn_spec_.argv.push_back(spawn_spec_.program);
     for (auto& l : options_.load) {
+      if (!std::filesystem::exists(l))
+        throw Error("task library " + l + " does not exist; give --load the path of a .so");
       spawn_spec_.argv.push_back("--load");
       spawn_spec_.argv.push_back(std::filesystem::absolute(l).string());
     }

@@ -177,6 +177,7 @@ class AsyncResult {
 
   // Waits for the result; rethrows the task's error as a dpool::Error.
   T get() const {
+    if (!state_) throw std::logic_error("get() on an empty AsyncResult (default-constructed)");
     state_->wait();
     state_->rethrow();
     if constexpr (!std::is_void_v<T>) return state_->value();
