@@ -19,11 +19,11 @@ int add(int a, int b) {
 }
 void touch(int) {}
 int sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: the sleep is what the task does
   return ms;
 }
 int pid_after_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: the sleep is what the task does
   return static_cast<int>(::getpid());
 }
 int crash_abort(int) {
@@ -66,7 +66,7 @@ int crash_once(std::string marker) {
 }
 
 int echo_after_ms(int x, int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the task's work
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: the sleep is what the task does
   return x;
 }
 
