@@ -16,17 +16,15 @@
 #include "processes.hpp"
 #include "protocol.hpp"
 #include "test_tasks.hpp"
+#include "timing.hpp"
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using test_support::Clock;
+using test_support::seconds_since;
 namespace tt = test_tasks;
 namespace ts = test_support;
 
 namespace {
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
 // A coordinator with one --exec node and one --load node, 2 executors each.
 struct Cluster {
   ts::Coordinator coordinator;

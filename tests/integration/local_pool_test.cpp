@@ -10,16 +10,12 @@
 #include <thread>
 
 #include "test_tasks.hpp"
+#include "timing.hpp"
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using test_support::Clock;
+using test_support::seconds_since;
 namespace tt = test_tasks;
-
-namespace {
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-}  // namespace
 
 TEST_CASE("apply and apply_async return the task's result") {
   dpool::Pool pool(2);

@@ -15,17 +15,15 @@
 
 #include "processes.hpp"
 #include "test_tasks.hpp"
+#include "timing.hpp"
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using test_support::Clock;
+using test_support::seconds_since;
 namespace tt = test_tasks;
 namespace ts = test_support;
 
 namespace {
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // One coordinator and one 2-executor node, shared by every cluster case.
 const std::string& cluster_address() {

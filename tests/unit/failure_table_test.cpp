@@ -13,17 +13,7 @@
 
 #include "scheduler.hpp"
 #include "supervisor.hpp"
-
-namespace doctest {
-template <class T>
-struct StringMaker<std::vector<T>> {
-  static String convert(const std::vector<T>& v) {
-    String s = "{";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + toString(v[i]);
-    return s + "}";
-  }
-};
-}  // namespace doctest
+#include "vector_printing.hpp"
 
 namespace {
 

@@ -10,16 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace doctest {
-template <class T>
-struct StringMaker<std::vector<T>> {
-  static String convert(const std::vector<T>& v) {
-    String s = "{";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + toString(v[i]);
-    return s + "}";
-  }
-};
-}  // namespace doctest
+#include "vector_printing.hpp"
 
 namespace {
 
