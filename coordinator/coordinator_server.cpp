@@ -215,7 +215,7 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
     spdlog::info("coordinator: node {} joined with {} executors (pid {})", hello.name,
                  hello.executors, hello.pid);
   } else {
-    scheduler_.client_joined(peer_id, hello.name);
+    scheduler_.client_joined(peer_id, hello.name, hello.pool);
     spdlog::info("coordinator: client {} joined as peer {}", hello.name, peer_id);
   }
   // Remote peers must beat at least as often as we expect.

@@ -4,8 +4,12 @@
 
 namespace dpool::internal {
 
-void Scheduler::client_joined(PeerId client, std::string name) {
-  clients_[client].name = std::move(name);
+void Scheduler::client_joined(PeerId client, std::string name, wire::PoolSettings pool) {
+  auto& c = clients_[client];
+  c.name = std::move(name);
+  c.pool = std::move(pool);
+  c.pool.key = 0;
+  while (!c.pool.empty() && c.pool.key == 0) c.pool.key = pool_keys_();
   capacity_changed_ = true;  // tell the newcomer the cluster's size
 }
 
@@ -72,7 +76,9 @@ std::string Scheduler::node_name(PeerId node) const {
 }
 
 void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& payloads) {
-  if (!clients_.contains(client)) return;
+  auto found = clients_.find(client);
+  if (found == clients_.end()) return;
+  auto& c = found->second;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     if (queued_ >= max_queued_) {
       wire::Result r;
@@ -90,8 +96,9 @@ void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& 
     t.client_id = tasks[i].id;
     t.spec = std::move(tasks[i]);
     t.spec.id = id;
+    t.spec.pool = c.pool.key;
     t.args = std::move(payloads[i]);
-    clients_[client].ids[t.client_id] = id;
+    c.ids[t.client_id] = id;
     enqueue(id, false);
   }
   stats_.submitted += tasks.size();
@@ -137,7 +144,9 @@ void Scheduler::pump() {
       node.running.insert(id);
       client.running.insert(id);
       auto& env = batch(dispatch_index_, node_id, wire::Kind::kDispatch);
-      std::get<wire::TaskBatch>(env.body).tasks.push_back(t.spec);
+      auto& out = std::get<wire::TaskBatch>(env.body);
+      out.tasks.push_back(t.spec);
+      if (t.spec.pool && node.pools.insert(t.spec.pool).second) out.pools.push_back(client.pool);
       zmq::message_t copy;
       copy.copy(t.args);  // shares large buffers; kept for a re-run elsewhere
       env.payloads.push_back(std::move(copy));

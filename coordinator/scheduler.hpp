@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -39,7 +40,9 @@ class Scheduler {
   explicit Scheduler(std::size_t max_queued = 10'000'000, unsigned node_loss_retries = 3)
       : max_queued_(max_queued), node_loss_retries_(node_loss_retries) {}
 
-  void client_joined(PeerId client, std::string name);
+  // A client's pool settings (initializer, max_tasks_per_child) go to each
+  // node with the first of its tasks that node gets.
+  void client_joined(PeerId client, std::string name, wire::PoolSettings pool = {});
   // The client is gone: its queued tasks are dropped and its running ones
   // cancelled on their nodes. Returns how many tasks it had.
   std::size_t client_left(PeerId client);
@@ -88,12 +91,14 @@ class Scheduler {
     std::size_t queued = 0;  // the queue may also hold ids of cancelled tasks; skipped
     std::unordered_set<std::uint64_t> running;
     std::unordered_map<std::uint64_t, std::uint64_t> ids;  // client's id -> ours, unfinished
+    wire::PoolSettings pool;                               // key 0: none
   };
   struct NodeRec {
     std::string name;
     std::uint32_t executors = 0;
     std::uint32_t slots = 0;
     std::unordered_set<std::uint64_t> running;
+    std::unordered_set<std::uint64_t> pools;  // settings already sent
   };
 
   void enqueue(std::uint64_t id, bool front);
@@ -112,6 +117,7 @@ class Scheduler {
   std::size_t max_queued_;
   unsigned node_loss_retries_;
   std::uint64_t next_id_ = 1;
+  std::mt19937_64 pool_keys_{std::random_device{}()};  // unlike a counter, not reused by a restart
   std::size_t queued_ = 0;
   std::uint32_t executors_ = 0;
   bool capacity_changed_ = false;

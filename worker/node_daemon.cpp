@@ -11,6 +11,7 @@
 #include <dpool/node.hpp>
 #include <filesystem>
 #include <random>
+#include <unordered_set>
 
 namespace dpool::internal {
 
@@ -26,6 +27,7 @@ struct NodeDaemon::Exec {
   };
   std::vector<Out> pending;
   bool writing = false;
+  std::unordered_set<std::uint64_t> inited;  // pools whose initializer it has been given
   Exec(asio::io_context& io) : socket(io), pidfd(io) {}
 };
 
@@ -119,11 +121,22 @@ void NodeDaemon::init_spawn_spec() {
         "a node needs executors: give a program (--exec PROGRAM) or task libraries (--load "
         "LIB.so)");
   }
-  if (!options_.initializer.empty()) {
-    has_initializer_ = true;
-    initializer_.name = options_.initializer.name;
-    initializer_.fingerprint = options_.initializer.fingerprint;
-  }
+}
+
+void NodeDaemon::queue_init(Exec& e, std::uint64_t pool, const std::string& name,
+                            std::uint64_t fingerprint, const std::string& args) {
+  wire::Task init;
+  init.name = name;
+  init.fingerprint = fingerprint;
+  init.pool = pool;
+  auto meta = wire::encode_meta(init);
+  Exec::Out out;
+  out.head.resize(kRecordHeaderBytes);
+  put_record_header(out.head.data(), RecordKind::kInit, meta.size(), args.size());
+  out.head += meta;
+  out.args = std::make_shared<zmq::message_t>(args.data(), args.size());
+  e.pending.push_back(std::move(out));
+  e.inited.insert(pool);
 }
 
 void NodeDaemon::start(std::function<std::unique_ptr<Link>(Receiver)> make_link) {
@@ -229,10 +242,15 @@ void NodeDaemon::on_frames(Frames&& frames) {
                     std::get<wire::Reject>(m->body).reason);
       set_stopped(std::get<wire::Reject>(m->body).reason);
       break;
-    case wire::Kind::kDispatch:
-      supervisor_.tasks(std::move(std::get<wire::TaskBatch>(m->body).tasks), std::move(m->payloads),
-                        Supervisor::Clock::now());
+    case wire::Kind::kDispatch: {
+      auto& batch = std::get<wire::TaskBatch>(m->body);
+      for (auto& p : batch.pools) {
+        supervisor_.pool_limit(p.key, p.max_tasks_per_child);
+        pools_[p.key] = std::move(p);
+      }
+      supervisor_.tasks(std::move(batch.tasks), std::move(m->payloads), Supervisor::Clock::now());
       break;
+    }
     case wire::Kind::kCancel: {
       auto& c = std::get<wire::Cancel>(m->body);
       supervisor_.cancel(c.ids, c.kill_running);
@@ -262,16 +280,9 @@ void NodeDaemon::spawn(Slot slot) {
   e->pidfd.assign(e->proc.release_pidfd());
   if (execs_.size() <= slot) execs_.resize(slot + 1);
   execs_[slot] = e;
-  if (has_initializer_) {
-    Exec::Out out;
-    auto meta = wire::encode_meta(initializer_);
-    out.head.resize(kRecordHeaderBytes);
-    put_record_header(out.head.data(), RecordKind::kInit, meta.size(),
-                      options_.initializer.args.size());
-    out.head += meta;
-    out.args = std::make_shared<zmq::message_t>(options_.initializer.args.data(),
-                                                options_.initializer.args.size());
-    e->pending.push_back(std::move(out));
+  if (!options_.initializer.empty()) {
+    queue_init(*e, 0, options_.initializer.name, options_.initializer.fingerprint,
+               options_.initializer.args);
     write(e);
   }
   read(e);
@@ -397,6 +408,12 @@ void NodeDaemon::apply() {
   for (auto& [slot, tasks] : a.run) {
     auto& e = execs_.at(slot);
     for (auto& [task, args] : tasks) {
+      if (task.pool && !e->inited.contains(task.pool)) {
+        auto p = pools_.find(task.pool);
+        if (p != pools_.end() && !p->second.init_name.empty())
+          queue_init(*e, task.pool, p->second.init_name, p->second.init_fingerprint,
+                     p->second.init_args);
+      }
       Exec::Out out;
       auto meta = wire::encode_meta(task);
       out.head.resize(kRecordHeaderBytes);

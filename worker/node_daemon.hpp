@@ -9,6 +9,7 @@
 #include <dpool/options.hpp>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "event_loop.hpp"
 #include "exec_channel.hpp"
@@ -51,6 +52,9 @@ class NodeDaemon {
   void write(const std::shared_ptr<Exec>& e);
   void on_record(const std::shared_ptr<Exec>& e, Record&& r);
   void apply();
+  // Queues an INIT record: run this initializer before the pool's first task.
+  void queue_init(Exec& e, std::uint64_t pool, const std::string& name, std::uint64_t fingerprint,
+                  const std::string& args);
   void arm_deadline();  // the timer for the nearest task timeout
   void shutdown_on_loop();
   void set_stopped(std::string why);
@@ -69,8 +73,7 @@ class NodeDaemon {
   std::uint64_t coordinator_instance_ = 0;
   bool hello_pending_ = false;  // a HELLO is on its way: further BYEs need no other
   SpawnSpec spawn_spec_;
-  wire::Task initializer_;
-  bool has_initializer_ = false;
+  std::unordered_map<std::uint64_t, wire::PoolSettings> pools_;  // by key, from DISPATCH
   std::unique_ptr<Link> link_;
   std::vector<std::shared_ptr<Exec>> execs_;
   bool welcomed_ = false;

@@ -25,8 +25,13 @@ void Supervisor::spawn(Slot slot) {
   slots_[slot].state = State::kStarting;
   slots_[slot].pid = 0;
   slots_[slot].done = 0;
+  slots_[slot].limit = options_.max_tasks_per_child;
   actions_.spawn.push_back(slot);
   ++stats_.spawned;
+}
+
+void Supervisor::pool_limit(std::uint64_t pool, unsigned max_tasks_per_child) {
+  if (max_tasks_per_child) pool_limits_[pool] = max_tasks_per_child;
 }
 
 void Supervisor::tasks(std::vector<wire::Task>&& tasks, Frames&& payloads, TimePoint now) {
@@ -65,8 +70,7 @@ void Supervisor::executor_done(Slot slot, wire::Result&& result, zmq::message_t&
   mean_run_us_ = mean_run_us_ < 0 ? run : 0.8 * mean_run_us_ + 0.2 * run;
   result.pid = static_cast<std::uint32_t>(s.pid);
   finish(result.id, std::move(result), std::move(payload));
-  if (options_.max_tasks_per_child && s.done >= options_.max_tasks_per_child &&
-      s.state == State::kReady) {
+  if (s.limit && s.done >= s.limit && s.state == State::kReady) {
     s.state = State::kRetiring;  // takes no more; exits when its socket closes
   }
   if (s.state == State::kRetiring && s.assigned.empty()) actions_.retire.push_back(slot);
@@ -282,9 +286,7 @@ void Supervisor::pump(TimePoint now) {
     for (Slot slot = 0; slot < slots_.size() && !queue_.empty(); ++slot) {
       auto& s = slots_[slot];
       if (s.state != State::kReady || s.assigned.size() >= d) continue;
-      if (options_.max_tasks_per_child &&
-          s.done + s.assigned.size() >= options_.max_tasks_per_child)
-        continue;
+      if (s.limit && s.done + s.assigned.size() >= s.limit) continue;
       auto id = queue_.front();
       queue_.pop_front();
       auto found = tasks_.find(id);
@@ -292,6 +294,8 @@ void Supervisor::pump(TimePoint now) {
       auto& t = found->second;
       if (s.assigned.empty()) s.front_since = now;
       s.assigned.push_back(id);
+      if (auto pool = pool_limits_.find(t.spec.pool); pool != pool_limits_.end())
+        s.limit = s.limit ? std::min(s.limit, pool->second) : pool->second;
       batches[slot].emplace_back(t.spec, t.args);
       progress = true;
     }

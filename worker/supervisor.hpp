@@ -51,6 +51,10 @@ class Supervisor {
   explicit Supervisor(Options options);
 
   void start();
+  // Tasks of `pool` (wire::Task::pool) recycle their executor after this many
+  // tasks: an executor retires once it has run the smallest limit among the
+  // pools it served (and the node's own), counting all its tasks.
+  void pool_limit(std::uint64_t pool, unsigned max_tasks_per_child);
   // Times are the shell's clock; they start the timeouts of the tasks that
   // begin running as a result of the event.
   void tasks(std::vector<wire::Task>&& tasks, Frames&& payloads, TimePoint now = {});
@@ -97,6 +101,7 @@ class Supervisor {
     std::deque<std::uint64_t> assigned;  // written to the executor, in order; front is running
     TimePoint front_since{};             // when the front task started running
     unsigned done = 0;                   // tasks completed by this process
+    unsigned limit = 0;                  // retire after this many; 0 = never
     unsigned failed_starts = 0;          // consecutive deaths before READY
   };
   struct TaskRec {
@@ -118,6 +123,7 @@ class Supervisor {
   std::vector<SlotRec> slots_;
   std::deque<std::uint64_t> queue_;
   std::unordered_map<std::uint64_t, TaskRec> tasks_;
+  std::unordered_map<std::uint64_t, unsigned> pool_limits_;
   Actions actions_;
   Stats stats_;
   double mean_run_us_ = -1;  // moving average of task run time; < 0 until measured

@@ -31,8 +31,10 @@ ClientSession::ClientSession(asio::io_context& io, std::string where)
 
 std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io, MakeLink make_link,
                                                       std::string where,
-                                                      std::chrono::milliseconds timeout) {
+                                                      std::chrono::milliseconds timeout,
+                                                      wire::PoolSettings pool) {
   auto s = std::make_shared<ClientSession>(io, where);
+  s->pool_ = std::move(pool);
   call_on(io, [&] {
     std::weak_ptr<ClientSession> weak = s;
     s->link_ = make_link([weak](Frames&& f) {
@@ -145,6 +147,7 @@ void ClientSession::send_hello() {
   hello.pid = static_cast<std::uint32_t>(::getpid());
   hello.name = "client:" + std::to_string(hello.pid);
   hello.instance = instance_;
+  hello.pool = pool_;
   hello_pending_ = true;
   if (link_) link_->send(wire::encode(wire::Kind::kHello, hello));
 }

@@ -22,9 +22,11 @@ class ClientSession final : public detail::PoolCore,
 
   // Connects through `make_link` (called on `io`'s thread) and waits for the
   // coordinator's welcome; throws ConnectionError after `timeout` or when refused.
+  // `pool` travels in every HELLO, so the nodes apply it to this client's tasks.
   static std::shared_ptr<ClientSession> connect(asio::io_context& io, MakeLink make_link,
                                                 std::string where,
-                                                std::chrono::milliseconds timeout);
+                                                std::chrono::milliseconds timeout,
+                                                wire::PoolSettings pool = {});
   ClientSession(asio::io_context& io, std::string where);
 
   bool submit(const std::string& name, std::uint64_t fingerprint,
@@ -85,6 +87,7 @@ class ClientSession final : public detail::PoolCore,
       cancel_answers_;                      // loop thread
   std::uint64_t next_request_ = 1;          // loop thread
   std::uint64_t instance_ = 0;              // ours, in HELLO
+  wire::PoolSettings pool_;                 // in HELLO
   std::uint64_t coordinator_instance_ = 0;  // loop thread
   bool resilient_ = false;                  // loop thread: keep_alive() was called
   std::chrono::milliseconds beat_interval_{0}, beat_timeout_{0}, grace_{0};

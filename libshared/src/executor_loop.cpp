@@ -15,6 +15,7 @@
 #include <deque>
 #include <dpool/registry.hpp>
 #include <string>
+#include <unordered_map>
 
 #include "exec_channel.hpp"
 #include "protocol.hpp"
@@ -127,10 +128,10 @@ class Executor {
     res.id = task->id;
     res.started_us = now_us();
     std::string out;
-    if (init_error_.code == ErrorCode::kNone) {
-      run_task(*task, r.payload, res, out);
+    if (auto* failed = init_failure(task->pool)) {
+      res.failure = *failed;
     } else {
-      res.failure = init_error_;
+      run_task(*task, r.payload, res, out);
     }
     res.finished_us = now_us();
     queue_record(RecordKind::kDone, wire::encode_meta(res), std::move(out));
@@ -179,17 +180,26 @@ class Executor {
     }
   }
 
-  // An initializer that fails makes every task of this executor fail with
-  // its error (rather than respawning executors forever).
+  // An initializer that fails makes every task of its pool in this executor
+  // fail with its error (rather than respawning executors forever). Pool 0
+  // is the node's own initializer, which every task needs.
   void run_initializer(const wire::Task& task, const Blob& args) {
     wire::Result res;
     std::string out;
     run_task(task, args, res, out);
     if (res.failure.code != ErrorCode::kNone) {
-      init_error_ = res.failure;
-      init_error_.message = "the pool's initializer '" + task.name + "' failed on node " + node_ +
-                            ": " + res.failure.message;
+      auto& failed = init_errors_[task.pool];
+      failed = res.failure;
+      failed.message = "the pool's initializer '" + task.name + "' failed on node " + node_ + ": " +
+                       res.failure.message;
     }
+  }
+
+  const detail::Failure* init_failure(std::uint64_t pool) const {
+    if (init_errors_.empty()) return nullptr;
+    for (auto key : {std::uint64_t{0}, pool})
+      if (auto it = init_errors_.find(key); it != init_errors_.end()) return &it->second;
+    return nullptr;
   }
 
   void queue_record(RecordKind kind, std::string meta, std::string payload) {
@@ -225,7 +235,7 @@ class Executor {
   std::deque<Record> queue_;
   std::string out_;
   std::size_t pending_ = 0;
-  detail::Failure init_error_;
+  std::unordered_map<std::uint64_t, detail::Failure> init_errors_;  // by pool
 };
 
 }  // namespace

@@ -52,6 +52,15 @@ class LoopBackend final : public PoolBackend {
   EventLoop loop{"client"};
 };
 
+wire::PoolSettings pool_settings(const Connect& o) {
+  wire::PoolSettings p;
+  p.init_name = o.initializer.name;
+  p.init_fingerprint = o.initializer.fingerprint;
+  p.init_args = o.initializer.args;
+  p.max_tasks_per_child = o.max_tasks_per_child;
+  return p;
+}
+
 std::shared_ptr<ClientSession> on_hub(Hub& hub, const char* where) {
   return ClientSession::connect(
       hub.io(), [&hub](Receiver r) { return hub.attach(std::move(r)); }, where,
@@ -82,7 +91,7 @@ Pool::Pool(Connect options) : PoolView(nullptr, {}) {
       [&io, a = options.address](internal::Receiver r) {
         return internal::connect_dealer(io, a, std::move(r));
       },
-      options.address, options.connect_timeout);
+      options.address, options.connect_timeout, internal::pool_settings(options));
   session->set_window(options.max_in_flight);
   session->keep_alive(options.heartbeat, options.coordinator_timeout, options.reconnect_grace);
   core_ = session;

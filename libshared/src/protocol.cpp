@@ -67,12 +67,21 @@ auto to_int(E e) {
 }  // namespace
 
 template <class Ar>
+void serialize(Ar& ar, PoolSettings& m) {
+  ar(m.key);
+  text(ar, m.init_name, kMaxName);
+  ar(m.init_fingerprint);
+  text(ar, m.init_args, kMaxText);
+  ar(m.max_tasks_per_child);
+}
+template <class Ar>
 void serialize(Ar& ar, Hello& m, std::uint32_t) {
   auto role = to_int(m.role);
   ar(role);
   m.role = static_cast<Role>(role);
   text(ar, m.name, kMaxName);
   ar(m.pid, m.executors, m.slots, m.instance);
+  serialize(ar, m.pool);
 }
 template <class Ar>
 void serialize(Ar& ar, Welcome& m, std::uint32_t) {
@@ -88,11 +97,12 @@ template <class Ar>
 void serialize(Ar& ar, Task& m, std::uint32_t) {
   ar(m.id);
   text(ar, m.name, kMaxName);
-  ar(m.fingerprint, m.chunk, m.attempt, m.timeout_ms, m.retries, m.priority);
+  ar(m.fingerprint, m.chunk, m.attempt, m.timeout_ms, m.retries, m.priority, m.pool);
 }
 template <class Ar>
 void serialize(Ar& ar, TaskBatch& m, std::uint32_t) {
   list(ar, m.tasks, kMaxBatch);
+  list(ar, m.pools, kMaxBatch);
 }
 template <class Ar>
 void serialize(Ar& ar, Result& m, std::uint32_t) {

@@ -22,7 +22,7 @@ using Frames = std::vector<zmq::message_t>;
 namespace wire {
 
 constexpr std::uint32_t kMagic = 0x4c4f5044;  // "DPOL"
-constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kVersion = 2;
 constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kMaxBodyBytes = 256u << 20;
 constexpr std::uint32_t kMaxBatch = 1u << 20;  // tasks or results in one message
@@ -47,6 +47,18 @@ const char* kind_name(Kind k);
 
 enum class Role : std::uint8_t { kClient = 1, kNode = 2 };
 
+// What a pool asks of the executors that run its tasks. A client sends it in
+// its HELLO (key 0); the coordinator numbers it and sends it to a node with
+// the first tasks of that pool the node gets (TaskBatch::pools).
+struct PoolSettings {
+  std::uint64_t key = 0;  // the coordinator's, random; tasks name it in Task::pool
+  std::string init_name;  // initializer: a registered function, run once per executor
+  std::uint64_t init_fingerprint = 0;
+  std::string init_args;  // its serialized argument tuple
+  std::uint32_t max_tasks_per_child = 0;
+  bool empty() const noexcept { return init_name.empty() && max_tasks_per_child == 0; }
+};
+
 struct Hello {
   Role role = Role::kClient;
   std::string name;
@@ -54,6 +66,7 @@ struct Hello {
   std::uint32_t executors = 0;  // node: executor processes
   std::uint32_t slots = 0;      // node: tasks it accepts at once (credit)
   std::uint64_t instance = 0;   // random per peer process start
+  PoolSettings pool;            // client: its pool's executor settings
 };
 
 struct Welcome {
@@ -76,11 +89,14 @@ struct Task {
   std::uint32_t timeout_ms = 0;
   std::uint32_t retries = 0;
   std::int32_t priority = 0;
+  std::uint64_t pool = 0;  // PoolSettings::key, 0 = the node's own settings
 };
 
-// SUBMIT and DISPATCH: payload i holds the arguments of tasks[i].
+// SUBMIT and DISPATCH: payload i holds the arguments of tasks[i]. A DISPATCH
+// carries the settings of each pool whose tasks the node has not seen yet.
 struct TaskBatch {
   std::vector<Task> tasks;
+  std::vector<PoolSettings> pools;
 };
 
 struct Result {

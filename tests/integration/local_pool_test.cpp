@@ -242,32 +242,6 @@ TEST_CASE("several executors share the work") {
   CHECK(pids.size() == 2);
 }
 
-TEST_CASE("an initializer runs in every executor before its first task") {
-  dpool::Pool pool(dpool::Local{.processes = 2, .initializer = dpool::bind(tt::set_tag, 42)});
-  auto tags = pool.map(tt::get_tag, std::vector<int>(8, 0), 1);
-  for (int t : tags) CHECK(t == 42);
-}
-
-TEST_CASE("a failing initializer fails the tasks with an error naming it") {
-  dpool::Pool pool(dpool::Local{
-      .processes = 1, .initializer = dpool::bind(tt::throw_runtime, std::string("no db"))});
-  try {
-    pool.apply(tt::square, 2);
-    FAIL("expected an error");
-  } catch (const dpool::Error& e) {
-    std::string w = e.what();
-    CHECK(w.find("initializer") != std::string::npos);
-    CHECK(w.find("no db") != std::string::npos);
-  }
-}
-
-TEST_CASE("max_tasks_per_child replaces executors after that many tasks") {
-  dpool::Pool pool(dpool::Local{.processes = 1, .max_tasks_per_child = 1});
-  std::set<int> pids;
-  for (int i = 0; i < 3; ++i) pids.insert(pool.apply(tt::pid_after_ms, 0));
-  CHECK(pids.size() == 3);
-}
-
 TEST_CASE("a pool view carries task options and shares the pool") {
   dpool::Pool pool(1);
   auto view = pool.with({.priority = 5});

@@ -32,17 +32,32 @@ const std::string& cluster_address() {
   return coordinator.address;
 }
 
+// Executor settings of a pool, the same in both modes.
+struct Settings {
+  dpool::Call initializer{};
+  unsigned max_tasks_per_child = 0;
+};
+
 // Runs `body` on a fresh 2-executor pool, local and then cluster.
 template <class Body>
-void in_both_modes(Body body) {
+void in_both_modes(Settings settings, Body body) {
   SUBCASE("local") {
-    dpool::Pool pool(2);
+    dpool::Pool pool(dpool::Local{.processes = 2,
+                                  .initializer = settings.initializer,
+                                  .max_tasks_per_child = settings.max_tasks_per_child});
     body(pool);
   }
   SUBCASE("cluster") {
-    dpool::Pool pool(dpool::Connect{.address = cluster_address()});
+    dpool::Pool pool(dpool::Connect{.address = cluster_address(),
+                                    .initializer = settings.initializer,
+                                    .max_tasks_per_child = settings.max_tasks_per_child});
     body(pool);
   }
+}
+
+template <class Body>
+void in_both_modes(Body body) {
+  in_both_modes(Settings{}, body);
 }
 
 // An input range that counts how many items were read and can throw at one.
@@ -340,6 +355,63 @@ TEST_CASE(
     CHECK(seconds_since(t0) < 1.0);
     for (auto& r : rs) REQUIRE_THROWS_AS(r.get(1s), dpool::Cancelled);
     pool.join();
+  });
+}
+
+TEST_CASE("an initializer runs in every executor before its first task (test_initializer)") {
+  in_both_modes({.initializer = dpool::bind(tt::set_tag, 42)}, [](dpool::Pool& pool) {
+    auto tags = pool.map(tt::get_tag, std::vector<int>(8, 0), 1);
+    CHECK(tags == std::vector<int>(8, 42));
+  });
+}
+
+namespace {
+// Several tasks, so an executor respawned for each failure would show as a hang or crash.
+void expect_initializer_failure(dpool::Pool& pool) {
+  auto rs = pool.map_async(tt::square, std::vector<int>{1, 2, 3, 4}, 1);
+  try {
+    rs.get(30s);
+    FAIL("expected an error");
+  } catch (const dpool::Error& e) {
+    std::string w = e.what();
+    CHECK(w.find("initializer 'throw_runtime'") != std::string::npos);
+    CHECK(w.find("no db") != std::string::npos);
+  }
+}
+}  // namespace
+
+TEST_CASE("a failing initializer fails the pool's tasks with an error naming it (gh-87472)") {
+  in_both_modes({.initializer = dpool::bind(tt::throw_runtime, std::string("no db"))},
+                [](dpool::Pool& pool) {
+                  expect_initializer_failure(pool);
+                  pool.close();
+                  pool.join();
+                });
+}
+
+TEST_CASE("a pool's failing initializer leaves the other pools of the cluster working") {
+  dpool::Pool failing(
+      dpool::Connect{.address = cluster_address(),
+                     .initializer = dpool::bind(tt::throw_runtime, std::string("no db"))});
+  dpool::Pool other(dpool::Connect{.address = cluster_address()});
+  expect_initializer_failure(failing);
+  CHECK(other.map(tt::square, std::vector<int>{1, 2, 3, 4}, 1) == std::vector<int>{1, 4, 9, 16});
+  expect_initializer_failure(failing);
+}
+
+TEST_CASE(
+    "max_tasks_per_child replaces executors and close/join still return (bpo-10332, "
+    "gh-115634)") {
+  in_both_modes({.max_tasks_per_child = 1}, [](dpool::Pool& pool) {
+    std::set<int> pids;
+    for (int i = 0; i < 3; ++i) pids.insert(pool.apply(tt::pid_after_ms, 0));
+    CHECK(pids.size() == 3);
+    auto rs = pool.map_async(tt::square, std::vector<int>(10, 3), 1);
+    pool.close();
+    auto t0 = Clock::now();
+    pool.join();
+    CHECK(seconds_since(t0) < 30.0);
+    CHECK(rs.get(1s) == std::vector<int>(10, 9));
   });
 }
 

@@ -113,7 +113,26 @@ wire::Task sample_task(std::uint64_t id) {
   t.timeout_ms = 1500;
   t.retries = 7;
   t.priority = -42;
+  t.pool = 0xabcdef0000000000ull + id;
   return t;
+}
+
+wire::PoolSettings sample_pool(std::uint64_t key) {
+  wire::PoolSettings p;
+  p.key = key;
+  p.init_name = "unit.setup";
+  p.init_fingerprint = 0x0123456789abcdefull;
+  p.init_args = std::string("\0\x01args", 6);
+  p.max_tasks_per_child = 25;
+  return p;
+}
+
+void check_same_pool(const wire::PoolSettings& got, const wire::PoolSettings& want) {
+  CHECK(got.key == want.key);
+  CHECK(got.init_name == want.init_name);
+  CHECK(got.init_fingerprint == want.init_fingerprint);
+  CHECK(got.init_args == want.init_args);
+  CHECK(got.max_tasks_per_child == want.max_tasks_per_child);
 }
 
 wire::Result sample_failure() {
@@ -191,7 +210,8 @@ const T& body(const wire::Message& m) {
 TEST_CASE("the header frame is the magic, the version and the kind, little-endian") {
   auto frames = wire::encode(Kind::kCredit, wire::Credit{1, 1});
   REQUIRE(frames.size() == 2);
-  CHECK(str(frames[0]) == std::string("DPOL\x01\x00\x09\x00", 8));
+  CHECK(str(frames[0]) == std::string("DPOL\x02\x00\x09\x00", 8));
+  static_assert(wire::kVersion == 2);
 }
 
 TEST_CASE("a HELLO round-trips with every field") {
@@ -214,6 +234,15 @@ TEST_CASE("a client HELLO keeps its role") {
       wire::decode(wire::encode(Kind::kHello, wire::Hello{wire::Role::kClient, "c", 1, 0, 0, 1}));
   REQUIRE(m);
   CHECK(body<wire::Hello>(*m).role == wire::Role::kClient);
+  CHECK(body<wire::Hello>(*m).pool.empty());
+}
+
+TEST_CASE("a client HELLO carries its pool's executor settings") {
+  wire::Hello hello{wire::Role::kClient, "c", 1, 0, 0, 1};
+  hello.pool = sample_pool(0);
+  auto m = wire::decode(wire::encode(Kind::kHello, hello));
+  REQUIRE(m);
+  check_same_pool(body<wire::Hello>(*m).pool, hello.pool);
 }
 
 TEST_CASE("a WELCOME round-trips with every field") {
@@ -245,8 +274,10 @@ TEST_CASE("a SUBMIT and a DISPATCH round-trip every task field and their payload
     p.push_back(msg(big));
     auto t3 = sample_task(3);
     t3.priority = 2'000'000'000;
-    auto frames =
-        wire::encode(kind, wire::TaskBatch{{sample_task(1), sample_task(2), t3}}, std::move(p));
+    auto frames = wire::encode(
+        kind,
+        wire::TaskBatch{{sample_task(1), sample_task(2), t3}, {sample_pool(7), sample_pool(9)}},
+        std::move(p));
     REQUIRE(frames.size() == 5);
     auto m = wire::decode(std::move(frames));
     REQUIRE(m);
@@ -264,7 +295,11 @@ TEST_CASE("a SUBMIT and a DISPATCH round-trip every task field and their payload
       CHECK(got.timeout_ms == want.timeout_ms);
       CHECK(got.retries == want.retries);
       CHECK(got.priority == want.priority);
+      CHECK(got.pool == want.pool);
     }
+    REQUIRE(b.pools.size() == 2);
+    check_same_pool(b.pools[0], sample_pool(7));
+    check_same_pool(b.pools[1], sample_pool(9));
     REQUIRE(m->payloads.size() == 3);
     CHECK(str(m->payloads[0]) == "first");
     CHECK(m->payloads[1].size() == 0);
@@ -400,7 +435,8 @@ TEST_CASE("a header with the wrong magic is rejected") {
 }
 
 TEST_CASE("a message of another protocol version is rejected, naming both versions") {
-  for (std::uint16_t v : {std::uint16_t{0}, std::uint16_t{2}, std::uint16_t{0xffff}}) {
+  for (std::uint16_t v : {std::uint16_t{0}, std::uint16_t{1}, std::uint16_t{wire::kVersion + 1},
+                          std::uint16_t{0xffff}}) {
     CAPTURE(v);
     auto good = sample(Kind::kHello);
     auto r = decode_nothrow(frames_of({header(Kind::kHello, v), str(good[1])}));
@@ -499,7 +535,9 @@ TEST_CASE("a count of 0xFFFFFFFF in a body is rejected at once without allocatin
   wire::Hello hello;
   auto he = wire::encode(Kind::kHello, hello);
   auto hb = str(he[1]);
-  auto at = hb.size() - (4 + 4 + 4 + 8 + 4);  // name length, then pid, executors, slots, instance
+  // Name length, then pid, executors, slots, instance, and the pool settings (key, initializer
+  // name length, fingerprint, arguments length, max_tasks_per_child).
+  auto at = hb.size() - (4 + 4 + 4 + 8 + 4 + (8 + 4 + 8 + 4 + 4));
   REQUIRE(hb.substr(at, 4) == std::string(4, '\0'));
   hb.replace(at, 4, "\xff\xff\xff\xff");
   auto hr = decode_nothrow(frames_of({str(he[0]), hb}));

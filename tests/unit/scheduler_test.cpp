@@ -574,3 +574,54 @@ TEST_CASE("a submit from a client that never joined is ignored") {
   CHECK(s.stats().submitted == 0);
   CHECK(s.take_outbox().empty());
 }
+
+TEST_CASE("a client's pool settings go to each node once, with its first task there") {
+  Scheduler s;
+  wire::PoolSettings settings;
+  settings.init_name = "setup";
+  settings.init_args = "args";
+  settings.max_tasks_per_child = 3;
+  s.client_joined(kClientA, "a", settings);
+  s.client_joined(kClientB, "b");
+  s.node_joined(kNode1, "n1", 1, 2);
+  s.node_joined(kNode2, "n2", 1, 2);
+  submit(s, kClientA, {1000, 1001, 1002, 1003});
+  submit(s, kClientB, {1000});
+  auto out = s.take_outbox();
+  std::uint64_t key = 0;
+  for (PeerId node : {kNode1, kNode2}) {
+    CAPTURE(node);
+    auto& batch = std::get<wire::TaskBatch>(dispatch_to(out, node).body);
+    REQUIRE(batch.pools.size() == 1);  // sent once although the node got two of A's tasks
+    auto& p = batch.pools[0];
+    CHECK(p.key != 0);
+    CHECK((key == 0 || p.key == key));
+    key = p.key;
+    CHECK(p.init_name == "setup");
+    CHECK(p.init_args == "args");
+    CHECK(p.max_tasks_per_child == 3);
+    for (auto& t : batch.tasks) CHECK(t.pool == (t.name.starts_with("c1#") ? key : 0));
+  }
+
+  // Later dispatches to the same node do not repeat the settings.
+  auto first = ids_by_name(dispatch_to(out, kNode1));
+  std::vector<wire::Result> done;
+  for (auto& [name, id] : first) done.push_back(ok_result(id));
+  report(s, kNode1, std::move(done), std::vector<std::string>(first.size(), "r"));
+  out = s.take_outbox();
+  auto& again = std::get<wire::TaskBatch>(dispatch_to(out, kNode1).body);
+  CHECK(again.pools.empty());
+  for (auto& t : again.tasks) CHECK(t.pool == key);
+}
+
+TEST_CASE("a client without pool settings tags its tasks with no pool") {
+  Scheduler s;
+  s.client_joined(kClientA, "a");
+  s.node_joined(kNode1, "n1", 1, 1);
+  submit(s, kClientA, {1000});
+  auto out = s.take_outbox();
+  auto& batch = std::get<wire::TaskBatch>(dispatch_to(out, kNode1).body);
+  CHECK(batch.pools.empty());
+  REQUIRE(batch.tasks.size() == 1);
+  CHECK(batch.tasks[0].pool == 0);
+}

@@ -30,7 +30,8 @@ Supervisor make(unsigned processes, unsigned max_tasks_per_child = 0) {
   return Supervisor(Supervisor::Options{processes, max_tasks_per_child, "node-x"});
 }
 
-void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt = 0) {
+void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt = 0,
+          std::uint64_t pool = 0) {
   std::vector<wire::Task> tasks;
   Frames payloads;
   for (auto id : ids) {
@@ -38,6 +39,7 @@ void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt =
     t.id = id;
     t.name = "task";
     t.attempt = attempt;
+    t.pool = pool;
     tasks.push_back(t);
     payloads.push_back(msg("args-" + std::to_string(id)));
   }
@@ -478,4 +480,22 @@ TEST_CASE("shutdown drops every task without a result and stops the executors") 
   CHECK(a.results.results.empty());
   CHECK(a.kill == std::vector<Slot>{0});
   CHECK(s.unfinished() == 0);
+}
+
+TEST_CASE("a pool's max_tasks_per_child retires the executors that run its tasks") {
+  auto s = started(2);
+  s.pool_limit(7, 1);
+  give(s, {1}, 0, 7);  // pool 7: one task per executor
+  give(s, {2, 3}, 0, 0);
+  auto first = runs(s.take_actions());
+  CHECK(first == RunMap{{0, {1}}, {1, {2}}});
+  done(s, 0, 1);
+  auto a = s.take_actions();
+  CHECK(a.retire == std::vector<Slot>{0});  // ran its one pool-7 task
+  auto later = runs(a);
+  done(s, 1, 2);
+  a = s.take_actions();
+  CHECK(a.retire.empty());  // slot 1 ran no pool-7 task: no limit
+  for (auto& [slot, ids] : runs(a)) later[slot].insert(later[slot].end(), ids.begin(), ids.end());
+  CHECK(later == RunMap{{1, {3}}});  // the retiring executor takes nothing more
 }

@@ -40,6 +40,9 @@ struct Connect {
   std::chrono::milliseconds heartbeat{1000};            // to the coordinator, this often
   std::chrono::milliseconds coordinator_timeout{5000};  // silence before we re-register
   std::chrono::milliseconds reconnect_grace{60000};     // then waits fail with ConnectionError
+  // As in Local: they travel to every node that runs this pool's tasks.
+  Call initializer{};  // runs once in each executor before its first task of this pool
+  unsigned max_tasks_per_child = 0;  // replace an executor after this many tasks; 0 = never
 };
 
 // Per-call options, through pool.with(TaskOptions{...}).
