@@ -154,3 +154,19 @@ TEST_CASE("a node that joins late takes work at once") {
   ts::Worker a(coordinator.address, "--load", 1, "late", kFastWorker);
   CHECK(r.get(10s) == 144);
 }
+
+TEST_CASE("Ctrl-C during pool.map stops the program at once and leaves no executor") {
+  ts::Child program({TEST_CLIENT, "--local-map"}, true, true);
+  program.wait_line("mapping", 30s);
+  auto executors = ts::children_of(program.pid());
+  CHECK(executors.size() == 2);
+  auto t0 = std::chrono::steady_clock::now();
+  program.signal_group(SIGINT);  // what a terminal sends to the foreground job
+  int status = program.wait_exit(5s);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  REQUIRE(status != -1);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGINT);
+  CHECK(took < 2.0);
+  for (int pid : executors) CHECK(ts::wait_gone(pid, 5s));
+}

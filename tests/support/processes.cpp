@@ -25,7 +25,7 @@ int remaining_ms(Clock::time_point deadline) {
 }
 }  // namespace
 
-Child::Child(std::vector<std::string> argv, bool merge_stderr) {
+Child::Child(std::vector<std::string> argv, bool merge_stderr, bool own_group) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   posix_spawn_file_actions_t actions;
@@ -35,7 +35,14 @@ Child::Child(std::vector<std::string> argv, bool merge_stderr) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (own_group) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
+  int rc = ::posix_spawn(&pid_, args[0], &actions, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
   if (rc != 0) {
@@ -83,6 +90,10 @@ std::string Child::wait_line(const std::string& needle, std::chrono::millisecond
 
 void Child::signal(int sig) {
   ::kill(pid_, sig);
+}
+
+void Child::signal_group(int sig) {
+  ::kill(-pid_, sig);
 }
 
 int Child::wait_exit(std::chrono::milliseconds timeout) {

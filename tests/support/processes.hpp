@@ -12,8 +12,9 @@ namespace test_support {
 
 class Child {
  public:
-  // Starts `argv` with stdout (and stderr, if merge) captured.
-  explicit Child(std::vector<std::string> argv, bool merge_stderr = true);
+  // Starts `argv` with stdout (and stderr, if merge) captured; with
+  // `own_group`, as the leader of a new process group, as a shell starts a job.
+  explicit Child(std::vector<std::string> argv, bool merge_stderr = true, bool own_group = false);
   ~Child();  // SIGKILL and reap if still running
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
@@ -23,6 +24,8 @@ class Child {
   // Throws std::runtime_error with everything read so far after `timeout`.
   std::string wait_line(const std::string& needle, std::chrono::milliseconds timeout);
   void signal(int sig);
+  // Signals the child's whole process group, as Ctrl-C in a terminal does.
+  void signal_group(int sig);
   // Waits for exit; returns the raw wait status, or -1 on timeout.
   int wait_exit(std::chrono::milliseconds timeout);
   const std::string& output() const { return output_; }
