@@ -14,9 +14,9 @@ class CoordinatorServer::LocalLink final : public Link {
   ~LocalLink() override {
     asio::post(server_.io(), [&server = server_, peer = peer_] { server.peer_gone(peer); });
   }
-  void send(Frames&& frames) override {
-    asio::post(server_.io(), [&server = server_, peer = peer_, f = std::move(frames)]() mutable {
-      server.on_message(peer, std::move(f));
+  void send(wire::Message&& m) override {
+    asio::post(server_.io(), [&server = server_, peer = peer_, m = std::move(m)]() mutable {
+      server.on_message(peer, std::move(m));
     });
   }
 
@@ -94,7 +94,7 @@ void CoordinatorServer::on_router(Frames&& frames) {
   }
   frames.erase(frames.begin());
   liveness_.seen(id, std::chrono::steady_clock::now());
-  on_message(id, std::move(frames));
+  on_message(id, wire::decode(std::move(frames)));
 }
 
 void CoordinatorServer::arm_heartbeat() {
@@ -119,12 +119,9 @@ void CoordinatorServer::on_heartbeat_timer() {
                  id, options_.peer_timeout.count());
     peer_gone(id);
   }
-  auto beat = wire::encode(wire::Kind::kHeartbeat, wire::Heartbeat{});
   for (auto& [id, peer] : peers_) {
     if (peer.routing_id.empty() || !peer.welcomed) continue;
-    Frames copy;
-    for (auto& f : beat) copy.emplace_back(f.data(), f.size());
-    send(id, std::move(copy));
+    send(id, {wire::Kind::kHeartbeat, wire::Heartbeat{}});
   }
   if (scheduler_.stats().stale_results > stale_reported_) {
     spdlog::info(
@@ -134,18 +131,17 @@ void CoordinatorServer::on_heartbeat_timer() {
   }
 }
 
-void CoordinatorServer::on_message(PeerId peer_id, Frames&& frames) {
+void CoordinatorServer::on_message(PeerId peer_id, Received&& decoded) {
   auto pit = peers_.find(peer_id);
   if (pit == peers_.end()) return;  // already gone
   auto& peer = pit->second;
-  auto decoded = wire::decode(std::move(frames));
   if (!decoded) {
     ++rejected_;
     auto& err = decoded.error();
     spdlog::warn("coordinator: rejected a message from peer {}: {} ({} rejected so far)", peer_id,
                  err.detail, rejected_);
     if (err.reason == wire::DecodeError::Reason::kBadVersion) {
-      send(peer_id, wire::encode(wire::Kind::kReject, wire::Reject{err.detail}));
+      send(peer_id, {wire::Kind::kReject, wire::Reject{err.detail}});
       peer_gone(peer_id);
     }
     return;
@@ -161,7 +157,7 @@ void CoordinatorServer::on_message(PeerId peer_id, Frames&& frames) {
     spdlog::info("coordinator: {} from an unregistered peer {}; asked it to say HELLO",
                  wire::kind_name(m.kind), peer_id);
     if (m.kind != wire::Kind::kBye)
-      send(peer_id, wire::encode(wire::Kind::kBye, wire::Bye{"unknown peer: send HELLO"}));
+      send(peer_id, {wire::Kind::kBye, wire::Bye{"unknown peer: send HELLO"}});
     peer_gone(peer_id);
     return;
   }
@@ -220,8 +216,8 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   }
   // Remote peers must beat at least as often as we expect.
   auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());
-  send(peer_id, wire::encode(wire::Kind::kWelcome, wire::Welcome{instance_, options_.name,
-                                                                 scheduler_.executors(), beat}));
+  send(peer_id, {wire::Kind::kWelcome,
+                 wire::Welcome{instance_, options_.name, scheduler_.executors(), beat}});
   schedule_flush();
 }
 
@@ -248,16 +244,21 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
   schedule_flush();
 }
 
-void CoordinatorServer::send(PeerId peer_id, Frames&& frames) {
+void CoordinatorServer::send(PeerId peer_id, wire::Message&& m) {
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) return;
   auto& peer = it->second;
   if (peer.local) {
-    asio::post(io(), [r = peer.local, f = std::move(frames)]() mutable { (*r)(std::move(f)); });
+    asio::post(io(),
+               [r = peer.local, m = std::move(m)]() mutable { (*r)(Received(std::move(m))); });
     return;
   }
   if (!router_) return;
-  frames.insert(frames.begin(), zmq::message_t(peer.routing_id.data(), peer.routing_id.size()));
+  Frames frames;
+  frames.reserve(2 + m.payloads.size());
+  frames.emplace_back(peer.routing_id.data(), peer.routing_id.size());
+  for (auto& f : wire::encode(m.kind, m.body, std::move(m.payloads)))
+    frames.push_back(std::move(f));
   if (!router_->send(frames)) spdlog::debug("coordinator: peer {} unreachable", peer_id);
 }
 
@@ -272,7 +273,7 @@ void CoordinatorServer::schedule_flush() {
 
 void CoordinatorServer::flush() {
   for (auto& env : scheduler_.take_outbox())
-    send(env.to, wire::encode(env.kind, env.body, std::move(env.payloads)));
+    send(env.to, {env.kind, std::move(env.body), std::move(env.payloads)});
 }
 
 }  // namespace dpool::internal

@@ -40,12 +40,12 @@ class CoordinatorServer final : public Hub {
   class LocalLink;
 
   void on_router(Frames&& frames);
-  void on_message(PeerId peer, Frames&& frames);
+  void on_message(PeerId peer, Received&& message);
   void on_hello(PeerId peer, const wire::Hello& hello);
   void peer_gone(PeerId peer);
   void on_heartbeat_timer();
   void arm_heartbeat();
-  void send(PeerId peer, Frames&& frames);
+  void send(PeerId peer, wire::Message&& message);
   void schedule_flush();
   void flush();
 

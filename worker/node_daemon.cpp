@@ -141,8 +141,8 @@ void NodeDaemon::queue_init(Exec& e, std::uint64_t pool, const std::string& name
 
 void NodeDaemon::start(std::function<std::unique_ptr<Link>(Receiver)> make_link) {
   // Handlers may run after this object is gone (a shared loop); they check alive_.
-  link_ = make_link([this, alive = alive_](Frames&& f) {
-    if (*alive) on_frames(std::move(f));
+  link_ = make_link([this, alive = alive_](Received&& m) {
+    if (*alive) on_message(std::move(m));
   });
   instance_ = std::random_device{}();
   send_hello();
@@ -163,7 +163,7 @@ void NodeDaemon::send_hello() {
   hello.slots = supervisor_.processes() * 2;
   hello.instance = instance_;
   hello_pending_ = true;
-  if (link_) link_->send(wire::encode(wire::Kind::kHello, hello));
+  if (link_) link_->send({wire::Kind::kHello, std::move(hello)});
 }
 
 // Every interval: a heartbeat; after the timeout of silence, a new HELLO so
@@ -171,7 +171,7 @@ void NodeDaemon::send_hello() {
 void NodeDaemon::on_beat() {
   if (!link_) return;
   auto now = Supervisor::Clock::now();
-  link_->send(wire::encode(wire::Kind::kHeartbeat, wire::Heartbeat{}));
+  link_->send({wire::Kind::kHeartbeat, wire::Heartbeat{}});
   if (now - last_seen_ > options_.coordinator_timeout) {
     spdlog::warn("node {}: the coordinator has been silent for more than {} ms; registering again",
                  spawn_spec_.node_name, options_.coordinator_timeout.count());
@@ -206,9 +206,8 @@ void NodeDaemon::drain() {
   });
 }
 
-void NodeDaemon::on_frames(Frames&& frames) {
+void NodeDaemon::on_message(Received&& m) {
   last_seen_ = Supervisor::Clock::now();
-  auto m = wire::decode(std::move(frames));
   if (!m) {
     spdlog::warn("node {}: rejected a message from the coordinator: {}", spawn_spec_.node_name,
                  m.error().detail);
@@ -425,9 +424,9 @@ void NodeDaemon::apply() {
     write(e);
   }
   for (auto slot : a.spawn) spawn(slot);
-  if (a.credit && link_) link_->send(wire::encode(wire::Kind::kCredit, *a.credit));
+  if (a.credit && link_) link_->send({wire::Kind::kCredit, *a.credit});
   if (!a.results.results.empty() && link_)
-    link_->send(wire::encode(wire::Kind::kResult, a.results, std::move(a.result_payloads)));
+    link_->send({wire::Kind::kResult, std::move(a.results), std::move(a.result_payloads)});
   arm_deadline();
   if (supervisor_.draining() && supervisor_.unfinished() == 0 && !shut_down_) {
     spdlog::info("node {}: drained", spawn_spec_.node_name);
@@ -465,7 +464,7 @@ void NodeDaemon::shutdown_on_loop() {
     e->pidfd.close(ignored);
   }
   execs_.clear();  // ExecutorProcess kills and reaps
-  if (link_) link_->send(wire::encode(wire::Kind::kBye, wire::Bye{"node stopping"}));
+  if (link_) link_->send({wire::Kind::kBye, wire::Bye{"node stopping"}});
   link_.reset();
   set_stopped("stopped");
 }

@@ -42,7 +42,7 @@ class NodeDaemon {
 
   void init_spawn_spec();
   void start(std::function<std::unique_ptr<Link>(Receiver)> make_link);
-  void on_frames(Frames&& frames);
+  void on_message(Received&& m);
   void send_hello();
   void on_beat();
   void spawn(Slot slot);

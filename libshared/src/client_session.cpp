@@ -37,8 +37,8 @@ std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io, Make
   s->pool_ = std::move(pool);
   call_on(io, [&] {
     std::weak_ptr<ClientSession> weak = s;
-    s->link_ = make_link([weak](Frames&& f) {
-      if (auto self = weak.lock()) self->on_frames(std::move(f));
+    s->link_ = make_link([weak](Received&& m) {
+      if (auto self = weak.lock()) self->on_message(std::move(m));
     });
     s->instance_ = std::random_device{}();
     s->send_hello();
@@ -138,7 +138,7 @@ void ClientSession::flush() {
     inflight_.emplace(p.spec.id, std::move(f));
     msg.tasks.push_back(std::move(p.spec));
   }
-  link_->send(wire::encode(wire::Kind::kSubmit, msg, std::move(payloads)));
+  link_->send({wire::Kind::kSubmit, std::move(msg), std::move(payloads)});
 }
 
 void ClientSession::send_hello() {
@@ -149,7 +149,7 @@ void ClientSession::send_hello() {
   hello.instance = instance_;
   hello.pool = pool_;
   hello_pending_ = true;
-  if (link_) link_->send(wire::encode(wire::Kind::kHello, hello));
+  if (link_) link_->send({wire::Kind::kHello, std::move(hello)});
 }
 
 void ClientSession::on_welcome(const wire::Welcome& welcome) {
@@ -180,7 +180,7 @@ void ClientSession::on_welcome(const wire::Welcome& welcome) {
         "unfinished task(s)",
         restarted ? "it restarted" : "it had given up on us", msg.tasks.size());
     if (!msg.tasks.empty() && link_)
-      link_->send(wire::encode(wire::Kind::kSubmit, msg, std::move(payloads)));
+      link_->send({wire::Kind::kSubmit, std::move(msg), std::move(payloads)});
   }
   std::lock_guard lock(mu_);
   welcomed_ = true;
@@ -205,7 +205,7 @@ void ClientSession::keep_alive(std::chrono::milliseconds interval,
 void ClientSession::on_beat() {
   if (!link_ || !beat_timer_) return;
   auto now = std::chrono::steady_clock::now();
-  link_->send(wire::encode(wire::Kind::kHeartbeat, wire::Heartbeat{}));
+  link_->send({wire::Kind::kHeartbeat, wire::Heartbeat{}});
   if (now - last_seen_ > beat_timeout_) {
     if (!lost_) {
       lost_ = true;
@@ -234,9 +234,8 @@ void ClientSession::on_beat() {
   });
 }
 
-void ClientSession::on_frames(Frames&& frames) {
+void ClientSession::on_message(Received&& m) {
   last_seen_ = std::chrono::steady_clock::now();
-  auto m = wire::decode(std::move(frames));
   if (!m) {
     spdlog::warn("dpool client: rejected a message from the coordinator: {}", m.error().detail);
     return;
@@ -327,7 +326,7 @@ std::future<std::vector<std::uint64_t>> ClientSession::start_cancel(std::uint64_
       if (self->inflight_.contains(id)) c.ids.push_back(id);
     if (c.ids.empty()) return answer->set_value({first});  // all finished already
     self->cancel_answers_.emplace(c.request, answer);
-    self->link_->send(wire::encode(wire::Kind::kCancel, c));
+    self->link_->send({wire::Kind::kCancel, std::move(c)});
   });
   return future;
 }
@@ -380,7 +379,7 @@ void ClientSession::terminate() {
       wire::Cancel c;
       c.all = true;
       c.kill_running = true;
-      link_->send(wire::encode(wire::Kind::kCancel, c));
+      link_->send({wire::Kind::kCancel, std::move(c)});
     }
     detail::Failure f;
     f.code = ErrorCode::kCancelled;
@@ -394,7 +393,7 @@ void ClientSession::detach() {
   call_on(io_, [this] {
     if (beat_timer_) beat_timer_->cancel();
     beat_timer_.reset();
-    if (link_) link_->send(wire::encode(wire::Kind::kBye, wire::Bye{"pool closed"}));
+    if (link_) link_->send({wire::Kind::kBye, wire::Bye{"pool closed"}});
     link_.reset();
     answer_cancels();
   });

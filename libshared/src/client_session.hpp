@@ -64,7 +64,7 @@ class ClientSession final : public detail::PoolCore,
     zmq::message_t args;
   };
 
-  void on_frames(Frames&& frames);
+  void on_message(Received&& m);
   void send_hello();
   void on_welcome(const wire::Welcome& welcome);
   void on_beat();

@@ -1,5 +1,8 @@
 // How a peer (client or node) exchanges whole messages with a coordinator:
 // over a ZeroMQ DEALER, or in-process when it shares the coordinator's loop.
+// Links carry decoded messages: a DEALER encodes and decodes at the socket,
+// an in-process link hands the structs over as they are (local mode does no
+// encoding between its client, coordinator and node).
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -14,11 +17,14 @@ namespace dpool::internal {
 class Link {
  public:
   virtual ~Link() = default;
-  virtual void send(Frames&& frames) = 0;
+  virtual void send(wire::Message&& message) = 0;
 };
 
+// A message as received: decoded, or why it could not be.
+using Received = tl::expected<wire::Message, wire::DecodeError>;
+
 // Receives whole messages; called on the loop thread.
-using Receiver = std::function<void(Frames&&)>;
+using Receiver = std::function<void(Received&&)>;
 
 // In-process entry to a coordinator, for peers that run on its loop thread.
 class Hub {

@@ -4,18 +4,8 @@
 #include <cstring>
 #include <dpool/detail/codec.hpp>
 
-CEREAL_CLASS_VERSION(dpool::internal::wire::Hello, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Welcome, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Reject, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Task, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::TaskBatch, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Result, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::ResultBatch, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Cancel, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Credit, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Status, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Heartbeat, 1)
-CEREAL_CLASS_VERSION(dpool::internal::wire::Bye, 1)
+// No cereal class versions: the header frame carries the protocol version, and
+// a versioned type costs a hash-table insert per archive.
 
 namespace dpool::internal::wire {
 namespace {
@@ -75,7 +65,7 @@ void serialize(Ar& ar, PoolSettings& m) {
   ar(m.max_tasks_per_child);
 }
 template <class Ar>
-void serialize(Ar& ar, Hello& m, std::uint32_t) {
+void serialize(Ar& ar, Hello& m) {
   auto role = to_int(m.role);
   ar(role);
   m.role = static_cast<Role>(role);
@@ -84,28 +74,28 @@ void serialize(Ar& ar, Hello& m, std::uint32_t) {
   serialize(ar, m.pool);
 }
 template <class Ar>
-void serialize(Ar& ar, Welcome& m, std::uint32_t) {
+void serialize(Ar& ar, Welcome& m) {
   ar(m.instance);
   text(ar, m.name, kMaxName);
   ar(m.executors, m.heartbeat_ms);
 }
 template <class Ar>
-void serialize(Ar& ar, Reject& m, std::uint32_t) {
+void serialize(Ar& ar, Reject& m) {
   text(ar, m.reason, kMaxText);
 }
 template <class Ar>
-void serialize(Ar& ar, Task& m, std::uint32_t) {
+void serialize(Ar& ar, Task& m) {
   ar(m.id);
   text(ar, m.name, kMaxName);
   ar(m.fingerprint, m.chunk, m.attempt, m.timeout_ms, m.retries, m.priority, m.pool);
 }
 template <class Ar>
-void serialize(Ar& ar, TaskBatch& m, std::uint32_t) {
+void serialize(Ar& ar, TaskBatch& m) {
   list(ar, m.tasks, kMaxBatch);
   list(ar, m.pools, kMaxBatch);
 }
 template <class Ar>
-void serialize(Ar& ar, Result& m, std::uint32_t) {
+void serialize(Ar& ar, Result& m) {
   auto code = to_int(m.failure.code);
   ar(m.id, code);
   m.failure.code = static_cast<ErrorCode>(code);
@@ -116,27 +106,27 @@ void serialize(Ar& ar, Result& m, std::uint32_t) {
   ar(m.pid, m.attempts, m.started_us, m.finished_us);
 }
 template <class Ar>
-void serialize(Ar& ar, ResultBatch& m, std::uint32_t) {
+void serialize(Ar& ar, ResultBatch& m) {
   list(ar, m.results, kMaxBatch);
 }
 template <class Ar>
-void serialize(Ar& ar, Cancel& m, std::uint32_t) {
+void serialize(Ar& ar, Cancel& m) {
   ar(m.request);
   list(ar, m.ids, kMaxBatch);
   ar(m.all, m.kill_running);
 }
 template <class Ar>
-void serialize(Ar& ar, Credit& m, std::uint32_t) {
+void serialize(Ar& ar, Credit& m) {
   ar(m.slots, m.executors);
 }
 template <class Ar>
-void serialize(Ar& ar, Status& m, std::uint32_t) {
+void serialize(Ar& ar, Status& m) {
   ar(m.executors, m.nodes);
 }
 template <class Ar>
-void serialize(Ar&, Heartbeat&, std::uint32_t) {}
+void serialize(Ar&, Heartbeat&) {}
 template <class Ar>
-void serialize(Ar& ar, Bye& m, std::uint32_t) {
+void serialize(Ar& ar, Bye& m) {
   text(ar, m.reason, kMaxText);
 }
 

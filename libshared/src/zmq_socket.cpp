@@ -88,12 +88,17 @@ namespace {
 class DealerLink final : public Link {
  public:
   DealerLink(asio::io_context& io, const std::string& address, Receiver receive)
-      : socket_(io, zmq::socket_type::dealer, std::move(receive)) {
+      : socket_(io, zmq::socket_type::dealer, [receive = std::move(receive)](Frames&& f) {
+          receive(wire::decode(std::move(f)));
+        }) {
     socket_.socket().set(zmq::sockopt::linger, 500);
     socket_.socket().connect(address);
     socket_.start();
   }
-  void send(Frames&& frames) override { socket_.send(frames); }
+  void send(wire::Message&& m) override {
+    auto frames = wire::encode(m.kind, m.body, std::move(m.payloads));
+    socket_.send(frames);
+  }
 
  private:
   ZmqSocket socket_;

@@ -474,8 +474,7 @@ TEST_CASE("a truncated body is rejected at every length, not thrown") {
   for (Kind kind : kAllKinds) {
     CAPTURE(std::string(wire::kind_name(kind)));
     auto good = sample(kind);
-    auto full = str(good[1]);
-    REQUIRE(full.size() > 1);
+    auto full = str(good[1]);  // a HEARTBEAT's body has nothing to cut but its archive header
     for (std::size_t n = 0; n < full.size(); ++n) {
       CAPTURE(n);
       Frames frames = clone(good);
