@@ -1,0 +1,626 @@
+// dpool-scale: what the coordinator costs per task as the number of worker
+// nodes grows, and how much memory it holds per queued task. The nodes are
+// simulated (bench/fake_node.hpp: one thread of this program holding a DEALER
+// per node, answering every task at once without executors), so the figures
+// are the coordinator's and the client's.
+//
+//   dpool-scale [--quick] [--only sweep,memory] [--nodes 1,10,100,1000]
+//               [--tasks N] [--in-flight N] [--slots N] [--queued N] [--dpool PATH]
+//
+// sweep  : for each node count, a fresh `dpool coordinator` (a child process),
+//          that many fake nodes, and a real dpool::Pool(Connect{...}) in this
+//          process running map(noop, iota(0, tasks), chunksize=1). Two series:
+//          the nodes share --in-flight credit (1000 tasks in flight in all,
+//          split evenly), so only the number of nodes changes; and each node
+//          has --slots credit (16), as when a cluster grows. Reports tasks/s
+//          and the coordinator's CPU time per task (all its threads, from
+//          /proc/PID/task/*/schedstat before and after the map).
+// memory : a fresh coordinator with no nodes. The client submits --queued
+//          tasks (1,000,000) in 10 rounds of map_async(chunksize=1); after
+//          each round it cancels one more task submitted after it, which
+//          returns only once the coordinator has received everything sent
+//          before it, and reads the coordinator's VmRSS. Reports
+//          (RSS after - RSS before) / tasks, once with a tiny argument and once
+//          with a 100-byte string.
+// --quick: nodes 1 and 10, 2,000 tasks, 10,000 queued: a smoke test for CI;
+//          its figures mean nothing.
+//
+// One JSON line per figure on stdout, in dpool-bench's format:
+//   {"system":"dpool","workload","metric","value","unit","n","notes"}
+// Diagnostics go to stderr. Exit status 1 if anything failed (an exception, a
+// wrong result), never because of a time.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <dpool/dpool.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ranges>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "fake_node.hpp"
+
+extern char** environ;
+
+namespace {
+
+// ---------------------------------------------------------------- tasks
+// The fake nodes run them in their own thread (see fake_node.cpp); the memory
+// figures never run them at all.
+
+int noop(int x) {
+  return x;
+}
+
+std::uint64_t length(std::string bytes) {
+  return bytes.size();
+}
+
+DPOOL_REGISTER(noop);
+DPOOL_REGISTER(length);
+
+// ---------------------------------------------------------------- settings
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Options {
+  bool quick = false;
+  std::set<std::string> only;  // "sweep", "memory"; empty = both
+  std::vector<unsigned> nodes;
+  long tasks = 0;
+  unsigned in_flight = 1000;  // series 1: credit of all nodes together; 0 = skip
+  unsigned slots = 16;        // series 2: credit of each node; 0 = skip
+  long queued = 0;
+  std::string dpool;  // path of the `dpool` command; empty = find it
+};
+
+// ---------------------------------------------------------------- output
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string fmt(double v, int digits = 3) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
+double loadavg1() {
+  double l[3];
+  return ::getloadavg(l, 3) > 0 ? l[0] : std::nan("");
+}
+
+void log(const std::string& msg) {
+  auto t = std::time(nullptr);
+  char ts[16];
+  std::strftime(ts, sizeof ts, "%H:%M:%S", std::localtime(&t));
+  std::fprintf(stderr, "[%s] dpool-scale: %s\n", ts, msg.c_str());
+}
+
+// The same line format as dpool-bench, so bench/aggregate.py and the
+// results folders read both.
+class Reporter {
+ public:
+  void emit(const std::string& workload, const std::string& metric, double value,
+            const std::string& unit, long n, const std::string& notes) {
+    std::string v = std::isfinite(value) ? fmt(value, 6) : "null";
+    std::printf(
+        "{\"system\":\"dpool\",\"workload\":\"%s\",\"metric\":\"%s\",\"value\":%s,\"unit\":\"%s\","
+        "\"n\":%ld,\"notes\":\"%s\"}\n",
+        workload.c_str(), metric.c_str(), v.c_str(), unit.c_str(), n, json_escape(notes).c_str());
+    std::fflush(stdout);
+  }
+
+  void failed(const std::string& workload, const std::string& why) {
+    failures_++;
+    log(workload + " FAILED: " + why);
+    emit(workload, "error", std::nan(""), "-", 0, "failed: " + why);
+  }
+
+  int failures() const { return failures_; }
+
+ private:
+  int failures_ = 0;
+};
+
+void check(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error("wrong result: " + what);
+}
+
+// ---------------------------------------------------------------- /proc
+
+// One thread's name and CPU seconds. The time comes from schedstat (time on a
+// CPU, in nanoseconds) where the kernel has it, else from stat (utime + stime,
+// in clock ticks of 10 ms, too coarse for the short --quick runs).
+std::pair<std::string, double> read_thread(const std::filesystem::path& task) {
+  std::ifstream in(task / "stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto open = stat.find('(');
+  auto close = stat.rfind(')');  // the name may hold spaces and parentheses
+  if (open == std::string::npos || close == std::string::npos || close < open)
+    throw std::runtime_error("cannot read " + (task / "stat").string());
+  std::string name = stat.substr(open + 1, close - open - 1);
+  unsigned long long ns = 0;
+  if (std::ifstream sched(task / "schedstat"); sched >> ns)
+    return {name, static_cast<double>(ns) * 1e-9};
+  std::istringstream fields(stat.substr(close + 1));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int field = 3; field <= 15 && fields >> f; ++field) {  // utime, stime: fields 14, 15
+    if (field == 14) utime = std::stoull(f);
+    if (field == 15) stime = std::stoull(f);
+  }
+  return {name, static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK))};
+}
+
+// CPU seconds of the threads of `pid`, summed by thread name. Threads that
+// have exited are not counted; neither the coordinator nor this program ends
+// a thread while a figure is measured.
+using ThreadCpu = std::map<std::string, double>;
+ThreadCpu thread_cpu(pid_t pid) {
+  ThreadCpu out;
+  std::error_code ec;
+  for (auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    try {
+      auto [name, cpu] = read_thread(task.path());
+      out[name] += cpu;
+    } catch (const std::exception&) {
+      // the thread ended while we looked
+    }
+  }
+  return out;
+}
+
+double total(const ThreadCpu& t) {
+  double sum = 0;
+  for (auto& [name, cpu] : t) sum += cpu;
+  return sum;
+}
+
+ThreadCpu operator-(ThreadCpu a, const ThreadCpu& b) {
+  for (auto& [name, cpu] : b) a[name] -= cpu;
+  return a;
+}
+
+// A "Vm...:" line of /proc/PID/status, in bytes.
+double status_bytes(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) * 1024;
+  throw std::runtime_error("no " + key + " in /proc/PID/status");
+}
+
+// ---------------------------------------------------------------- coordinator
+
+std::string self_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("/proc/self/exe") : p.string();
+}
+
+std::string find_dpool(const Options& o) {
+  if (!o.dpool.empty()) return o.dpool;
+  auto beside = std::filesystem::path(self_path()).parent_path() / "dpool";
+  if (::access(beside.c_str(), X_OK) == 0) return beside.string();
+#ifdef DPOOL_CLI_PATH
+  if (::access(DPOOL_CLI_PATH, X_OK) == 0) return DPOOL_CLI_PATH;
+#endif
+  throw std::runtime_error(
+      "cannot find the `dpool` command next to this program; pass --dpool PATH");
+}
+
+// `dpool coordinator` on a free loopback port, as a child process, so that
+// /proc/PID shows its CPU and memory alone. Its stdout is a pipe read only up
+// to the start-up line (it prints one more line, when it stops); its stderr
+// is ours. Destroying it stops it with SIGTERM, then SIGKILL after a grace
+// period, and reaps it.
+class CoordinatorProcess {
+ public:
+  CoordinatorProcess(const std::string& dpool, long max_queued) {
+    std::vector<std::string> argv = {dpool,   "coordinator", "--bind", "tcp://127.0.0.1:*",
+                                     "--log", "warn"};
+    if (max_queued > 0) {
+      argv.push_back("--max-queued");
+      argv.push_back(std::to_string(max_queued));
+    }
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    int rc = ::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    out_ = fds[0];
+    if (rc != 0) {
+      pid_ = -1;
+      throw std::runtime_error("cannot start " + dpool + ": " + std::strerror(rc));
+    }
+    auto line = wait_line("listening on", 10s);
+    address_ = line.substr(line.find("tcp://"));
+  }
+  CoordinatorProcess(const CoordinatorProcess&) = delete;
+  CoordinatorProcess& operator=(const CoordinatorProcess&) = delete;
+
+  ~CoordinatorProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+      pollfd p{fd, POLLIN, 0};
+      if (fd < 0 || ::poll(&p, 1, 10000) <= 0) {
+        log("`dpool coordinator` ignored SIGTERM for 10 s; killing it");
+        ::kill(pid_, SIGKILL);
+      }
+      if (fd >= 0) ::close(fd);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string wait_line(const std::string& needle, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    std::string buf;
+    for (;;) {
+      for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
+        std::string line = buf.substr(0, nl);
+        buf.erase(0, nl + 1);
+        if (line.find(needle) != std::string::npos) return line;
+      }
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd p{out_, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
+        throw std::runtime_error("`dpool coordinator` printed no '" + needle + "' in time");
+      char chunk[4096];
+      ssize_t r = ::read(out_, chunk, sizeof chunk);
+      if (r <= 0) throw std::runtime_error("`dpool coordinator` exited before '" + needle + "'");
+      buf.append(chunk, static_cast<std::size_t>(r));
+    }
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string address_;
+};
+
+// ---------------------------------------------------------------- sweep
+
+struct Snapshot {
+  Clock::time_point at;
+  ThreadCpu coordinator_threads, own_threads;
+  dpool_bench::FakeNodes::Counters nodes;
+};
+
+Snapshot snapshot(const CoordinatorProcess& c, const dpool_bench::FakeNodes& f) {
+  return {Clock::now(), thread_cpu(c.pid()), thread_cpu(::getpid()), f.counters()};
+}
+
+// Bounds a map that would otherwise wait for ever, should the fake nodes or
+// the coordinator fail; the full-size maps take seconds.
+constexpr auto kMapTimeout = std::chrono::seconds(300);
+
+bool is_fake_nodes_thread(const std::string& name) {
+  return name == dpool_bench::FakeNodes::kThreadName ||
+         name.starts_with(std::to_string(dpool_bench::FakeNodes::kZmqThreadPrefix) + "/");
+}
+
+// One node count and credit: a fresh coordinator, `nodes` fake nodes with
+// `slots` credit each, one client.
+void sweep_point(const Options& o, const std::string& dpool, unsigned nodes, unsigned slots,
+                 Reporter& out) {
+  const std::string workload =
+      "S1_nodes=" + std::to_string(nodes) + "_slots=" + std::to_string(slots);
+  const long n = o.tasks;
+  const long warm = std::max(100l, n / 10);
+
+  CoordinatorProcess coordinator(dpool, 0);
+  dpool_bench::FakeNodes fakes(coordinator.address(), nodes, 1, slots);
+  fakes.wait_welcomed(60s);
+  dpool::Pool pool(dpool::Connect{.address = coordinator.address(),
+                                  .max_in_flight = static_cast<std::size_t>(n + warm)});
+
+  // Untimed: the connections, the coordinator's tables and both sides'
+  // allocators warm up.
+  auto w = pool.map_async(noop, std::views::iota(0, static_cast<int>(warm)), 1).get(kMapTimeout);
+  check(static_cast<long>(w.size()) == warm && w.back() == warm - 1, workload + " warm-up");
+
+  auto s0 = snapshot(coordinator, fakes);
+  auto r = pool.map_async(noop, std::views::iota(0, static_cast<int>(n)), 1).get(kMapTimeout);
+  auto s1 = snapshot(coordinator, fakes);
+  bool ok = static_cast<long>(r.size()) == n;
+  for (long i = 0; ok && i < n; ++i) ok = r[static_cast<std::size_t>(i)] == i;
+  check(ok, workload + " map(noop) results");
+  if (!fakes.error().empty()) throw std::runtime_error("fake nodes: " + fakes.error());
+
+  const double wall = std::chrono::duration<double>(s1.at - s0.at).count();
+  const auto coord_by_thread = s1.coordinator_threads - s0.coordinator_threads;
+  const double coord = total(coord_by_thread);
+  auto us_per_task = [&](double seconds) { return fmt(seconds / static_cast<double>(n) * 1e6); };
+  std::string coord_threads;
+  for (auto& [name, cpu] : coord_by_thread)
+    if (cpu > 0)
+      coord_threads += (coord_threads.empty() ? "" : ", ") + name + " " + us_per_task(cpu);
+  double fake_cpu = 0, client_cpu = 0;
+  std::string fake_threads;
+  for (auto& [name, cpu] : s1.own_threads - s0.own_threads) {
+    if (!is_fake_nodes_thread(name)) {
+      client_cpu += cpu;
+      continue;
+    }
+    fake_cpu += cpu;
+    fake_threads += (fake_threads.empty() ? "" : ", ") + name + " " + us_per_task(cpu);
+  }
+  const auto dispatches = s1.nodes.dispatches - s0.nodes.dispatches;
+  const auto dispatched = s1.nodes.tasks - s0.nodes.tasks;
+  const std::string common =
+      std::to_string(nodes) + " fake node(s) with " + std::to_string(slots) +
+      " slot(s) of credit each (" + std::to_string(slots * nodes) +
+      " tasks in flight at most); map(noop, iota(0, " + std::to_string(n) +
+      "), chunksize=1) after " + std::to_string(warm) + " untimed; wall " + fmt(wall) +
+      " s; coordinator busy " + fmt(coord / wall) + " cores; CPU per task: coordinator " +
+      us_per_task(coord) + " us (by thread: " + coord_threads + "), client process " +
+      us_per_task(client_cpu) + " us, fake nodes " + us_per_task(fake_cpu) + " us (" +
+      fake_threads + "); " + std::to_string(dispatches) + " DISPATCH messages of " +
+      fmt(dispatches ? static_cast<double>(dispatched) / static_cast<double>(dispatches) : 0) +
+      " tasks on average; " + std::to_string(s1.nodes.heartbeats - s0.nodes.heartbeats) +
+      " heartbeats to nodes; " + std::to_string(s1.nodes.reregistered) +
+      " node re-registrations; loadavg " + fmt(loadavg1());
+  out.emit(workload, "throughput", static_cast<double>(n) / wall, "tasks/s", n, common);
+  out.emit(workload, "coordinator_cpu_per_task", coord / static_cast<double>(n) * 1e6, "us", n,
+           "CPU time of the `dpool coordinator` process over the map, all threads "
+           "(/proc/PID/task/*/schedstat); " +
+               common);
+}
+
+// ---------------------------------------------------------------- memory
+
+// Returns once the coordinator has received every task this client submitted
+// before the call: cancel() goes through the coordinator after whatever the
+// client has not sent yet, and a queued task can always be cancelled.
+void sync_with_coordinator(dpool::Pool& pool) {
+  auto marker = pool.apply_async(noop, -1);
+  if (!marker.cancel())
+    throw std::runtime_error("the marker task could not be cancelled (it should be queued)");
+}
+
+// Bytes the coordinator holds per queued task, for tasks whose argument is
+// `item` (one per chunk of map_async(chunksize=1)).
+template <class F, class T>
+void memory_point(const Options& o, const std::string& dpool, F fn, const T& item,
+                  const std::string& what, Reporter& out) {
+  const long n = o.queued;
+  const int rounds = 10;
+  const long per_round = n / rounds;
+  const std::tuple<T> args{item};  // what map_async encodes per item
+  const auto payload = dpool::detail::encode_chunk(&args, &args + 1).size();
+  const std::string workload = "S2_queued_memory_payload=" + std::to_string(payload) + "B";
+
+  // Room for every task and for the markers; no node ever takes one.
+  CoordinatorProcess coordinator(dpool, n + 1000);
+  dpool::Pool pool(dpool::Connect{.address = coordinator.address(),
+                                  .max_in_flight = static_cast<std::size_t>(2 * n + 1000)});
+  sync_with_coordinator(pool);
+  const double before = status_bytes(coordinator.pid(), "VmRSS");
+  const double hwm_before = status_bytes(coordinator.pid(), "VmHWM");
+
+  std::vector<dpool::AsyncResult<std::vector<decltype(fn(item))>>> maps;
+  std::vector<double> rss{before};
+  std::vector<T> items(static_cast<std::size_t>(per_round), item);
+  auto t0 = Clock::now();
+  for (int r = 0; r < rounds; ++r) {
+    maps.push_back(pool.map_async(fn, items, 1));
+    sync_with_coordinator(pool);
+    rss.push_back(status_bytes(coordinator.pid(), "VmRSS"));
+  }
+  double wall = seconds_since(t0);
+  const double hwm = status_bytes(coordinator.pid(), "VmHWM");
+  // A task refused (QueueFull) or failed would have reached the client before
+  // the marker's answer and made its map ready.
+  for (auto& m : maps) check(!m.ready(), workload + ": a map finished while no node was there");
+
+  const long total = per_round * rounds;
+  double per_task = (rss.back() - before) / static_cast<double>(total);
+  // Least-squares slope of RSS over the rounds: the cost of one more queued
+  // task, with the one-off growth of buffers the first rounds leave behind
+  // (kept by malloc for later rounds) mostly factored out.
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (int r = 0; r <= rounds; ++r) {
+    double x = static_cast<double>(r) * static_cast<double>(per_round);
+    sx += x;
+    sy += rss[static_cast<std::size_t>(r)];
+    sxx += x * x;
+    sxy += x * rss[static_cast<std::size_t>(r)];
+  }
+  double k = rounds + 1;
+  double slope = (k * sxy - sx * sy) / (k * sxx - sx * sx);
+  std::string rounds_mb;
+  for (double b : rss) rounds_mb += (rounds_mb.empty() ? "" : ", ") + fmt((b - before) / 1e6, 4);
+
+  out.emit(workload, "coordinator_bytes_per_queued_task", per_task, "B", total,
+           std::to_string(total) + " tasks queued on a coordinator with no nodes, " + what +
+               ", in " + std::to_string(rounds) + " map_async(chunksize=1) rounds of " +
+               std::to_string(per_round) + "; payload (the chunk's argument bytes) " +
+               std::to_string(payload) + " B; (VmRSS after - VmRSS before) / tasks, VmRSS " +
+               fmt(before / 1e6, 4) + " -> " + fmt(rss.back() / 1e6, 4) +
+               " MB; marginal (least-squares slope over the rounds) " + fmt(slope, 4) +
+               " B/task; growth after each round " + rounds_mb + " MB; peak VmHWM " +
+               fmt(hwm_before / 1e6, 4) + " -> " + fmt(hwm / 1e6, 4) + " MB; target <= 512 B + " +
+               "payload = " + std::to_string(512 + payload) + " B; submitting took " + fmt(wall) +
+               " s");
+}
+
+// ---------------------------------------------------------------- main
+
+// 1000 nodes hold 1000 sockets here and 1000 connections in the coordinator
+// (which inherits the limit): raise the soft limit on descriptors to the hard one.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: dpool-scale [--quick] [--only sweep,memory] [--nodes 1,10,100,1000] "
+               "[--tasks N] [--in-flight N] [--slots N] [--queued N] [--dpool PATH]\n");
+}
+
+bool parse(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    auto list = [&] {
+      std::vector<std::string> v;
+      std::stringstream ss(value());
+      for (std::string w; std::getline(ss, w, ',');)
+        if (!w.empty()) v.push_back(w);
+      return v;
+    };
+    if (a == "--quick") {
+      o.quick = true;
+    } else if (a == "--only") {
+      for (auto& w : list()) o.only.insert(w);
+    } else if (a == "--nodes") {
+      for (auto& w : list()) o.nodes.push_back(static_cast<unsigned>(std::stoul(w)));
+    } else if (a == "--tasks") {
+      o.tasks = std::stol(value());
+    } else if (a == "--in-flight") {
+      o.in_flight = static_cast<unsigned>(std::stoul(value()));
+    } else if (a == "--slots") {
+      o.slots = static_cast<unsigned>(std::stoul(value()));
+    } else if (a == "--queued") {
+      o.queued = std::stol(value());
+    } else if (a == "--dpool") {
+      o.dpool = value();
+    } else {
+      return false;
+    }
+  }
+  if (o.nodes.empty())
+    o.nodes = o.quick ? std::vector<unsigned>{1, 10} : std::vector<unsigned>{1, 10, 100, 1000};
+  if (o.tasks <= 0) o.tasks = o.quick ? 2'000 : 200'000;
+  if (o.queued <= 0) o.queued = o.quick ? 10'000 : 1'000'000;
+  for (auto& w : o.only)
+    if (w != "sweep" && w != "memory") return false;
+  return std::ranges::all_of(o.nodes, [](unsigned n) { return n > 0; }) &&
+         (o.in_flight > 0 || o.slots > 0) && o.queued >= 10;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  dpool::init(argc, argv);
+  Options opt;
+  try {
+    if (!parse(argc, argv, opt)) {
+      usage();
+      return 2;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dpool-scale: %s\n", e.what());
+    usage();
+    return 2;
+  }
+  raise_fd_limit();
+  Reporter out;
+  auto wanted = [&](const char* part) { return opt.only.empty() || opt.only.count(part) > 0; };
+  // Runs one figure; an exception becomes an error line and a failed exit.
+  auto run = [&](const std::string& name, auto&& body) {
+    log(name + " start, loadavg " + fmt(loadavg1()));
+    auto t0 = Clock::now();
+    try {
+      body();
+    } catch (const std::exception& e) {
+      out.failed(name, e.what());
+    }
+    log(name + " done in " + fmt(seconds_since(t0)) + " s");
+  };
+  std::string dpool;
+  try {
+    dpool = find_dpool(opt);
+  } catch (const std::exception& e) {
+    out.failed("setup", e.what());
+    return 1;
+  }
+  log(std::string(opt.quick ? "quick, " : "") + std::to_string(dpool::cpu_count()) +
+      " cores, loadavg " + fmt(loadavg1()) + ", coordinator " + dpool);
+
+  if (wanted("sweep")) {
+    // Two series: the same credit in all spread over more and more nodes
+    // (--in-flight), and the same credit per node (--slots), as when a cluster grows.
+    for (unsigned nodes : opt.nodes) {
+      std::vector<unsigned> credits;
+      if (opt.in_flight) credits.push_back(std::max(1u, opt.in_flight / nodes));
+      if (opt.slots && (credits.empty() || credits[0] != opt.slots)) credits.push_back(opt.slots);
+      for (unsigned slots : credits)
+        run("S1_nodes=" + std::to_string(nodes) + "_slots=" + std::to_string(slots),
+            [&] { sweep_point(opt, dpool, nodes, slots, out); });
+    }
+  }
+  if (wanted("memory")) {
+    run("S2_queued_memory_int",
+        [&] { memory_point(opt, dpool, noop, 0, "noop(int) with a 4-byte int argument", out); });
+    run("S2_queued_memory_string", [&] {
+      memory_point(opt, dpool, length, std::string(100, 'x'),
+                   "length(std::string) with a 100-byte string argument", out);
+    });
+  }
+  log("finished, loadavg " + fmt(loadavg1()) + ", " + std::to_string(out.failures()) +
+      " failure(s)");
+  return out.failures() ? 1 : 0;
+}
