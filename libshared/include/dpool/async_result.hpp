@@ -56,6 +56,27 @@ void post_callback(std::function<void()> fn);
 
 std::string describe(std::chrono::nanoseconds d);
 
+// A caller's timeout as the clock's own duration, rounded up. Any duration
+// type is accepted, floating-point ones too (2.5 s as duration<double>). A
+// timeout beyond what the clock can count means "forever" rather than an
+// overflow, and a negative or NaN one means "do not wait".
+template <class Rep, class Period>
+std::chrono::steady_clock::duration timeout_of(std::chrono::duration<Rep, Period> timeout) {
+  using D = std::chrono::steady_clock::duration;
+  const long double ticks = std::chrono::duration<long double, typename D::period>(timeout).count();
+  if (!(ticks > 0)) return D::zero();
+  // Half the range leaves room for "now" to be added to it.
+  if (ticks >= static_cast<long double>(D::max().count() / 2)) return D::max();
+  return std::chrono::ceil<D>(timeout);
+}
+
+inline std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::duration d) {
+  auto now = std::chrono::steady_clock::now();
+  return d >= std::chrono::steady_clock::time_point::max() - now
+             ? std::chrono::steady_clock::time_point::max()
+             : now + d;
+}
+
 // Cancels tasks by id; implemented by the pool's client side.
 class Canceller {
  public:
@@ -184,19 +205,21 @@ class AsyncResult {
   }
   // As get(), but throws dpool::TimeoutError when the result is not ready in
   // time. The task keeps running; a later get() can still succeed.
+  // Any duration type works, floating-point ones too.
   template <class Rep, class Period>
   T get(std::chrono::duration<Rep, Period> timeout) const {
-    if (!wait(timeout))
+    if (!state_) throw std::logic_error("get() on an empty AsyncResult (default-constructed)");
+    const auto d = detail::timeout_of(timeout);
+    if (!state_->wait_until(detail::deadline_after(d)))
       throw TimeoutError("the result of task '" + state_->task() + "' was not ready within " +
-                         detail::describe(std::chrono::ceil<std::chrono::nanoseconds>(timeout)) +
+                         detail::describe(d) +
                          "; the task keeps running and a later get() can still succeed");
     return get();
   }
   void wait() const { state_->wait(); }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) const {
-    return state_->wait_until(std::chrono::steady_clock::now() +
-                              std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
+    return state_->wait_until(detail::deadline_after(detail::timeout_of(timeout)));
   }
   bool ready() const { return state_->ready(); }
   bool successful() const { return state_->successful(); }
@@ -239,15 +262,6 @@ class AsyncResult {
  private:
   std::shared_ptr<detail::ValueState<T>> state_;
 };
-
-namespace detail {
-inline std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::duration d) {
-  auto now = std::chrono::steady_clock::now();
-  return d >= std::chrono::steady_clock::time_point::max() - now
-             ? std::chrono::steady_clock::time_point::max()
-             : now + d;
-}
-}  // namespace detail
 
 inline constexpr std::chrono::steady_clock::duration kForever =
     std::chrono::steady_clock::duration::max();

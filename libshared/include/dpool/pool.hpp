@@ -2,6 +2,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <dpool/async_result.hpp>
 #include <dpool/detail/states.hpp>
 #include <dpool/options.hpp>
@@ -12,6 +14,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace dpool {
@@ -72,17 +75,152 @@ using ResultOf = typename FnTraits<Callable<F>>::Result;
 template <class R>
 using MapResult = std::conditional_t<std::is_void_v<R>, void, std::vector<R>>;
 
+// Call arguments and map items are written straight into the archive in the
+// layout of the task's argument tuple (T::Args), without building that tuple
+// first: a value that already has its parameter's type is written where it is,
+// so a large argument is not copied before it is encoded. A value of another
+// type is converted to the parameter's type first, as the tuple would do.
+
+template <class P, class X>
+void write_param(BufferOutputArchive& ar, X&& x) {
+  if constexpr (std::is_same_v<std::remove_cvref_t<X>, P>) {
+    ar(std::as_const(x));
+  } else {
+    const P value(std::forward<X>(x));
+    ar(value);
+  }
+}
+
+// True when each argument converts to its own parameter, so the arguments can
+// be written one by one (rather than, say, one tuple passed for them all).
+template <class... P, class... A>
+constexpr bool per_parameter(std::type_identity<std::tuple<P...>>, std::type_identity<A>...) {
+  if constexpr (sizeof...(P) != sizeof...(A)) {
+    return false;
+  } else {
+    return (std::is_constructible_v<P, A&&> && ...);
+  }
+}
+
+template <class... P, class... A>
+void write_params(BufferOutputArchive& ar, std::type_identity<std::tuple<P...>>, A&&... args) {
+  (write_param<P>(ar, std::forward<A>(args)), ...);
+}
+
+// The bytes of Args(args...).
+template <class Args, class... A>
+std::string encode_call(A&&... args) {
+  static_assert(std::is_constructible_v<Args, A&&...>,
+                "the arguments do not match the task's parameters");
+  std::string out;
+  out.reserve((std::size_t{1} + ... + encoded_size_hint(args)));
+  BufferOutputArchive ar(out);
+  if constexpr (sizeof...(A) == 0) {
+    // A task without parameters: the empty tuple encodes to nothing.
+  } else if constexpr (per_parameter(std::type_identity<Args>{}, std::type_identity<A>{}...)) {
+    write_params(ar, std::type_identity<Args>{}, std::forward<A>(args)...);
+  } else {
+    ar(Args(std::forward<A>(args)...));
+  }
+  return out;
+}
+
+// True when a starmap item (a tuple or pair) holds exactly the parameter types.
+template <class Args, class V>
+constexpr bool same_elements(std::type_identity<Args>, std::type_identity<V>) {
+  return false;
+}
+template <class... P, class... E>
+constexpr bool same_elements(std::type_identity<std::tuple<P...>>,
+                             std::type_identity<std::tuple<E...>>) {
+  if constexpr (sizeof...(P) != sizeof...(E)) {
+    return false;
+  } else {
+    return (std::is_same_v<P, std::remove_cvref_t<E>> && ...);
+  }
+}
+template <class... P, class E1, class E2>
+constexpr bool same_elements(std::type_identity<std::tuple<P...>> args,
+                             std::type_identity<std::pair<E1, E2>>) {
+  return same_elements(args, std::type_identity<std::tuple<E1, E2>>{});
+}
+
+// map: the argument tuple is built from the item (Args(item)).
+struct MapItem {
+  template <class Args, class X>
+  static void write(BufferOutputArchive& ar, X&& x) {
+    using V = std::remove_cvref_t<X>;
+    if constexpr (std::is_same_v<V, Args>) {
+      ar(std::as_const(x));
+    } else if constexpr (std::tuple_size_v<Args> == 1 &&
+                         std::is_same_v<V, std::tuple_element_t<0, Args>>) {
+      ar(std::as_const(x));
+    } else {
+      ar(Args(std::forward<X>(x)));
+    }
+  }
+  template <class Args, class X>
+  static auto block_value(X&& x) {
+    return std::get<0>(Args(std::forward<X>(x)));
+  }
+};
+
+// starmap: the item is a tuple of the arguments.
+struct StarItem {
+  template <class Args, class X>
+  static void write(BufferOutputArchive& ar, X&& x) {
+    if constexpr (same_elements(std::type_identity<Args>{},
+                                std::type_identity<std::remove_cvref_t<X>>{})) {
+      std::apply([&](const auto&... a) { write_each(ar, a...); }, x);
+    } else {
+      ar(make_args<Args>(std::forward<X>(x)));
+    }
+  }
+  template <class Args, class X>
+  static auto block_value(X&& x) {
+    return std::get<0>(make_args<Args>(std::forward<X>(x)));
+  }
+
+ private:
+  template <class... E>
+  static void write_each(BufferOutputArchive& ar, const E&... e) {
+    if constexpr (sizeof...(E) > 0) ar(e...);
+  }
+  template <class Args, class X>
+  static Args make_args(X&& x) {
+    return std::apply([](auto&&... a) { return Args(std::forward<decltype(a)>(a)...); },
+                      std::forward<X>(x));
+  }
+};
+
+// The next `n` items from `it` (which it advances) as one chunk: the bytes of
+// a std::vector<Args> of them, where `Item` says how an item makes an Args.
+// A single numeric argument goes as one block (see kBlockArgs).
+template <class Args, class Item, class It>
+std::string encode_items(It& it, std::size_t n) {
+  std::string out;
+  if constexpr (kBlockArgs<Args>) {
+    using A = std::tuple_element_t<0, Args>;
+    out.reserve(1 + sizeof(std::uint64_t) + n * sizeof(A));
+    BufferOutputArchive ar(out);
+    write_block<A>(ar, n, [&] {
+      const A v = Item::template block_value<Args>(*it);
+      ++it;
+      return v;
+    });
+  } else {
+    BufferOutputArchive ar(out);
+    ar.write_count(n);
+    for (std::size_t i = 0; i < n; ++i, ++it) Item::template write<Args>(ar, *it);
+  }
+  return out;
+}
+
 // Encodes items [first, last) exactly as std::vector of them would be.
 template <class It>
 std::string encode_chunk(It first, It last) {
-  std::string out;
-  thread_local StringSink sink;
-  thread_local std::ostream stream(&sink);
-  sink.reset(&out);
-  cereal::PortableBinaryOutputArchive ar(stream);
-  ar(cereal::make_size_tag(static_cast<cereal::size_type>(last - first)));
-  for (; first != last; ++first) ar(*first);
-  return out;
+  return encode_items<std::iter_value_t<It>, MapItem>(
+      first, static_cast<std::size_t>(std::distance(first, last)));
 }
 
 // multiprocessing's rule: about four chunks per executor.
@@ -115,13 +253,20 @@ class PoolView {
     return apply_async(f, std::forward<A>(args)...).get();
   }
 
+  // A sized range is encoded as it is read; any other is read into a vector
+  // first, because the chunk size depends on how many items there are.
   template <class F, std::ranges::input_range Range>
   auto map_async(F f, Range&& items, std::size_t chunksize = 0)
       -> AsyncResult<detail::MapResult<detail::ResultOf<F>>> {
-    using Args = typename detail::FnTraits<detail::Callable<F>>::Args;
-    std::vector<Args> all;
-    for (auto&& x : items) all.emplace_back(std::forward<decltype(x)>(x));
-    return submit_chunks(detail::Callable<F>(f), all, chunksize);
+    using C = detail::Callable<F>;
+    if constexpr (std::ranges::sized_range<Range>) {
+      return submit_chunks<detail::MapItem>(C(f), items, std::ranges::size(items), chunksize);
+    } else {
+      using Args = typename detail::FnTraits<C>::Args;
+      std::vector<Args> all;
+      for (auto&& x : items) all.emplace_back(std::forward<decltype(x)>(x));
+      return submit_chunks<detail::MapItem>(C(f), all, all.size(), chunksize);
+    }
   }
 
   template <class F, std::ranges::input_range Range>
@@ -133,12 +278,17 @@ class PoolView {
   template <class F, std::ranges::input_range Range>
   auto starmap_async(F f, Range&& tuples, std::size_t chunksize = 0)
       -> AsyncResult<detail::MapResult<detail::ResultOf<F>>> {
-    using Args = typename detail::FnTraits<detail::Callable<F>>::Args;
-    std::vector<Args> all;
-    for (auto&& t : tuples)
-      all.push_back(std::apply([](auto&&... a) { return Args(std::forward<decltype(a)>(a)...); },
-                               std::forward<decltype(t)>(t)));
-    return submit_chunks(detail::Callable<F>(f), all, chunksize);
+    using C = detail::Callable<F>;
+    if constexpr (std::ranges::sized_range<Range>) {
+      return submit_chunks<detail::StarItem>(C(f), tuples, std::ranges::size(tuples), chunksize);
+    } else {
+      using Args = typename detail::FnTraits<C>::Args;
+      std::vector<Args> all;
+      for (auto&& t : tuples)
+        all.push_back(std::apply([](auto&&... a) { return Args(std::forward<decltype(a)>(a)...); },
+                                 std::forward<decltype(t)>(t)));
+      return submit_chunks<detail::MapItem>(C(f), all, all.size(), chunksize);
+    }
   }
 
   template <class F, std::ranges::input_range Range>
@@ -171,20 +321,25 @@ class PoolView {
   TaskOptions options_;
 
  private:
-  template <class C, class Args>
-  auto submit_chunks(C fn, const std::vector<Args>& all, std::size_t chunksize)
+  // Splits the first `total` items of `items` into chunks and submits them.
+  template <class Item, class C, class Range>
+  auto submit_chunks(C fn, Range& items, std::size_t total, std::size_t chunksize)
       -> AsyncResult<detail::MapResult<typename detail::FnTraits<C>::Result>> {
     using T = detail::FnTraits<C>;
     using R = typename T::Result;
     std::string name = detail::task_name(fn);
-    if (chunksize == 0) chunksize = detail::auto_chunksize(all.size(), core_->executors());
+    if (chunksize == 0) chunksize = detail::auto_chunksize(total, core_->executors());
+    const std::size_t chunks = total / chunksize + (total % chunksize ? 1 : 0);
     std::vector<std::size_t> sizes;
     std::vector<detail::TaskRequest> tasks;
-    for (std::size_t first = 0; first < all.size(); first += chunksize) {
-      std::size_t last = std::min(all.size(), first + chunksize);
-      tasks.push_back(
-          {detail::encode_chunk(all.begin() + first, all.begin() + last), sizes.size(), true});
-      sizes.push_back(last - first);
+    sizes.reserve(chunks);
+    tasks.reserve(chunks);
+    auto it = std::ranges::begin(items);
+    for (std::size_t done = 0; done < total;) {
+      const std::size_t n = std::min(chunksize, total - done);
+      tasks.push_back({detail::encode_items<typename T::Args, Item>(it, n), sizes.size(), true});
+      sizes.push_back(n);
+      done += n;
     }
     auto state = std::make_shared<detail::MapState<R>>(name, T::signature(), std::move(sizes));
     if (!tasks.empty()) core_->submit(name, T::fingerprint(), std::move(tasks), state, options_);
@@ -198,9 +353,8 @@ class PoolView {
     using T = detail::FnTraits<C>;
     C fn = f;
     std::string name = detail::task_name(fn);
-    typename T::Args tuple(std::forward<A>(args)...);
     std::vector<detail::TaskRequest> tasks;
-    tasks.push_back({detail::encode(tuple), 0, false});
+    tasks.push_back({detail::encode_call<typename T::Args>(std::forward<A>(args)...), 0, false});
     auto state = std::make_shared<detail::SingleState<typename T::Result>>(name, T::signature());
     if (!core_->submit(name, T::fingerprint(), std::move(tasks), state, options_, block))
       return std::nullopt;
@@ -224,13 +378,17 @@ class PoolView {
     auto pull = [source](std::string& chunk, std::size_t n) -> std::size_t {
       if (!source->it) source->it = std::ranges::begin(source->view);
       auto& it = *source->it;
-      std::vector<Args> batch;
-      while (batch.size() < n && it != std::ranges::end(source->view)) {
-        batch.emplace_back(*it);
-        ++it;
-      }
-      chunk = detail::encode_chunk(batch.begin(), batch.end());
-      return batch.size();
+      // How many items there are is known only at the end: the count is
+      // written last, over a placeholder.
+      detail::BufferOutputArchive ar(chunk);
+      const std::size_t count_at = chunk.size();
+      ar.write_count(0);
+      std::size_t count = 0;
+      for (; count < n && it != std::ranges::end(source->view); ++count, ++it)
+        detail::MapItem::write<Args>(ar, *it);
+      const auto count64 = static_cast<std::uint64_t>(count);
+      std::memcpy(chunk.data() + count_at, &count64, sizeof count64);
+      return count;
     };
     std::string name = detail::task_name(fn);
     auto submit = [core = core_, name, options = options_](std::string chunk) {

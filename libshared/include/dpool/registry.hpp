@@ -91,14 +91,20 @@ struct FnTraits<R (*)(A...) noexcept> : FnTraits<R (*)(A...)> {};
 template <class R, class... A>
 struct FnTraits<Remote<R(A...)>> : FnTraits<R (*)(A...)> {};
 
-template <class T>
-void decode_task_input(std::string_view bytes, T& value, const char* what) {
+// Runs `decode`, turning what it throws into dpool::SerializationError.
+template <class F>
+auto decoding(const char* what, F&& decode) {
   try {
-    decode_into(bytes, value);
+    return decode();
   } catch (const std::exception& e) {
     throw SerializationError(std::string("could not decode the ") + what +
                              " (caller and executor built from different code?): " + e.what());
   }
+}
+
+template <class T>
+void decode_task_input(std::string_view bytes, T& value, const char* what) {
+  decoding(what, [&] { decode_into(bytes, value); });
 }
 
 template <class T>
@@ -110,12 +116,22 @@ void encode_task_output(std::string& out, const T& value) {
   }
 }
 
+// The chunks of a task whose only argument is a number (not bool) carry their
+// items as one block of raw values, and decode in place without a vector of
+// tuples. The block has the bytes of std::vector<std::tuple<A>>, so either
+// side may still use the general form.
+template <class Args>
+inline constexpr bool kBlockArgs = false;
+template <BlockValue A>
+inline constexpr bool kBlockArgs<std::tuple<A>> = true;
+
 template <auto Fn>
 void invoke(std::string_view bytes, bool chunk, std::string& out) {
   using T = FnTraits<decltype(Fn)>;
   using R = typename T::Result;
+  using Args = typename T::Args;
   if (!chunk) {
-    typename T::Args args;
+    Args args;
     decode_task_input(bytes, args, "arguments");
     if constexpr (std::is_void_v<R>) {
       std::apply(Fn, std::move(args));
@@ -124,16 +140,38 @@ void invoke(std::string_view bytes, bool chunk, std::string& out) {
     }
     return;
   }
-  std::vector<typename T::Args> items;
-  decode_task_input(bytes, items, "arguments of a chunk");
-  if constexpr (std::is_void_v<R>) {
-    for (auto& a : items) std::apply(Fn, std::move(a));
-    encode_task_output(out, static_cast<std::uint64_t>(items.size()));
+  if constexpr (kBlockArgs<Args>) {
+    const auto items = decoding("arguments of a chunk", [&] {
+      BufferInputArchive ar(bytes);
+      return read_block<std::tuple_element_t<0, Args>>(ar);
+    });
+    const std::size_t n = items.size();
+    if constexpr (std::is_void_v<R>) {
+      for (std::size_t i = 0; i < n; ++i) Fn(items[i]);
+      encode_task_output(out, static_cast<std::uint64_t>(n));
+    } else if constexpr (BlockValue<R>) {
+      // Results go straight into `out`, in the layout of std::vector<R>.
+      BufferOutputArchive ar(out);
+      std::size_t i = 0;
+      write_block<R>(ar, n, [&] { return Fn(items[i++]); });
+    } else {
+      std::vector<R> results;
+      results.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) results.push_back(Fn(items[i]));
+      encode_task_output(out, results);
+    }
   } else {
-    std::vector<R> results;
-    results.reserve(items.size());
-    for (auto& a : items) results.push_back(std::apply(Fn, std::move(a)));
-    encode_task_output(out, results);
+    std::vector<Args> items;
+    decode_task_input(bytes, items, "arguments of a chunk");
+    if constexpr (std::is_void_v<R>) {
+      for (auto& a : items) std::apply(Fn, std::move(a));
+      encode_task_output(out, static_cast<std::uint64_t>(items.size()));
+    } else {
+      std::vector<R> results;
+      results.reserve(items.size());
+      for (auto& a : items) results.push_back(std::apply(Fn, std::move(a)));
+      encode_task_output(out, results);
+    }
   }
 }
 

@@ -50,11 +50,11 @@ class Results {
   // The next result; nullopt at the end. Throws the task's or the input's error.
   std::optional<R> next() { return impl_->next(std::chrono::steady_clock::time_point::max(), {}); }
   // As next(), but throws TimeoutError if nothing arrives in time; the range
-  // stays usable.
+  // stays usable. Any duration type works, floating-point ones too.
   template <class Rep, class Period>
   std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
-    auto d = std::chrono::ceil<std::chrono::steady_clock::duration>(timeout);
-    return impl_->next(std::chrono::steady_clock::now() + d, d);
+    const auto d = detail::timeout_of(timeout);
+    return impl_->next(detail::deadline_after(d), d);
   }
   // Items read from the input so far.
   std::size_t pulled() const noexcept { return impl_->pulled; }
