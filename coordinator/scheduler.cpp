@@ -41,9 +41,16 @@ Scheduler::Lost Scheduler::node_left(PeerId node) {
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return lost;
   executors_ -= it->second.executors;
-  for (auto id : it->second.running) {
+  // A scan rather than a per-node index: node loss is rare, and an index
+  // costs an allocation per dispatched task. Highest id first, so that
+  // requeueing each at the front keeps the original order.
+  std::vector<std::uint64_t> lost_ids;
+  if (it->second.running)
+    for (auto& [id, t] : tasks_)
+      if (t.node == node) lost_ids.push_back(id);
+  std::sort(lost_ids.begin(), lost_ids.end(), std::greater<>());
+  for (auto id : lost_ids) {
     auto& t = tasks_.at(id);
-    clients_[t.client].running.erase(id);
     t.node = 0;
     ++t.spec.attempt;
     unsigned limit = t.spec.retries ? t.spec.retries : node_loss_retries_;
@@ -133,7 +140,7 @@ void Scheduler::pump() {
     progress = false;
     for (auto& [node_id, node] : nodes_) {
       if (ready_clients_.empty()) break;
-      if (node.running.size() >= node.slots) continue;
+      if (node.running >= node.slots) continue;
       PeerId client_id = ready_clients_.front();
       ready_clients_.pop_front();
       auto& client = clients_[client_id];
@@ -141,8 +148,7 @@ void Scheduler::pump() {
       if (client.queued > 0) ready_clients_.push_back(client_id);
       auto& t = tasks_.at(id);
       t.node = node_id;
-      node.running.insert(id);
-      client.running.insert(id);
+      ++node.running;
       auto& env = batch(dispatch_index_, node_id, wire::Kind::kDispatch);
       auto& out = std::get<wire::TaskBatch>(env.body);
       out.tasks.push_back(t.spec);
@@ -164,9 +170,8 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Frames
       ++stats_.stale_results;  // cancelled, or already re-run elsewhere
       continue;
     }
-    n->second.running.erase(it->first);
+    --n->second.running;
     auto client = it->second.client;
-    clients_[client].running.erase(it->first);
     if (results[i].failure.code == ErrorCode::kReturned) {  // handed back unstarted: run elsewhere
       it->second.node = 0;
       enqueue(it->first, true);
@@ -221,8 +226,7 @@ void Scheduler::cancel(PeerId client, const wire::Cancel& cancel) {
       --queued_;
     } else if (cancel.kill_running) {
       to_stop[t.node].push_back(id);
-      nodes_[t.node].running.erase(id);
-      c.running.erase(id);
+      --nodes_[t.node].running;
     } else {
       refused.push_back(t.client_id);
       continue;

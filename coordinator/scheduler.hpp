@@ -89,7 +89,6 @@ class Scheduler {
     std::string name;
     std::map<std::int32_t, std::deque<std::uint64_t>, std::greater<>> queue;  // by priority
     std::size_t queued = 0;  // the queue may also hold ids of cancelled tasks; skipped
-    std::unordered_set<std::uint64_t> running;
     std::unordered_map<std::uint64_t, std::uint64_t> ids;  // client's id -> ours, unfinished
     wire::PoolSettings pool;                               // key 0: none
   };
@@ -97,7 +96,7 @@ class Scheduler {
     std::string name;
     std::uint32_t executors = 0;
     std::uint32_t slots = 0;
-    std::unordered_set<std::uint64_t> running;
+    std::size_t running = 0;                  // tasks dispatched to it and not finished
     std::unordered_set<std::uint64_t> pools;  // settings already sent
   };
 

@@ -1,6 +1,5 @@
 #include "protocol.hpp"
 
-#include <cereal/archives/portable_binary.hpp>
 #include <cstring>
 #include <dpool/detail/codec.hpp>
 
@@ -14,13 +13,10 @@ struct BadBody : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The body being decoded on this thread, so counts can be checked against
-// the bytes that are really left.
-thread_local const detail::MemorySource* t_source = nullptr;
-
-void check_count(std::uint32_t n, std::uint32_t max, const char* unit_name) {
+template <class Ar>
+void check_count(Ar& ar, std::uint32_t n, std::uint32_t max, const char* unit_name) {
   // Every element takes at least one byte, so a count above what is left is a lie.
-  if (n > max || (t_source && n > t_source->remaining()))
+  if (n > max || n > ar.remaining())
     throw BadBody(std::string(unit_name) + std::to_string(n) +
                   (unit_name[0] == 's' ? " bytes" : " items"));
 }
@@ -32,7 +28,7 @@ void text(Ar& ar, std::string& s, std::uint32_t max) {
   std::uint32_t n = static_cast<std::uint32_t>(s.size());
   ar(n);
   if constexpr (Ar::is_loading::value) {
-    check_count(n, max, "string of ");
+    check_count(ar, n, max, "string of ");
     s.resize(n);
   }
   if (n) ar(cereal::binary_data(s.data(), n));
@@ -43,7 +39,7 @@ void list(Ar& ar, std::vector<T>& v, std::uint32_t max) {
   std::uint32_t n = static_cast<std::uint32_t>(v.size());
   ar(n);
   if constexpr (Ar::is_loading::value) {
-    check_count(n, max, "list of ");
+    check_count(ar, n, max, "list of ");
     v.resize(n);
   }
   for (auto& x : v) ar(x);
@@ -198,7 +194,7 @@ std::size_t payloads_expected(const Body& body) {
 }
 
 template <std::size_t I = 0>
-void load_alternative(std::size_t index, Body& body, cereal::PortableBinaryInputArchive& ar) {
+void load_alternative(std::size_t index, Body& body, detail::BufferInputArchive& ar) {
   if constexpr (I < std::variant_size_v<Body>) {
     if (index == I) {
       auto& v = body.emplace<I>();
@@ -267,15 +263,10 @@ tl::expected<Message, DecodeError> decode(Frames&& frames) {
   Message m;
   m.kind = kind;
   try {
-    detail::MemorySource source(
+    detail::BufferInputArchive ar(
         std::string_view(static_cast<const char*>(frames[1].data()), frames[1].size()));
-    std::istream stream(&source);
-    cereal::PortableBinaryInputArchive ar(stream);
-    t_source = &source;
     load_alternative(static_cast<std::size_t>(index), m.body, ar);
-    t_source = nullptr;
   } catch (const std::exception& e) {
-    t_source = nullptr;
     return tl::unexpected(
         DecodeError{R::kBadBody, std::string(kind_name(kind)) + " body: " + e.what()});
   }
@@ -294,15 +285,10 @@ template <class T>
 tl::expected<T, std::string> decode_one(std::string_view bytes) {
   try {
     T value;
-    detail::MemorySource source(bytes);
-    std::istream stream(&source);
-    cereal::PortableBinaryInputArchive ar(stream);
-    t_source = &source;
+    detail::BufferInputArchive ar(bytes);
     ar(value);
-    t_source = nullptr;
     return value;
   } catch (const std::exception& e) {
-    t_source = nullptr;
     return tl::unexpected(std::string(e.what()));
   }
 }
