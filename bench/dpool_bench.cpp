@@ -19,21 +19,14 @@
 //
 // Exit status 1 if any workload failed (an exception, a wrong result), never
 // because of a time: CTest runs this as a smoke test.
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <dpool/dpool.hpp>
 #include <filesystem>
@@ -47,17 +40,20 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "bench_common.hpp"
+
+// The program is in dpool_bench, as bench_common.hpp is, so that the shared
+// names need no qualification; main() at the end only calls it.
+namespace dpool_bench {
+
+const char kProgramName[] = "dpool-bench";
 
 namespace {
 
 // ---------------------------------------------------------------- task bodies
-// The peers' bodies (shared/peers/common.py), in C++. Executors run this same
-// program, so these are registered in every process.
-
-int noop(int x) {
-  return x;
-}
+// The peers' bodies (shared/peers/common.py), in C++; noop and length are
+// dpool-scale's too, so they live in bench_common.cpp. Executors run this same
+// program, so all of them are registered in every process.
 
 // Wraps modulo 2^32 instead of overflowing (999'999² does not fit an int):
 // the peers' Python ints grow instead, but the work per item is the same.
@@ -78,29 +74,18 @@ std::uint64_t busy(std::uint64_t iters) {
   return x;
 }
 
-std::uint64_t length(std::string bytes) {
-  return bytes.size();
-}
-
 int sleep_task(double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   return static_cast<int>(::getpid());
 }
 
-DPOOL_REGISTER(noop);
 DPOOL_REGISTER(square);
 DPOOL_REGISTER(busy);
-DPOOL_REGISTER(length);
 DPOOL_REGISTER(sleep_task);
 
 // ---------------------------------------------------------------- settings
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 struct Options {
   std::string mode = "local";
@@ -141,89 +126,11 @@ struct Sizes {
 
 // ---------------------------------------------------------------- output
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
-std::string fmt(double v, int digits = 3) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return buf;
-}
-
 std::string fmt_list(const std::vector<double>& v, int digits = 3) {
   std::string s = "[";
   for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + fmt(v[i], digits);
   return s + "]";
 }
-
-double loadavg1() {
-  double l[3];
-  return ::getloadavg(l, 3) > 0 ? l[0] : std::nan("");
-}
-
-void log(const std::string& msg) {
-  auto t = std::time(nullptr);
-  char ts[16];
-  std::strftime(ts, sizeof ts, "%H:%M:%S", std::localtime(&t));
-  std::fprintf(stderr, "[%s] dpool-bench: %s\n", ts, msg.c_str());
-}
-
-// Prints figures for one system ("dpool_local" / "dpool_cluster") and
-// remembers whether any workload failed.
-class Reporter {
- public:
-  explicit Reporter(std::string system) : system_(std::move(system)) {}
-
-  void emit(const std::string& workload, const std::string& metric, double value,
-            const std::string& unit, long n, const std::string& notes) {
-    std::string v = std::isfinite(value) ? fmt(value, 6) : "null";
-    std::printf(
-        "{\"system\":\"%s\",\"workload\":\"%s\",\"metric\":\"%s\",\"value\":%s,\"unit\":\"%s\","
-        "\"n\":%ld,\"notes\":\"%s\"}\n",
-        system_.c_str(), workload.c_str(), metric.c_str(), v.c_str(), unit.c_str(), n,
-        json_escape(notes).c_str());
-    std::fflush(stdout);
-  }
-
-  void failed(const std::string& workload, const std::string& why) {
-    failures_++;
-    log(workload + " FAILED: " + why);
-    emit(workload, "error", std::nan(""), "-", 0, "failed: " + why);
-  }
-
-  int failures() const { return failures_; }
-
- private:
-  std::string system_;
-  int failures_ = 0;
-};
 
 // Statistics as the peers compute them (common.py): nearest-rank percentile,
 // median averaging the two middle values.
@@ -250,10 +157,6 @@ std::string error_name(const dpool::Error& e) {
   if (dynamic_cast<const dpool::PoolClosed*>(&e)) return "dpool::PoolClosed";
   if (dynamic_cast<const dpool::ConnectionError*>(&e)) return "dpool::ConnectionError";
   return "dpool::Error(code " + std::to_string(static_cast<int>(e.code())) + ")";
-}
-
-void check(bool ok, const std::string& what) {
-  if (!ok) throw std::runtime_error("wrong result: " + what);
 }
 
 // ---------------------------------------------------------------- workloads
@@ -581,138 +484,27 @@ void w7_startup(const Sizes& z, Reporter& out) {
 
 // ---------------------------------------------------------------- cluster mode
 
-std::string self_path() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("/proc/self/exe") : p.string();
-}
-
-// A daemon this program started: stdout captured (to find its start-up line,
-// then forwarded to our stderr), stderr shared. Destroying it stops it with
-// SIGTERM, then SIGKILL after a grace period, and reaps it.
-class Daemon {
- public:
-  explicit Daemon(std::vector<std::string> argv) : name_(argv.at(1)) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
-    }
-    out_ = fds[0];
-  }
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
-
-  ~Daemon() {
-    stop();
-    stop_forwarding_ = true;
-    if (forwarder_.joinable()) forwarder_.join();
-    if (out_ >= 0) ::close(out_);
-  }
-
-  // Reads stdout until a line containing `needle`; returns that line.
-  std::string wait_line(const std::string& needle, std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    std::string buf;
-    for (;;) {
-      auto nl = buf.find('\n');
-      while (nl != std::string::npos) {
-        std::string line = buf.substr(0, nl);
-        buf.erase(0, nl + 1);
-        if (line.find(needle) != std::string::npos) {
-          start_forwarding();
-          return line;
-        }
-        nl = buf.find('\n');
-      }
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd p{out_, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
-        throw std::runtime_error("`dpool " + name_ + "` printed no '" + needle + "' in time");
-      char chunk[4096];
-      ssize_t r = ::read(out_, chunk, sizeof chunk);
-      if (r <= 0) throw std::runtime_error("`dpool " + name_ + "` exited before '" + needle + "'");
-      buf.append(chunk, static_cast<std::size_t>(r));
-    }
-  }
-
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    pollfd p{fd, POLLIN, 0};
-    if (fd < 0 || ::poll(&p, 1, 5000) <= 0) {
-      log("`dpool " + name_ + "` ignored SIGTERM for 5 s; killing it");
-      ::kill(pid_, SIGKILL);
-    }
-    if (fd >= 0) ::close(fd);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  // After start-up the daemon's output is only forwarded, so it never blocks
-  // on a full pipe. Its executors may hold the pipe open after it exits, so
-  // the thread polls a stop flag rather than waiting for end-of-file.
-  void start_forwarding() {
-    forwarder_ = std::thread([this] {
-      char chunk[4096];
-      while (!stop_forwarding_) {
-        pollfd p{out_, POLLIN, 0};
-        if (::poll(&p, 1, 100) <= 0) continue;
-        ssize_t r = ::read(out_, chunk, sizeof chunk);
-        if (r <= 0) break;
-        (void)!::write(STDERR_FILENO, chunk, static_cast<std::size_t>(r));
-      }
-    });
-  }
-
-  std::string name_;
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::atomic<bool> stop_forwarding_{false};
-  std::thread forwarder_;
-};
-
-std::string find_dpool(const Options& o) {
-  if (!o.dpool.empty()) return o.dpool;
-  auto beside = std::filesystem::path(self_path()).parent_path() / "dpool";
-  if (::access(beside.c_str(), X_OK) == 0) return beside.string();
-#ifdef DPOOL_CLI_PATH
-  if (::access(DPOOL_CLI_PATH, X_OK) == 0) return DPOOL_CLI_PATH;
-#endif
-  throw std::runtime_error(
-      "cannot find the `dpool` command next to this program; pass --dpool PATH");
-}
-
-// One coordinator and one worker node with two executors, on loopback.
+// One coordinator and one worker node with two executors, on loopback. After
+// start-up their output is forwarded to our stderr; each gets 5 s to stop.
 struct LocalCluster {
   explicit LocalCluster(const std::string& dpool)
-      : coordinator({dpool, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "warn"}) {
+      : coordinator({dpool, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "warn"}, 5s) {
     auto line = coordinator.wait_line("listening on", 10s);
+    coordinator.forward_output();
     address = line.substr(line.find("tcp://"));
-    worker.emplace(std::vector<std::string>{dpool, "worker", "--connect", address, "--procs", "2",
-                                            "--exec", self_path(), "--name", "bench-worker",
-                                            "--log", "warn"});
+    worker.emplace(
+        std::vector<std::string>{dpool, "worker", "--connect", address, "--procs", "2", "--exec",
+                                 self_path(), "--name", "bench-worker", "--log", "warn"},
+        5s);
     worker->wait_line("connected", 20s);
+    worker->forward_output();
   }
   ~LocalCluster() {
     worker.reset();  // first, so the node says goodbye to a live coordinator
   }
-  Daemon coordinator;
+  DpoolProcess coordinator;
   std::string address;
-  std::optional<Daemon> worker;
+  std::optional<DpoolProcess> worker;
 };
 
 // Waits (bounded) until the pool reports `want` executors, so default
@@ -730,11 +522,9 @@ void wait_for_executors(dpool::Pool& pool, unsigned want) {
 
 // ---------------------------------------------------------------- main
 
-void usage() {
-  std::fprintf(stderr,
-               "usage: dpool-bench [--mode local|cluster] [--quick] [--only W1,W3,...] "
-               "[--dpool PATH] [--connect tcp://HOST:PORT]\n");
-}
+constexpr char kUsage[] =
+    "usage: dpool-bench [--mode local|cluster] [--quick] [--only W1,W3,...] "
+    "[--dpool PATH] [--connect tcp://HOST:PORT]\n";
 
 bool parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
@@ -764,43 +554,24 @@ bool parse(int argc, char** argv, Options& o) {
   return true;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   dpool::init(argc, argv);  // executors (local and cluster) take over here
   Options opt;
-  try {
-    if (!parse(argc, argv, opt)) {
-      usage();
-      return 2;
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dpool-bench: %s\n", e.what());
-    usage();
-    return 2;
-  }
+  if (!parse_command_line([&] { return parse(argc, argv, opt); }, kUsage)) return 2;
   Sizes z(opt.quick);
   const bool cluster = opt.mode == "cluster";
   Reporter out(cluster ? "dpool_cluster" : "dpool_local");
   auto wanted = [&](const char* w) { return opt.only.empty() || opt.only.count(w) > 0; };
-  // Runs one workload; an exception becomes an error line and a failed exit.
+  // Runs one workload if --only asks for it; see Reporter::run.
   auto run = [&](const char* id, const char* workload, auto&& body) {
-    if (!wanted(id)) return;
-    log(std::string(workload) + " start, loadavg " + fmt(loadavg1()));
-    auto t0 = Clock::now();
-    try {
-      body();
-    } catch (const std::exception& e) {
-      out.failed(workload, e.what());
-    }
-    log(std::string(workload) + " done in " + fmt(seconds_since(t0)) + " s");
+    if (wanted(id)) out.run(workload, body);
   };
   log("mode " + opt.mode + (opt.quick ? " (quick)" : "") + ", " +
       std::to_string(dpool::cpu_count()) + " cores, loadavg " + fmt(loadavg1()));
 
   std::optional<LocalCluster> daemons;
   try {
-    if (cluster && opt.connect.empty()) daemons.emplace(find_dpool(opt));
+    if (cluster && opt.connect.empty()) daemons.emplace(find_dpool(opt.dpool));
   } catch (const std::exception& e) {
     out.failed("cluster_setup", e.what());
     return 1;
@@ -832,7 +603,12 @@ int main(int argc, char** argv) {
     run("W7", "W7_startup", [&] { w7_startup(z, out); });
   }
   daemons.reset();
-  log("finished, loadavg " + fmt(loadavg1()) + ", " + std::to_string(out.failures()) +
-      " failure(s)");
-  return out.failures() ? 1 : 0;
+  return out.finish();
+}
+
+}  // namespace
+}  // namespace dpool_bench
+
+int main(int argc, char** argv) {
+  return dpool_bench::program_main(argc, argv);
 }

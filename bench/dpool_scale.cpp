@@ -29,23 +29,12 @@
 //   {"system":"dpool","workload","metric","value","unit","n","notes"}
 // Diagnostics go to stderr. Exit status 1 if anything failed (an exception, a
 // wrong result), never because of a time.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <ctime>
 #include <dpool/dpool.hpp>
 #include <filesystem>
 #include <fstream>
@@ -58,35 +47,25 @@
 #include <tuple>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "fake_node.hpp"
 
-extern char** environ;
+// The program is in dpool_bench, as bench_common.hpp is, so that the shared
+// names need no qualification; main() at the end only calls it.
+namespace dpool_bench {
+
+const char kProgramName[] = "dpool-scale";
 
 namespace {
 
 // ---------------------------------------------------------------- tasks
-// The fake nodes run them in their own thread (see fake_node.cpp); the memory
-// figures never run them at all.
-
-int noop(int x) {
-  return x;
-}
-
-std::uint64_t length(std::string bytes) {
-  return bytes.size();
-}
-
-DPOOL_REGISTER(noop);
-DPOOL_REGISTER(length);
+// noop and length, from bench_common.cpp (dpool-bench's too). The fake nodes
+// run them in their own thread (see fake_node.cpp); the memory figures never
+// run them at all.
 
 // ---------------------------------------------------------------- settings
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 struct Options {
   bool quick = false;
@@ -98,76 +77,6 @@ struct Options {
   long queued = 0;
   std::string dpool;  // path of the `dpool` command; empty = find it
 };
-
-// ---------------------------------------------------------------- output
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string fmt(double v, int digits = 3) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return buf;
-}
-
-double loadavg1() {
-  double l[3];
-  return ::getloadavg(l, 3) > 0 ? l[0] : std::nan("");
-}
-
-void log(const std::string& msg) {
-  auto t = std::time(nullptr);
-  char ts[16];
-  std::strftime(ts, sizeof ts, "%H:%M:%S", std::localtime(&t));
-  std::fprintf(stderr, "[%s] dpool-scale: %s\n", ts, msg.c_str());
-}
-
-// The same line format as dpool-bench, so bench/aggregate.py and the
-// results folders read both.
-class Reporter {
- public:
-  void emit(const std::string& workload, const std::string& metric, double value,
-            const std::string& unit, long n, const std::string& notes) {
-    std::string v = std::isfinite(value) ? fmt(value, 6) : "null";
-    std::printf(
-        "{\"system\":\"dpool\",\"workload\":\"%s\",\"metric\":\"%s\",\"value\":%s,\"unit\":\"%s\","
-        "\"n\":%ld,\"notes\":\"%s\"}\n",
-        workload.c_str(), metric.c_str(), v.c_str(), unit.c_str(), n, json_escape(notes).c_str());
-    std::fflush(stdout);
-  }
-
-  void failed(const std::string& workload, const std::string& why) {
-    failures_++;
-    log(workload + " FAILED: " + why);
-    emit(workload, "error", std::nan(""), "-", 0, "failed: " + why);
-  }
-
-  int failures() const { return failures_; }
-
- private:
-  int failures_ = 0;
-};
-
-void check(bool ok, const std::string& what) {
-  if (!ok) throw std::runtime_error("wrong result: " + what);
-}
 
 // ---------------------------------------------------------------- /proc
 
@@ -235,101 +144,33 @@ double status_bytes(pid_t pid, const std::string& key) {
 
 // ---------------------------------------------------------------- coordinator
 
-std::string self_path() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("/proc/self/exe") : p.string();
-}
-
-std::string find_dpool(const Options& o) {
-  if (!o.dpool.empty()) return o.dpool;
-  auto beside = std::filesystem::path(self_path()).parent_path() / "dpool";
-  if (::access(beside.c_str(), X_OK) == 0) return beside.string();
-#ifdef DPOOL_CLI_PATH
-  if (::access(DPOOL_CLI_PATH, X_OK) == 0) return DPOOL_CLI_PATH;
-#endif
-  throw std::runtime_error(
-      "cannot find the `dpool` command next to this program; pass --dpool PATH");
-}
-
 // `dpool coordinator` on a free loopback port, as a child process, so that
-// /proc/PID shows its CPU and memory alone. Its stdout is a pipe read only up
-// to the start-up line (it prints one more line, when it stops); its stderr
-// is ours. Destroying it stops it with SIGTERM, then SIGKILL after a grace
-// period, and reaps it.
+// /proc/PID shows its CPU and memory alone. Its stdout is read only up to the
+// start-up line (it prints one more line, when it stops, which the pipe
+// holds); its stderr is ours. Destroying it stops it, with 10 s of grace.
 class CoordinatorProcess {
  public:
-  CoordinatorProcess(const std::string& dpool, long max_queued) {
+  CoordinatorProcess(const std::string& dpool, long max_queued)
+      : process_(command_line(dpool, max_queued), 10s) {
+    auto line = process_.wait_line("listening on", 10s);
+    address_ = line.substr(line.find("tcp://"));
+  }
+
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return process_.pid(); }
+
+ private:
+  static std::vector<std::string> command_line(const std::string& dpool, long max_queued) {
     std::vector<std::string> argv = {dpool,   "coordinator", "--bind", "tcp://127.0.0.1:*",
                                      "--log", "warn"};
     if (max_queued > 0) {
       argv.push_back("--max-queued");
       argv.push_back(std::to_string(max_queued));
     }
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(fds[1]);
-    out_ = fds[0];
-    if (rc != 0) {
-      pid_ = -1;
-      throw std::runtime_error("cannot start " + dpool + ": " + std::strerror(rc));
-    }
-    auto line = wait_line("listening on", 10s);
-    address_ = line.substr(line.find("tcp://"));
-  }
-  CoordinatorProcess(const CoordinatorProcess&) = delete;
-  CoordinatorProcess& operator=(const CoordinatorProcess&) = delete;
-
-  ~CoordinatorProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-      pollfd p{fd, POLLIN, 0};
-      if (fd < 0 || ::poll(&p, 1, 10000) <= 0) {
-        log("`dpool coordinator` ignored SIGTERM for 10 s; killing it");
-        ::kill(pid_, SIGKILL);
-      }
-      if (fd >= 0) ::close(fd);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (out_ >= 0) ::close(out_);
+    return argv;
   }
 
-  const std::string& address() const { return address_; }
-  pid_t pid() const { return pid_; }
-
- private:
-  std::string wait_line(const std::string& needle, std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    std::string buf;
-    for (;;) {
-      for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
-        std::string line = buf.substr(0, nl);
-        buf.erase(0, nl + 1);
-        if (line.find(needle) != std::string::npos) return line;
-      }
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd p{out_, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
-        throw std::runtime_error("`dpool coordinator` printed no '" + needle + "' in time");
-      char chunk[4096];
-      ssize_t r = ::read(out_, chunk, sizeof chunk);
-      if (r <= 0) throw std::runtime_error("`dpool coordinator` exited before '" + needle + "'");
-      buf.append(chunk, static_cast<std::size_t>(r));
-    }
-  }
-
-  pid_t pid_ = -1;
-  int out_ = -1;
+  DpoolProcess process_;
   std::string address_;
 };
 
@@ -338,10 +179,10 @@ class CoordinatorProcess {
 struct Snapshot {
   Clock::time_point at;
   ThreadCpu coordinator_threads, own_threads;
-  dpool_bench::FakeNodes::Counters nodes;
+  FakeNodes::Counters nodes;
 };
 
-Snapshot snapshot(const CoordinatorProcess& c, const dpool_bench::FakeNodes& f) {
+Snapshot snapshot(const CoordinatorProcess& c, const FakeNodes& f) {
   return {Clock::now(), thread_cpu(c.pid()), thread_cpu(::getpid()), f.counters()};
 }
 
@@ -350,8 +191,8 @@ Snapshot snapshot(const CoordinatorProcess& c, const dpool_bench::FakeNodes& f) 
 constexpr auto kMapTimeout = std::chrono::seconds(300);
 
 bool is_fake_nodes_thread(const std::string& name) {
-  return name == dpool_bench::FakeNodes::kThreadName ||
-         name.starts_with(std::to_string(dpool_bench::FakeNodes::kZmqThreadPrefix) + "/");
+  return name == FakeNodes::kThreadName ||
+         name.starts_with(std::to_string(FakeNodes::kZmqThreadPrefix) + "/");
 }
 
 // One node count and credit: a fresh coordinator, `nodes` fake nodes with
@@ -364,7 +205,7 @@ void sweep_point(const Options& o, const std::string& dpool, unsigned nodes, uns
   const long warm = std::max(100l, n / 10);
 
   CoordinatorProcess coordinator(dpool, 0);
-  dpool_bench::FakeNodes fakes(coordinator.address(), nodes, 1, slots);
+  FakeNodes fakes(coordinator.address(), nodes, 1, slots);
   fakes.wait_welcomed(60s);
   dpool::Pool pool(dpool::Connect{.address = coordinator.address(),
                                   .max_in_flight = static_cast<std::size_t>(n + warm)});
@@ -511,11 +352,9 @@ void raise_fd_limit() {
   }
 }
 
-void usage() {
-  std::fprintf(stderr,
-               "usage: dpool-scale [--quick] [--only sweep,memory] [--nodes 1,10,100,1000] "
-               "[--tasks N] [--in-flight N] [--slots N] [--queued N] [--dpool PATH]\n");
-}
+constexpr char kUsage[] =
+    "usage: dpool-scale [--quick] [--only sweep,memory] [--nodes 1,10,100,1000] "
+    "[--tasks N] [--in-flight N] [--slots N] [--queued N] [--dpool PATH]\n";
 
 bool parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
@@ -561,38 +400,16 @@ bool parse(int argc, char** argv, Options& o) {
          (o.in_flight > 0 || o.slots > 0) && o.queued >= 10;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int program_main(int argc, char** argv) {
   dpool::init(argc, argv);
   Options opt;
-  try {
-    if (!parse(argc, argv, opt)) {
-      usage();
-      return 2;
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dpool-scale: %s\n", e.what());
-    usage();
-    return 2;
-  }
+  if (!parse_command_line([&] { return parse(argc, argv, opt); }, kUsage)) return 2;
   raise_fd_limit();
-  Reporter out;
+  Reporter out("dpool");
   auto wanted = [&](const char* part) { return opt.only.empty() || opt.only.count(part) > 0; };
-  // Runs one figure; an exception becomes an error line and a failed exit.
-  auto run = [&](const std::string& name, auto&& body) {
-    log(name + " start, loadavg " + fmt(loadavg1()));
-    auto t0 = Clock::now();
-    try {
-      body();
-    } catch (const std::exception& e) {
-      out.failed(name, e.what());
-    }
-    log(name + " done in " + fmt(seconds_since(t0)) + " s");
-  };
   std::string dpool;
   try {
-    dpool = find_dpool(opt);
+    dpool = find_dpool(opt.dpool);
   } catch (const std::exception& e) {
     out.failed("setup", e.what());
     return 1;
@@ -608,19 +425,25 @@ int main(int argc, char** argv) {
       if (opt.in_flight) credits.push_back(std::max(1u, opt.in_flight / nodes));
       if (opt.slots && (credits.empty() || credits[0] != opt.slots)) credits.push_back(opt.slots);
       for (unsigned slots : credits)
-        run("S1_nodes=" + std::to_string(nodes) + "_slots=" + std::to_string(slots),
-            [&] { sweep_point(opt, dpool, nodes, slots, out); });
+        out.run("S1_nodes=" + std::to_string(nodes) + "_slots=" + std::to_string(slots),
+                [&] { sweep_point(opt, dpool, nodes, slots, out); });
     }
   }
   if (wanted("memory")) {
-    run("S2_queued_memory_int",
-        [&] { memory_point(opt, dpool, noop, 0, "noop(int) with a 4-byte int argument", out); });
-    run("S2_queued_memory_string", [&] {
+    out.run("S2_queued_memory_int", [&] {
+      memory_point(opt, dpool, noop, 0, "noop(int) with a 4-byte int argument", out);
+    });
+    out.run("S2_queued_memory_string", [&] {
       memory_point(opt, dpool, length, std::string(100, 'x'),
                    "length(std::string) with a 100-byte string argument", out);
     });
   }
-  log("finished, loadavg " + fmt(loadavg1()) + ", " + std::to_string(out.failures()) +
-      " failure(s)");
-  return out.failures() ? 1 : 0;
+  return out.finish();
+}
+
+}  // namespace
+}  // namespace dpool_bench
+
+int main(int argc, char** argv) {
+  return dpool_bench::program_main(argc, argv);
 }
