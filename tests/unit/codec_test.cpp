@@ -2,12 +2,10 @@
 // the chunk encoders of pool.hpp and the block path of registry.hpp.
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <cereal/archives/portable_binary.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <dpool/async_result.hpp>
 #include <dpool/detail/codec.hpp>
 #include <dpool/errors.hpp>
@@ -15,7 +13,6 @@
 #include <dpool/registry.hpp>
 #include <limits>
 #include <map>
-#include <new>
 #include <optional>
 #include <random>
 #include <ranges>
@@ -27,61 +24,14 @@
 #include <variant>
 #include <vector>
 
-// Every allocation in this program goes through here, so a test can see the
-// largest single request made while it decodes hostile input.
-namespace {
-std::atomic<bool> g_watch{false};
-std::atomic<std::size_t> g_largest{0};
-
-void* counted_new(std::size_t n) {
-  if (g_watch.load(std::memory_order_relaxed)) {
-    std::size_t seen = g_largest.load(std::memory_order_relaxed);
-    while (n > seen && !g_largest.compare_exchange_weak(seen, n)) {
-    }
-  }
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-void* operator new(std::size_t n) {
-  return counted_new(n);
-}
-void* operator new[](std::size_t n) {
-  return counted_new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "allocation_tracking.hpp"
 
 namespace {
 
 using dpool::detail::decode_into;
 using dpool::detail::encode;
 
-// The largest allocation `fn` asks for.
-template <class F>
-std::size_t largest_allocation(F&& fn) {
-  g_largest = 0;
-  g_watch = true;
-  try {
-    fn();
-  } catch (...) {
-    g_watch = false;
-    throw;
-  }
-  g_watch = false;
-  return g_largest;
-}
+using test_support::largest_allocation_during;
 
 template <class T>
 T round_trip(const T& value) {
@@ -357,7 +307,7 @@ TEST_CASE("a first byte other than the little-endian flag throws") {
 
 TEST_CASE("a hostile size throws before anything is allocated for it") {
   // The allocation counter sees allocations at all.
-  CHECK(largest_allocation([] { std::vector<char> v(100000); }) >= 100000);
+  CHECK(largest_allocation_during([] { std::vector<char> v(100000); }) >= 100000);
 
   // Claims 2^60 elements, followed by a few bytes.
   const auto hostile = archive_of(u64_bytes(std::uint64_t{1} << 60) + "abcdefgh");
@@ -366,7 +316,7 @@ TEST_CASE("a hostile size throws before anything is allocated for it") {
     const std::string type(dpool::detail::type_name<decltype(value)>());
     CAPTURE(type);
     bool refused = false;
-    const std::size_t largest = largest_allocation([&] {
+    const std::size_t largest = largest_allocation_during([&] {
       try {
         decode_into(hostile, value);
       } catch (const cereal::Exception&) {
@@ -498,7 +448,7 @@ TEST_CASE("a block chunk runs on the executor side and returns a block of result
   }
   const auto hostile = archive_of(u64_bytes(std::uint64_t{1} << 60) + "abcd");
   bool refused = false;
-  const std::size_t largest = largest_allocation([&] {
+  const std::size_t largest = largest_allocation_during([&] {
     try {
       run("codec_square", hostile, true);
     } catch (const dpool::SerializationError&) {

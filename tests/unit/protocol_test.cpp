@@ -5,64 +5,18 @@
 
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
-// Every allocation of this binary goes through here, so a test can ask how
-// large the largest single allocation was while it decoded something.
-namespace {
-std::atomic<bool> g_track{false};
-std::atomic<std::size_t> g_largest{0};
-
-void* counted_alloc(std::size_t n) {
-  if (g_track.load(std::memory_order_relaxed)) {
-    auto prev = g_largest.load(std::memory_order_relaxed);
-    while (n > prev && !g_largest.compare_exchange_weak(prev, n)) {
-    }
-  }
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-
-// Largest single allocation made while `fn` ran.
-template <class F>
-std::size_t largest_allocation_during(F&& fn) {
-  g_largest = 0;
-  g_track = true;
-  fn();
-  g_track = false;
-  return g_largest;
-}
-}  // namespace
-
-void* operator new(std::size_t n) {
-  return counted_alloc(n);
-}
-void* operator new[](std::size_t n) {
-  return counted_alloc(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "allocation_tracking.hpp"
 
 namespace {
 
 using namespace dpool::internal;
+using test_support::largest_allocation_during;
 using wire::DecodeError;
 using wire::Kind;
 using Reason = DecodeError::Reason;
