@@ -69,12 +69,10 @@ class Executor {
     ready.node = node_;
     queue_record(RecordKind::kReady, wire::encode_meta(ready), {});
     for (;;) {
-      if (queue_.empty()) {
-        if (!flush()) return 0;
-        if (!read(true)) return 0;  // the node closed the socket: we are done
-      } else {
-        read(false);
-      }
+      // Read only when out of work: one recv takes everything the node has
+      // sent so far, and a task never waits behind a read.
+      if (!flush()) return 0;
+      if (!read(true)) return 0;  // the node closed the socket: we are done
       while (!queue_.empty()) {
         Record r = std::move(queue_.front());
         queue_.pop_front();
@@ -82,7 +80,6 @@ class Executor {
         // Every result leaves before the next task starts: if that task kills
         // this process, the node knows exactly which one it was.
         if (!flush()) return 0;
-        read(false);
       }
     }
   }
