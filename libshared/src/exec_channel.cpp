@@ -1,6 +1,8 @@
 #include "exec_channel.hpp"
 
 #include <cstring>
+#include <dpool/detail/codec.hpp>
+#include <utility>
 
 namespace dpool::internal {
 namespace {
@@ -26,6 +28,16 @@ void put_record_header(char* out, RecordKind kind, std::size_t meta, std::size_t
   put_u32(out, static_cast<std::uint32_t>(kind));
   put_u32(out + 4, static_cast<std::uint32_t>(meta));
   put_u64(out + 8, payload);
+}
+
+Blob Blob::allocate(std::size_t n) {
+  Blob b{std::make_unique_for_overwrite<char[]>(n), n, n};
+  detail::advise_huge_pages(b.data.get(), n);
+  return b;
+}
+
+void RecordReader::recycle(Blob&& blob) {
+  if (blob.data && blob.capacity > kDirectPayload) spare_ = std::exchange(blob, Blob{});
 }
 
 RecordReader::RecordReader() : buf_(kChunk) {}
@@ -78,7 +90,12 @@ tl::expected<std::optional<Record>, std::string> RecordReader::next() {
   Record r;
   r.kind = static_cast<RecordKind>(kind);
   r.meta.assign(h + kRecordHeaderBytes, meta);
-  r.payload = Blob::allocate(payload);
+  if (direct && spare_.capacity >= payload) {
+    r.payload = std::exchange(spare_, Blob{});
+    r.payload.size = payload;
+  } else {
+    r.payload = Blob::allocate(payload);
+  }
   std::size_t have = std::min<std::size_t>(payload, avail - head);
   if (have) std::memcpy(r.payload.data.get(), h + head, have);
   begin_ += head + have;

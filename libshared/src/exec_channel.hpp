@@ -29,7 +29,8 @@ constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t{16} << 30;
 struct Blob {
   std::unique_ptr<char[]> data;
   std::size_t size = 0;
-  static Blob allocate(std::size_t n) { return {std::make_unique_for_overwrite<char[]>(n), n}; }
+  std::size_t capacity = 0;
+  static Blob allocate(std::size_t n);  // large ones with huge pages (detail::advise_huge_pages)
   std::string_view view() const { return {data.get(), size}; }
 };
 
@@ -51,12 +52,17 @@ class RecordReader {
   // The next complete record; nullopt if more bytes are needed; an error for
   // a malformed header (the stream cannot be trusted after that).
   tl::expected<std::optional<Record>, std::string> next();
+  // Hands back a record's payload once it is no longer needed. The most
+  // recent large one is kept for the next large payload that fits, whose
+  // pages are then already mapped.
+  void recycle(Blob&& blob);
 
  private:
   std::vector<char> buf_;
   std::size_t begin_ = 0, end_ = 0;
   std::optional<Record> partial_;  // large payload being read in place
   std::size_t filled_ = 0;
+  Blob spare_;
 };
 
 }  // namespace dpool::internal

@@ -77,6 +77,7 @@ class Executor {
         Record r = std::move(queue_.front());
         queue_.pop_front();
         handle(r);
+        reader_.recycle(std::move(r.payload));
         // Every result leaves before the next task starts: if that task kills
         // this process, the node knows exactly which one it was.
         if (!flush()) return 0;

@@ -212,3 +212,47 @@ TEST_CASE("an oversized payload length is an error value") {
     CHECK(r.error() == "oversized record payload");
   }
 }
+
+namespace {
+// Reads one whole record from `stream` with `reader`.
+Record read_one(RecordReader& reader, const std::string& stream) {
+  std::size_t pos = 0;
+  for (;;) {
+    auto r = reader.next();
+    REQUIRE(r);
+    if (*r) return std::move(**r);
+    REQUIRE(pos < stream.size());
+    auto span = reader.buffer();
+    std::size_t n = std::min(span.size(), stream.size() - pos);
+    std::memcpy(span.data(), stream.data() + pos, n);
+    reader.commit(n);
+    pos += n;
+  }
+}
+}  // namespace
+
+TEST_CASE("a recycled large payload buffer carries the next large payload that fits") {
+  RecordReader reader;
+  auto big = pattern(3 << 20, 1);
+  auto first = read_one(reader, serialize({RecordKind::kRun, "m1", big}));
+  CHECK(first.payload.view() == big);
+  const char* buffer = first.payload.data.get();
+  reader.recycle(std::move(first.payload));
+
+  auto smaller = pattern(2 << 20, 2);  // fits: the same memory, new contents
+  auto second = read_one(reader, serialize({RecordKind::kRun, "m2", smaller}));
+  CHECK(second.payload.data.get() == buffer);
+  CHECK(second.payload.view() == smaller);
+  reader.recycle(std::move(second.payload));
+
+  auto larger = pattern(4 << 20, 3);  // does not fit: a fresh buffer
+  auto third = read_one(reader, serialize({RecordKind::kRun, "m3", larger}));
+  CHECK(third.payload.view() == larger);
+  CHECK(third.payload.size == larger.size());
+
+  CHECK(third.payload.data.get() != buffer);
+
+  auto again = read_one(reader, serialize({RecordKind::kRun, "m4", smaller}));
+  CHECK(again.payload.data.get() == buffer);  // the spare waited for a payload it fits
+  CHECK(again.payload.view() == smaller);
+}

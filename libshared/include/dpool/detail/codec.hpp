@@ -246,6 +246,13 @@ void append_block(Container& c, const char* p, std::size_t n) {
   }
 }
 
+// A buffer at least this large is about to be written for the first time:
+// ask for transparent huge pages, so that it takes one page fault per 2 MiB
+// instead of one per 4 KiB (a 64 MiB argument otherwise costs 16,384 faults
+// in each buffer it is copied into). A hint only; smaller sizes are ignored.
+inline constexpr std::size_t kLargeBuffer = 4u << 20;
+void advise_huge_pages(void* data, std::size_t n) noexcept;
+
 // Strings and vectors of numbers load as one bounds-checked block into storage
 // allocated once, where cereal's own loads resize (zero-filling) and then
 // read. These overloads are more specialized than cereal's, so they win.
@@ -254,6 +261,11 @@ void CEREAL_LOAD_FUNCTION_NAME(BufferInputArchive& ar, std::basic_string<CharT, 
   const std::size_t n = ar.read_count(sizeof(CharT));
   const char* p = ar.take(n * sizeof(CharT));
   if constexpr (std::is_same_v<CharT, char>) {
+    if (n >= kLargeBuffer) {
+      s.clear();
+      s.reserve(n);
+      advise_huge_pages(s.data(), n);
+    }
     s.assign(p, n);
   } else {
     s.clear();
@@ -312,7 +324,10 @@ std::size_t encoded_size_hint(const T& value) {
 template <class... T>
 void encode_into(std::string& out, const T&... values) {
   const std::size_t hint = (std::size_t{1} + ... + encoded_size_hint(values));
-  if (out.capacity() - out.size() < hint) out.reserve(out.size() + hint);
+  if (out.capacity() - out.size() < hint) {
+    out.reserve(out.size() + hint);
+    advise_huge_pages(out.data() + out.size(), hint);
+  }
   BufferOutputArchive ar(out);
   if constexpr (sizeof...(T) > 0) ar(values...);
 }
