@@ -17,6 +17,7 @@ Supervisor::Supervisor(Options options) : options_(std::move(options)) {
 }
 
 void Supervisor::start() {
+  never_ready_ = slots_.size();
   for (Slot s = 0; s < slots_.size(); ++s) spawn(s);
   update_credit();
 }
@@ -52,6 +53,7 @@ void Supervisor::executor_ready(Slot slot, int pid, TimePoint now) {
   s.state = State::kReady;
   s.pid = pid;
   s.failed_starts = 0;
+  settle_first_start(s);
   pump(now);
 }
 
@@ -117,6 +119,7 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
   }
   if (!broken_.empty()) {
     s.state = State::kDown;
+    settle_first_start(s);  // it will not start: stop waiting for it
     bool any_alive = std::any_of(slots_.begin(), slots_.end(),
                                  [](const SlotRec& r) { return r.state != State::kDown; });
     if (!any_alive) {
@@ -270,8 +273,19 @@ void Supervisor::shutdown() {
   }
 }
 
+void Supervisor::settle_first_start(SlotRec& s) {
+  if (s.was_ready) return;
+  s.was_ready = true;
+  --never_ready_;
+}
+
 std::size_t Supervisor::depth() const {
   if (mean_run_us_ < 0) return 1;
+  // While the pool's executors are first starting, a task prefetched by one
+  // of them could not move to another once it is ready: until every one has
+  // been ready once, each takes one task at a time (replacements later on do
+  // not hold the others back).
+  if (never_ready_ > 0) return 1;
   return std::clamp<std::size_t>(static_cast<std::size_t>(kBatchUs / std::max(mean_run_us_, 1.0)),
                                  1, kMaxDepth);
 }

@@ -103,6 +103,7 @@ class Supervisor {
     unsigned done = 0;                   // tasks completed by this process
     unsigned limit = 0;                  // retire after this many; 0 = never
     unsigned failed_starts = 0;          // consecutive deaths before READY
+    bool was_ready = false;              // has been READY at least once
   };
   struct TaskRec {
     wire::Task spec;
@@ -117,6 +118,7 @@ class Supervisor {
   void finish(std::uint64_t id, wire::Result&& result, zmq::message_t&& payload);
   void fail(std::uint64_t id, const detail::Failure& failure, int pid);
   void update_credit();
+  void settle_first_start(SlotRec& s);  // READY at last, or given up on
   std::size_t depth() const;
 
   Options options_;
@@ -126,7 +128,8 @@ class Supervisor {
   std::unordered_map<std::uint64_t, unsigned> pool_limits_;
   Actions actions_;
   Stats stats_;
-  double mean_run_us_ = -1;  // moving average of task run time; < 0 until measured
+  std::size_t never_ready_ = 0;  // slots not yet READY since start()
+  double mean_run_us_ = -1;      // moving average of task run time; < 0 until measured
   std::uint32_t advertised_ = 0;
   std::string broken_;  // set when executors keep dying at start-up
   bool draining_ = false;

@@ -499,3 +499,26 @@ TEST_CASE("a pool's max_tasks_per_child retires the executors that run its tasks
   for (auto& [slot, ids] : runs(a)) later[slot].insert(later[slot].end(), ids.begin(), ids.end());
   CHECK(later == RunMap{{1, {3}}});  // the retiring executor takes nothing more
 }
+
+TEST_CASE("until every executor has started once, each ready one takes one task at a time") {
+  auto s = make(2);
+  s.start();
+  s.executor_ready(0, pid_for(0));
+  s.take_actions();
+  warm_up(s);  // short tasks: the prefetch depth would be deep
+  give(s, {1, 2, 3, 4});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});  // not all four: slot 1 may start soon
+  s.executor_ready(1, pid_for(1));
+  auto a = runs(s.take_actions());
+  REQUIRE(a.contains(1));  // the newcomer takes its share at once
+  CHECK(a.at(1).size() + (a.contains(0) ? a.at(0).size() : 0) == 3);
+}
+
+TEST_CASE("a replacement executor does not hold back the others' prefetch") {
+  auto s = started(2);
+  warm_up(s);
+  s.executor_died(1, kSigKill, -1);
+  s.take_actions();
+  give(s, {1, 2, 3});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1, 2, 3}}});
+}
