@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <system_error>
 #include <utility>
 
@@ -80,8 +81,10 @@ ExecutorProcess ExecutorProcess::spawn(const SpawnSpec& spec) {
   ExecutorProcess p;
   p.pid_ = pid;
   p.socket_ = sv[0];
-  p.pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (p.pidfd_ < 0) fail("pidfd_open", errno);
+  // Without pidfds (valgrind, old kernels or seccomp profiles) the node
+  // watches the executor through its socket instead; see has_pidfd().
+  if (!std::getenv("DPOOL_NO_PIDFD"))
+    p.pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   return p;
 }
 

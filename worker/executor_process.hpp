@@ -31,6 +31,8 @@ class ExecutorProcess {
   // The parent's end of the socketpair and a pidfd; ownership passes to the caller.
   int release_socket() noexcept;
   int release_pidfd() noexcept;
+  // False when pidfd_open failed or DPOOL_NO_PIDFD is set.
+  bool has_pidfd() const noexcept { return pidfd_ >= 0; }
   void kill() noexcept;
   // Reaps the exited process: {signal, exit_code} (signal 0 if it exited).
   std::pair<int, int> reap() noexcept;

@@ -27,7 +27,8 @@ struct NodeDaemon::Exec {
   };
   std::vector<Out> pending;
   bool writing = false;
-  std::unordered_set<std::uint64_t> inited;  // pools whose initializer it has been given
+  std::unordered_set<std::uint64_t> inited;       // pools whose initializer it has been given
+  std::unique_ptr<asio::steady_timer> exit_poll;  // without a pidfd: after EOF, until reaped
   Exec(asio::io_context& io) : socket(io), pidfd(io) {}
 };
 
@@ -276,7 +277,14 @@ void NodeDaemon::spawn(Slot slot) {
     return;
   }
   e->socket.assign(asio::local::stream_protocol(), e->proc.release_socket());
-  e->pidfd.assign(e->proc.release_pidfd());
+  if (e->proc.has_pidfd()) {
+    e->pidfd.assign(e->proc.release_pidfd());
+  } else if (!warned_no_pidfd_) {
+    warned_no_pidfd_ = true;
+    spdlog::warn("node {}: no pidfd for executors ({}); watching them through their sockets",
+                 spawn_spec_.node_name,
+                 std::getenv("DPOOL_NO_PIDFD") ? "DPOOL_NO_PIDFD is set" : "pidfd_open failed");
+  }
   if (execs_.size() <= slot) execs_.resize(slot + 1);
   execs_[slot] = e;
   if (!options_.initializer.empty()) {
@@ -292,12 +300,28 @@ void NodeDaemon::spawn(Slot slot) {
 // hint (a descriptor number can be reused between epoll's report and its
 // delivery), so every executor is checked without blocking.
 void NodeDaemon::watch(const std::shared_ptr<Exec>& e) {
+  if (!e->pidfd.is_open()) return;  // watched through its socket: see poll_exit
   e->pidfd.async_wait(asio::posix::descriptor_base::wait_read,
                       [this, e, alive = alive_](const asio::error_code& ec) {
                         if (!*alive || ec) return;
                         reap_exited();
                         if (execs_[e->slot] == e) watch(e);
                       });
+}
+
+// Without a pidfd, an executor's socket reaching EOF means it is exiting (or
+// closed its end, in which case it is killed after a grace period); its exit
+// is then polled for until it is reaped.
+void NodeDaemon::poll_exit(const std::shared_ptr<Exec>& e, Supervisor::TimePoint since) {
+  if (!e->exit_poll) e->exit_poll = std::make_unique<asio::steady_timer>(io_);
+  e->exit_poll->expires_after(std::chrono::milliseconds(2));
+  e->exit_poll->async_wait([this, e, since, alive = alive_](const asio::error_code& ec) {
+    if (!*alive || ec) return;
+    reap_exited();
+    if (e->slot >= execs_.size() || execs_[e->slot] != e) return;  // reaped
+    if (Supervisor::Clock::now() - since > std::chrono::seconds(5)) e->proc.kill();
+    poll_exit(e, since);
+  });
 }
 
 void NodeDaemon::reap_exited() {
@@ -328,6 +352,7 @@ void NodeDaemon::read(const std::shared_ptr<Exec>& e) {
                               if (ec) {  // EOF: the process is exiting; its pidfd reports it
                                 asio::error_code ignored;
                                 e->socket.shutdown(asio::socket_base::shutdown_both, ignored);
+                                if (!e->pidfd.is_open()) poll_exit(e, Supervisor::Clock::now());
                                 return;
                               }
                               e->reader.commit(n);

@@ -48,6 +48,7 @@ class NodeDaemon {
   void spawn(Slot slot);
   void watch(const std::shared_ptr<Exec>& e);
   void reap_exited();
+  void poll_exit(const std::shared_ptr<Exec>& e, Supervisor::TimePoint since);
   void read(const std::shared_ptr<Exec>& e);
   void write(const std::shared_ptr<Exec>& e);
   void on_record(const std::shared_ptr<Exec>& e, Record&& r);
@@ -71,6 +72,7 @@ class NodeDaemon {
   Supervisor::TimePoint last_seen_{};
   std::uint64_t instance_ = 0;
   std::uint64_t coordinator_instance_ = 0;
+  bool warned_no_pidfd_ = false;
   bool hello_pending_ = false;  // a HELLO is on its way: further BYEs need no other
   SpawnSpec spawn_spec_;
   std::unordered_map<std::uint64_t, wire::PoolSettings> pools_;  // by key, from DISPATCH
