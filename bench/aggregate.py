@@ -301,6 +301,29 @@ def main():
     w7 = fig("dpool_local", "W7_startup", "time_to_first_result")
     target("W7 local ≤ 20 ms", w7, 20, "<=", f"mp_pool {fmt(mp('W7_startup', 'time_to_first_result'))} ms")
 
+    # ------------------------------------------------------------ scale (dpool-scale)
+    scale = sorted(((w, m), r) for (sys_, w, m), r in figs.items() if sys_ == "dpool")
+    if scale:
+        p("## Scale, simulated")
+        p("")
+        p("| fake nodes × slots | tasks/s | coordinator CPU per task (µs) |")
+        p("|---|---:|---:|")
+        rows = {}
+        for (w, m), r in scale:
+            g = re.match(r"S1_nodes=(\d+)_slots=(\d+)", w)
+            if g:
+                rows.setdefault((int(g[1]), int(g[2])), {})[m] = num(r)
+        for (nodes, slots), v in sorted(rows.items()):
+            p(f"| {nodes} × {slots} | {fmt(v.get('throughput'))} | "
+              f"{fmt(v.get('coordinator_cpu_per_task'))} |")
+        p("")
+        for (w, m), r in scale:
+            g = re.match(r"S2_queued_memory_payload=(\d+)B", w)
+            if g and m == "coordinator_bytes_per_queued_task":
+                payload = int(g[1])
+                target(f"memory per queued task ≤ 512 B + payload ({payload} B)", num(r),
+                       512 + payload, "<=", f"{fmt(num(r))} B per task, {r['n']:,} queued")
+
     p("## Targets")
     p("")
     p("| result | target | measured (ratio or value) | detail |")
