@@ -421,28 +421,32 @@ void w6_fault(const Sizes& z, Reporter& out) {
   std::set<int> ran_on;
   std::vector<std::string> failures;
   double t_first_error = std::nan(""), t_last = 0;
-  // Poll all results together: errors may arrive in any order.
-  std::vector<bool> done(tasks, false);
-  auto deadline = t0 + std::chrono::duration<double>(z.w6_kill_at + z.w6_timeout);
-  for (std::size_t left = tasks; left > 0 && Clock::now() < deadline;) {
-    for (std::size_t i = 0; i < tasks; ++i) {
-      if (done[i] || !rs[i].ready()) continue;
-      done[i] = true;
-      left--;
-      double t = seconds_since(t0);
-      t_last = std::max(t_last, t);
-      try {
-        ran_on.insert(rs[i].get());
-        completed++;
-      } catch (const dpool::Error& e) {
-        if (std::isnan(t_first_error)) t_first_error = t;
-        failures.push_back("task " + std::to_string(i) + ": " + error_name(e) + " at t=" + fmt(t) +
-                           " s");
-      }
+  // Take the results as they finish: errors may arrive in any order.
+  std::vector<std::size_t> task_of(tasks);
+  std::iota(task_of.begin(), task_of.end(), std::size_t{0});
+  auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(z.w6_kill_at + z.w6_timeout));
+  while (!rs.empty() && Clock::now() < deadline) {
+    std::size_t k = 0;
+    try {
+      k = dpool::wait_any(rs, deadline - Clock::now());
+    } catch (const dpool::TimeoutError&) {
+      break;
     }
-    std::this_thread::sleep_for(1ms);
+    double t = seconds_since(t0);
+    t_last = std::max(t_last, t);
+    try {
+      ran_on.insert(rs[k].get());
+      completed++;
+    } catch (const dpool::Error& e) {
+      if (std::isnan(t_first_error)) t_first_error = t;
+      failures.push_back("task " + std::to_string(task_of[k]) + ": " + error_name(e) +
+                         " at t=" + fmt(t) + " s");
+    }
+    rs.erase(rs.begin() + static_cast<std::ptrdiff_t>(k));
+    task_of.erase(task_of.begin() + static_cast<std::ptrdiff_t>(k));
   }
-  int missing = static_cast<int>(std::count(done.begin(), done.end(), false));
+  int missing = static_cast<int>(rs.size());
   std::string pids_seen;
   for (int p : ran_on) pids_seen += (pids_seen.empty() ? "" : ", ") + std::to_string(p);
   std::string fails;
@@ -511,10 +515,8 @@ struct LocalCluster {
 // chunking sees the real pool size.
 void wait_for_executors(dpool::Pool& pool, unsigned want) {
   auto deadline = Clock::now() + 20s;
-  while (pool.size() < want && Clock::now() < deadline) {
-    pool.apply_async(noop, 0).get(10s);
-    std::this_thread::sleep_for(10ms);
-  }
+  while (pool.size() < want && Clock::now() < deadline)
+    pool.apply_async(noop, 0).get(10s);  // a round trip lets the coordinator's status arrive
   if (pool.size() < want)
     throw std::runtime_error("the pool reports " + std::to_string(pool.size()) +
                              " executors, expected " + std::to_string(want));
