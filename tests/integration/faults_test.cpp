@@ -155,18 +155,41 @@ TEST_CASE("a node that joins late takes work at once") {
   CHECK(r.get(10s) == 144);
 }
 
-TEST_CASE("Ctrl-C during pool.map stops the program at once and leaves no executor") {
-  ts::Child program({TEST_CLIENT, "--local-map"}, true, true);
-  program.wait_line("mapping", 30s);
-  auto executors = ts::children_of(program.pid());
-  CHECK(executors.size() == 2);
+namespace {
+// Sends SIGINT to the program's process group, as a terminal's Ctrl-C does,
+// and checks that SIGINT ends it promptly.
+void ctrl_c(ts::Child& program) {
   auto t0 = std::chrono::steady_clock::now();
-  program.signal_group(SIGINT);  // what a terminal sends to the foreground job
+  program.signal_group(SIGINT);
   int status = program.wait_exit(5s);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   REQUIRE(status != -1);
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGINT);
   CHECK(took < 2.0);
+}
+}  // namespace
+
+TEST_CASE("Ctrl-C during pool.map stops the program at once and leaves no executor") {
+  ts::Child program({TEST_CLIENT, "--local-map"}, true, true);
+  program.wait_line("mapping", 30s);
+  auto executors = ts::children_of(program.pid());
+  CHECK(executors.size() == 2);
+  ctrl_c(program);
   for (int pid : executors) CHECK(ts::wait_gone(pid, 5s));
+}
+
+TEST_CASE("Ctrl-C during a cluster pool.map stops the program; the cluster drops its tasks") {
+  ts::Coordinator coordinator(kFastCoordinator);
+  ts::Worker node(coordinator.address, "--exec", 2, "a", kFastWorker);
+  ts::Child program({TEST_CLIENT, "--map", coordinator.address}, true, true);
+  program.wait_line("mapping", 30s);
+  auto executors = ts::children_of(node.process.pid());
+  ctrl_c(program);
+  // Its running tasks (60 s sleeps) are stopped: the executors are replaced
+  // and the cluster takes new work at once.
+  coordinator.process.wait_line(") left: dropped its", 10s);
+  for (int pid : executors) CHECK(ts::wait_gone(pid, 10s));
+  dpool::Pool pool(fast_connect(coordinator.address));
+  CHECK(pool.apply_async(tt::square, 3).get(10s) == 9);
 }

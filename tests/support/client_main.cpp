@@ -1,20 +1,25 @@
 // A client that submits long tasks to a coordinator and then waits to be
 // killed: lets tests kill a client for real.
 //   test_client ADDRESS N   N long tasks to the coordinator at ADDRESS
-//   test_client --local-map a local pool.map of long tasks, as a user's program
+//   test_client --local-map        a local pool.map of long tasks, as a user's program
+//   test_client --map ADDRESS      the same pool.map on the cluster at ADDRESS
 #include <dpool/dpool.hpp>
 #include <iostream>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "test_tasks.hpp"
 
 int main(int argc, char** argv) {
   dpool::init(argc, argv);
-  if (argc == 2 && std::string(argv[1]) == "--local-map") {
-    dpool::Pool pool(2);
-    pool.map(test_tasks::square, std::vector<int>{1, 2});  // both executors are up
+  bool local = argc == 2 && std::string(argv[1]) == "--local-map";
+  if (local || (argc == 3 && std::string(argv[1]) == "--map")) {
+    auto pool = local ? std::make_unique<dpool::Pool>(2)
+                      : std::make_unique<dpool::Pool>(dpool::Connect{.address = argv[2]});
+    pool->map(test_tasks::square, std::vector<int>{1, 2});  // executors are up
     std::cout << "mapping" << std::endl;
-    pool.map(test_tasks::sleep_ms, std::vector<int>(8, 60000), 1);
+    pool->map(test_tasks::sleep_ms, std::vector<int>(8, 60000), 1);
     return 0;
   }
   if (argc < 3) return 2;
