@@ -18,8 +18,12 @@ int main(int argc, char** argv) {
     auto pool = local ? std::make_unique<dpool::Pool>(2)
                       : std::make_unique<dpool::Pool>(dpool::Connect{.address = argv[2]});
     pool->map(test_tasks::square, std::vector<int>{1, 2});  // executors are up
+    // pool.map is map_async(...).get(); split so that the test learns when the
+    // coordinator holds the tasks (the cancel of a later task answers after them).
+    auto mapping = pool->map_async(test_tasks::sleep_ms, std::vector<int>(8, 60000), 1);
+    pool->apply_async(test_tasks::sleep_ms, 1).cancel();
     std::cout << "mapping" << std::endl;
-    pool->map(test_tasks::sleep_ms, std::vector<int>(8, 60000), 1);
+    mapping.get();
     return 0;
   }
   if (argc < 3) return 2;
