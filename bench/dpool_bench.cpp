@@ -75,7 +75,8 @@ std::uint64_t busy(std::uint64_t iters) {
 }
 
 int sleep_task(double seconds) {
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  std::this_thread::sleep_for(
+      std::chrono::duration<double>(seconds));  // task work: the sleep is what the task does
   return static_cast<int>(::getpid());
 }
 
