@@ -122,22 +122,34 @@ void NodeDaemon::init_spawn_spec() {
         "a node needs executors: give a program (--exec PROGRAM) or task libraries (--load "
         "LIB.so)");
   }
+  // The node's own initializer is pool 0's, which every executor gets at spawn.
+  if (!options_.initializer.empty())
+    pools_[0] = wire::PoolSettings{0, options_.initializer.name, options_.initializer.fingerprint,
+                                   options_.initializer.args, 0};
 }
 
-void NodeDaemon::queue_init(Exec& e, std::uint64_t pool, const std::string& name,
-                            std::uint64_t fingerprint, const std::string& args) {
-  wire::Task init;
-  init.name = name;
-  init.fingerprint = fingerprint;
-  init.pool = pool;
-  auto meta = wire::encode_meta(init);
+void NodeDaemon::queue_record(Exec& e, RecordKind kind, const wire::Task& task,
+                              Supervisor::Args args) {
+  auto meta = wire::encode_meta(task);
   Exec::Out out;
   out.head.resize(kRecordHeaderBytes);
-  put_record_header(out.head.data(), RecordKind::kInit, meta.size(), args.size());
+  put_record_header(out.head.data(), kind, meta.size(), args->size());
   out.head += meta;
-  out.args = std::make_shared<zmq::message_t>(args.data(), args.size());
+  out.args = std::move(args);
   e.pending.push_back(std::move(out));
-  e.inited.insert(pool);
+}
+
+void NodeDaemon::init_pool(Exec& e, std::uint64_t pool) {
+  if (!e.inited.insert(pool).second) return;
+  auto p = pools_.find(pool);
+  if (p == pools_.end() || p->second.init_name.empty()) return;
+  wire::Task init;
+  init.name = p->second.init_name;
+  init.fingerprint = p->second.init_fingerprint;
+  init.pool = pool;
+  queue_record(
+      e, RecordKind::kInit, init,
+      std::make_shared<zmq::message_t>(p->second.init_args.data(), p->second.init_args.size()));
 }
 
 void NodeDaemon::start(std::function<std::unique_ptr<Link>(Receiver)> make_link) {
@@ -287,11 +299,8 @@ void NodeDaemon::spawn(Slot slot) {
   }
   if (execs_.size() <= slot) execs_.resize(slot + 1);
   execs_[slot] = e;
-  if (!options_.initializer.empty()) {
-    queue_init(*e, 0, options_.initializer.name, options_.initializer.fingerprint,
-               options_.initializer.args);
-    write(e);
-  }
+  init_pool(*e, 0);  // the node's own initializer, if any
+  if (!e->pending.empty()) write(e);
   read(e);
   watch(e);
 }
@@ -432,19 +441,8 @@ void NodeDaemon::apply() {
   for (auto& [slot, tasks] : a.run) {
     auto& e = execs_.at(slot);
     for (auto& [task, args] : tasks) {
-      if (task.pool && !e->inited.contains(task.pool)) {
-        auto p = pools_.find(task.pool);
-        if (p != pools_.end() && !p->second.init_name.empty())
-          queue_init(*e, task.pool, p->second.init_name, p->second.init_fingerprint,
-                     p->second.init_args);
-      }
-      Exec::Out out;
-      auto meta = wire::encode_meta(task);
-      out.head.resize(kRecordHeaderBytes);
-      put_record_header(out.head.data(), RecordKind::kRun, meta.size(), args->size());
-      out.head += meta;
-      out.args = std::move(args);
-      e->pending.push_back(std::move(out));
+      if (task.pool) init_pool(*e, task.pool);
+      queue_record(*e, RecordKind::kRun, task, std::move(args));
     }
     write(e);
   }

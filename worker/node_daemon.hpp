@@ -53,9 +53,10 @@ class NodeDaemon {
   void write(const std::shared_ptr<Exec>& e);
   void on_record(const std::shared_ptr<Exec>& e, Record&& r);
   void apply();
-  // Queues an INIT record: run this initializer before the pool's first task.
-  void queue_init(Exec& e, std::uint64_t pool, const std::string& name, std::uint64_t fingerprint,
-                  const std::string& args);
+  void queue_record(Exec& e, RecordKind kind, const wire::Task& task, Supervisor::Args args);
+  // Before an executor's first task of `pool`: an INIT record, if the pool
+  // has an initializer. Pool 0 is the node's own, given at spawn.
+  void init_pool(Exec& e, std::uint64_t pool);
   void arm_deadline();  // the timer for the nearest task timeout
   void shutdown_on_loop();
   void set_stopped(std::string why);
@@ -75,7 +76,8 @@ class NodeDaemon {
   bool warned_no_pidfd_ = false;
   bool hello_pending_ = false;  // a HELLO is on its way: further BYEs need no other
   SpawnSpec spawn_spec_;
-  std::unordered_map<std::uint64_t, wire::PoolSettings> pools_;  // by key, from DISPATCH
+  std::unordered_map<std::uint64_t, wire::PoolSettings>
+      pools_;  // by key: 0 ours, others from DISPATCH
   std::unique_ptr<Link> link_;
   std::vector<std::shared_ptr<Exec>> execs_;
   bool welcomed_ = false;
