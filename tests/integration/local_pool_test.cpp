@@ -6,6 +6,7 @@
 #include <chrono>
 #include <dpool/dpool.hpp>
 #include <future>
+#include <ranges>
 #include <set>
 #include <thread>
 
@@ -61,6 +62,16 @@ TEST_CASE("starmap unpacks tuples of arguments") {
   std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}, {5, 6}};
   CHECK(pool.starmap(tt::add, pairs) == std::vector<int>{3, 7, 11});
   CHECK(pool.starmap_async(tt::add, pairs, 1).get() == std::vector<int>{3, 7, 11});
+}
+
+TEST_CASE("map and starmap take ranges of unknown size, in order") {
+  dpool::Pool pool(2);
+  auto odd = std::views::iota(0, 20) | std::views::filter([](int x) { return x % 2 == 1; });
+  static_assert(!std::ranges::sized_range<decltype(odd)>);
+  CHECK(pool.map(tt::square, odd, 3) ==
+        std::vector<int>{1, 9, 25, 49, 81, 121, 169, 225, 289, 361});
+  auto pairs = odd | std::views::transform([](int x) { return std::tuple<int, int>(x, 1); });
+  CHECK(pool.starmap(tt::add, pairs, 4) == std::vector<int>{2, 4, 6, 8, 10, 12, 14, 16, 18, 20});
 }
 
 TEST_CASE("map over an empty input returns at once and join still works") {

@@ -253,20 +253,10 @@ class PoolView {
     return apply_async(f, std::forward<A>(args)...).get();
   }
 
-  // A sized range is encoded as it is read; any other is read into a vector
-  // first, because the chunk size depends on how many items there are.
   template <class F, std::ranges::input_range Range>
   auto map_async(F f, Range&& items, std::size_t chunksize = 0)
       -> AsyncResult<detail::MapResult<detail::ResultOf<F>>> {
-    using C = detail::Callable<F>;
-    if constexpr (std::ranges::sized_range<Range>) {
-      return submit_chunks<detail::MapItem>(C(f), items, std::ranges::size(items), chunksize);
-    } else {
-      using Args = typename detail::FnTraits<C>::Args;
-      std::vector<Args> all;
-      for (auto&& x : items) all.emplace_back(std::forward<decltype(x)>(x));
-      return submit_chunks<detail::MapItem>(C(f), all, all.size(), chunksize);
-    }
+    return submit_range<detail::MapItem>(detail::Callable<F>(f), items, chunksize);
   }
 
   template <class F, std::ranges::input_range Range>
@@ -278,17 +268,7 @@ class PoolView {
   template <class F, std::ranges::input_range Range>
   auto starmap_async(F f, Range&& tuples, std::size_t chunksize = 0)
       -> AsyncResult<detail::MapResult<detail::ResultOf<F>>> {
-    using C = detail::Callable<F>;
-    if constexpr (std::ranges::sized_range<Range>) {
-      return submit_chunks<detail::StarItem>(C(f), tuples, std::ranges::size(tuples), chunksize);
-    } else {
-      using Args = typename detail::FnTraits<C>::Args;
-      std::vector<Args> all;
-      for (auto&& t : tuples)
-        all.push_back(std::apply([](auto&&... a) { return Args(std::forward<decltype(a)>(a)...); },
-                                 std::forward<decltype(t)>(t)));
-      return submit_chunks<detail::MapItem>(C(f), all, all.size(), chunksize);
-    }
+    return submit_range<detail::StarItem>(detail::Callable<F>(f), tuples, chunksize);
   }
 
   template <class F, std::ranges::input_range Range>
@@ -321,6 +301,20 @@ class PoolView {
   TaskOptions options_;
 
  private:
+  // A sized range is encoded as it is read; any other is read into a vector
+  // first, because the chunk size depends on how many items there are.
+  template <class Item, class C, class Range>
+  auto submit_range(C fn, Range& items, std::size_t chunksize)
+      -> AsyncResult<detail::MapResult<typename detail::FnTraits<C>::Result>> {
+    if constexpr (std::ranges::sized_range<Range>) {
+      return submit_chunks<Item>(fn, items, std::ranges::size(items), chunksize);
+    } else {
+      std::vector<std::ranges::range_value_t<Range>> all;
+      for (auto&& x : items) all.emplace_back(std::forward<decltype(x)>(x));
+      return submit_chunks<Item>(fn, all, all.size(), chunksize);
+    }
+  }
+
   // Splits the first `total` items of `items` into chunks and submits them.
   template <class Item, class C, class Range>
   auto submit_chunks(C fn, Range& items, std::size_t total, std::size_t chunksize)
