@@ -31,7 +31,6 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <streambuf>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -346,19 +345,6 @@ void decode_into(std::string_view bytes, T&... values) {
   BufferInputArchive ar(bytes);
   if constexpr (sizeof...(T) > 0) ar(values...);
 }
-
-// Reads from a fixed region of memory, for code that decodes with cereal's
-// iostream-based archives.
-class MemorySource : public std::streambuf {
- public:
-  MemorySource() = default;
-  explicit MemorySource(std::string_view bytes) { reset(bytes); }
-  void reset(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());
-    setg(p, p, p + bytes.size());
-  }
-  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
-};
 
 }  // namespace dpool::detail
 
