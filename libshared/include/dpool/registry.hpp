@@ -125,6 +125,26 @@ inline constexpr bool kBlockArgs = false;
 template <BlockValue A>
 inline constexpr bool kBlockArgs<std::tuple<A>> = true;
 
+// Runs item i of a chunk through `call(i)` for i < n and writes the chunk's
+// output: the count for a void task, else the results as a std::vector<R>
+// (numbers as one block, straight into `out`).
+template <class R, class Call>
+void run_chunk(std::size_t n, Call&& call, std::string& out) {
+  if constexpr (std::is_void_v<R>) {
+    for (std::size_t i = 0; i < n; ++i) call(i);
+    encode_task_output(out, static_cast<std::uint64_t>(n));
+  } else if constexpr (BlockValue<R>) {
+    BufferOutputArchive ar(out);
+    std::size_t i = 0;
+    write_block<R>(ar, n, [&] { return call(i++); });
+  } else {
+    std::vector<R> results;
+    results.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) results.push_back(call(i));
+    encode_task_output(out, results);
+  }
+}
+
 template <auto Fn>
 void invoke(std::string_view bytes, bool chunk, std::string& out) {
   using T = FnTraits<decltype(Fn)>;
@@ -145,33 +165,13 @@ void invoke(std::string_view bytes, bool chunk, std::string& out) {
       BufferInputArchive ar(bytes);
       return read_block<std::tuple_element_t<0, Args>>(ar);
     });
-    const std::size_t n = items.size();
-    if constexpr (std::is_void_v<R>) {
-      for (std::size_t i = 0; i < n; ++i) Fn(items[i]);
-      encode_task_output(out, static_cast<std::uint64_t>(n));
-    } else if constexpr (BlockValue<R>) {
-      // Results go straight into `out`, in the layout of std::vector<R>.
-      BufferOutputArchive ar(out);
-      std::size_t i = 0;
-      write_block<R>(ar, n, [&] { return Fn(items[i++]); });
-    } else {
-      std::vector<R> results;
-      results.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) results.push_back(Fn(items[i]));
-      encode_task_output(out, results);
-    }
+    run_chunk<R>(
+        items.size(), [&](std::size_t i) { return Fn(items[i]); }, out);
   } else {
     std::vector<Args> items;
     decode_task_input(bytes, items, "arguments of a chunk");
-    if constexpr (std::is_void_v<R>) {
-      for (auto& a : items) std::apply(Fn, std::move(a));
-      encode_task_output(out, static_cast<std::uint64_t>(items.size()));
-    } else {
-      std::vector<R> results;
-      results.reserve(items.size());
-      for (auto& a : items) results.push_back(std::apply(Fn, std::move(a)));
-      encode_task_output(out, results);
-    }
+    run_chunk<R>(
+        items.size(), [&](std::size_t i) { return std::apply(Fn, std::move(items[i])); }, out);
   }
 }
 
