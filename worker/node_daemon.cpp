@@ -372,6 +372,7 @@ void NodeDaemon::read(const std::shared_ptr<Exec>& e) {
                                       "node {}: executor sent a bad record ({}); killing it",
                                       spawn_spec_.node_name, r.error());
                                   e->proc.kill();
+                                  if (!e->pidfd.is_open()) poll_exit(e, Supervisor::Clock::now());
                                   return;
                                 }
                                 if (!*r) break;
