@@ -308,8 +308,9 @@ void Supervisor::pump(TimePoint now) {
       auto& t = found->second;
       if (s.assigned.empty()) s.front_since = now;
       s.assigned.push_back(id);
-      if (auto pool = pool_limits_.find(t.spec.pool); pool != pool_limits_.end())
-        s.limit = s.limit ? std::min(s.limit, pool->second) : pool->second;
+      if (t.spec.pool && !pool_limits_.empty())
+        if (auto pool = pool_limits_.find(t.spec.pool); pool != pool_limits_.end())
+          s.limit = s.limit ? std::min(s.limit, pool->second) : pool->second;
       batches[slot].emplace_back(t.spec, t.args);
       progress = true;
     }
