@@ -122,14 +122,14 @@ void check(bool ok, const std::string& what) {
 
 // ---------------------------------------------------------------- command line
 
-bool parse_command_line(const std::function<bool()>& parse, const char* usage) {
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   try {
-    if (parse()) return true;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n", kProgramName, e.what());
+    app.parse(argc, argv);
+    return std::nullopt;
+  } catch (const CLI::ParseError& e) {
+    int status = app.exit(e);
+    return status == 0 ? 0 : 2;
   }
-  std::fputs(usage, stderr);
-  return false;
 }
 
 // ---------------------------------------------------------------- dpool command

@@ -8,11 +8,13 @@
 
 #include <sys/types.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -99,11 +101,10 @@ void check(bool ok, const std::string& what);
 
 // ---------------------------------------------------------------- command line
 
-// Runs `parse`, the program's option parser, which returns false on an
-// unknown option and throws on a missing or bad value. On either, prints the
-// error (if thrown) and `usage` on stderr and returns false: the program then
-// exits with status 2.
-bool parse_command_line(const std::function<bool()>& parse, const char* usage);
+// Parses the command line into `app`'s options. Returns the status the
+// program should exit with now (0 after --help, 2 after printing what is
+// wrong), or nullopt to go on.
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
 
 // ---------------------------------------------------------------- dpool command
 

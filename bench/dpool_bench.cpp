@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <ranges>
 #include <set>
@@ -525,42 +526,27 @@ void wait_for_executors(dpool::Pool& pool, unsigned want) {
 
 // ---------------------------------------------------------------- main
 
-constexpr char kUsage[] =
-    "usage: dpool-bench [--mode local|cluster] [--quick] [--only W1,W3,...] "
-    "[--dpool PATH] [--connect tcp://HOST:PORT]\n";
-
-bool parse(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--mode") {
-      o.mode = value();
-      if (o.mode != "local" && o.mode != "cluster") return false;
-    } else if (a == "--quick") {
-      o.quick = true;
-    } else if (a == "--only") {
-      std::stringstream ss(value());
-      for (std::string w; std::getline(ss, w, ',');)
-        if (!w.empty()) o.only.insert(w.substr(0, 2));
-    } else if (a == "--dpool") {
-      o.dpool = value();
-    } else if (a == "--connect") {
-      o.connect = value();
-      o.mode = "cluster";
-    } else {
-      return false;
-    }
-  }
-  return true;
+// Fills `o` from the command line; nullopt to go on, else the exit status.
+std::optional<int> parse(int argc, char** argv, Options& o) {
+  CLI::App app{"dpool's side of the peer benchmarks: W1..W7, one JSON line per figure",
+               "dpool-bench"};
+  std::vector<std::string> only;
+  app.add_option("--mode", o.mode, "local (default) or cluster")
+      ->check(CLI::IsMember({"local", "cluster"}));
+  app.add_flag("--quick", o.quick, "tiny sizes: a smoke test, the figures mean nothing");
+  app.add_option("--only", only, "workloads to run, e.g. W1,W5 (default: all)")->delimiter(',');
+  app.add_option("--dpool", o.dpool, "path of the dpool command (default: found beside this)");
+  app.add_option("--connect", o.connect, "a running coordinator to use; implies --mode cluster");
+  if (auto status = parse_command_line(app, argc, argv)) return status;
+  for (auto& w : only) o.only.insert(w.substr(0, 2));
+  if (!o.connect.empty()) o.mode = "cluster";
+  return std::nullopt;
 }
 
 int program_main(int argc, char** argv) {
   dpool::init(argc, argv);  // executors (local and cluster) take over here
   Options opt;
-  if (!parse_command_line([&] { return parse(argc, argv, opt); }, kUsage)) return 2;
+  if (auto status = parse(argc, argv, opt)) return *status;
   Sizes z(opt.quick);
   const bool cluster = opt.mode == "cluster";
   Reporter out(cluster ? "dpool_cluster" : "dpool_local");

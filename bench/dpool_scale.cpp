@@ -38,7 +38,9 @@
 #include <dpool/dpool.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <ranges>
 #include <set>
 #include <sstream>
@@ -352,58 +354,44 @@ void raise_fd_limit() {
   }
 }
 
-constexpr char kUsage[] =
-    "usage: dpool-scale [--quick] [--only sweep,memory] [--nodes 1,10,100,1000] "
-    "[--tasks N] [--in-flight N] [--slots N] [--queued N] [--dpool PATH]\n";
-
-bool parse(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-      return argv[++i];
-    };
-    auto list = [&] {
-      std::vector<std::string> v;
-      std::stringstream ss(value());
-      for (std::string w; std::getline(ss, w, ',');)
-        if (!w.empty()) v.push_back(w);
-      return v;
-    };
-    if (a == "--quick") {
-      o.quick = true;
-    } else if (a == "--only") {
-      for (auto& w : list()) o.only.insert(w);
-    } else if (a == "--nodes") {
-      for (auto& w : list()) o.nodes.push_back(static_cast<unsigned>(std::stoul(w)));
-    } else if (a == "--tasks") {
-      o.tasks = std::stol(value());
-    } else if (a == "--in-flight") {
-      o.in_flight = static_cast<unsigned>(std::stoul(value()));
-    } else if (a == "--slots") {
-      o.slots = static_cast<unsigned>(std::stoul(value()));
-    } else if (a == "--queued") {
-      o.queued = std::stol(value());
-    } else if (a == "--dpool") {
-      o.dpool = value();
-    } else {
-      return false;
-    }
+// Fills `o` from the command line; nullopt to go on, else the exit status.
+std::optional<int> parse(int argc, char** argv, Options& o) {
+  CLI::App app{
+      "the coordinator's cost per task with simulated nodes, and its memory per queued "
+      "task; one JSON line per figure",
+      "dpool-scale"};
+  std::vector<std::string> only;
+  app.add_flag("--quick", o.quick, "tiny sizes: a smoke test, the figures mean nothing");
+  app.add_option("--only", only, "sweep, memory or both (default: both)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"sweep", "memory"}));
+  app.add_option("--nodes", o.nodes, "node counts to sweep (default 1,10,100,1000)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  app.add_option("--tasks", o.tasks, "tasks per sweep point (default 200000)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--in-flight", o.in_flight, "series 1: credit of all nodes together; 0 = skip");
+  app.add_option("--slots", o.slots, "series 2: credit of each node; 0 = skip");
+  app.add_option("--queued", o.queued, "tasks to queue for the memory figure (default 1000000)")
+      ->check(CLI::Range(10L, std::numeric_limits<long>::max()));
+  app.add_option("--dpool", o.dpool, "path of the dpool command (default: found beside this)");
+  if (auto status = parse_command_line(app, argc, argv)) return status;
+  if (o.in_flight == 0 && o.slots == 0) {
+    std::fputs("dpool-scale: --in-flight and --slots cannot both be 0\n", stderr);
+    return 2;
   }
+  o.only.insert(only.begin(), only.end());
   if (o.nodes.empty())
     o.nodes = o.quick ? std::vector<unsigned>{1, 10} : std::vector<unsigned>{1, 10, 100, 1000};
   if (o.tasks <= 0) o.tasks = o.quick ? 2'000 : 200'000;
   if (o.queued <= 0) o.queued = o.quick ? 10'000 : 1'000'000;
-  for (auto& w : o.only)
-    if (w != "sweep" && w != "memory") return false;
-  return std::ranges::all_of(o.nodes, [](unsigned n) { return n > 0; }) &&
-         (o.in_flight > 0 || o.slots > 0) && o.queued >= 10;
+  return std::nullopt;
 }
 
 int program_main(int argc, char** argv) {
   dpool::init(argc, argv);
   Options opt;
-  if (!parse_command_line([&] { return parse(argc, argv, opt); }, kUsage)) return 2;
+  if (auto status = parse(argc, argv, opt)) return *status;
   raise_fd_limit();
   Reporter out("dpool");
   auto wanted = [&](const char* part) { return opt.only.empty() || opt.only.count(part) > 0; };
