@@ -20,7 +20,8 @@
 namespace dpool_bench {
 
 namespace wire = dpool::internal::wire;
-using dpool::internal::Frames;
+using dpool::internal::Payload;
+using dpool::internal::Payloads;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -32,18 +33,35 @@ std::int64_t now_us() {
 }
 
 // With an unlimited send high-water mark a send never blocks or drops.
-void send(zmq::socket_t& socket, Frames&& frames) {
+void send(zmq::socket_t& socket, wire::Message&& m) {
+  auto frames = wire::encode(std::move(m));
   for (std::size_t i = 0; i < frames.size(); ++i)
-    socket.send(frames[i],
-                i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    if (zmq_msg_send(static_cast<zmq_msg_t*>(frames[i].native()), socket.handle(),
+                     i + 1 < frames.size() ? ZMQ_SNDMORE : 0) < 0)
+      throw zmq::error_t();
+}
+
+// One whole message, if one is waiting.
+bool receive(zmq::socket_t& socket, Payloads& frames) {
+  for (;;) {
+    auto& p = frames.emplace_back();
+    auto* msg = static_cast<zmq_msg_t*>(p.native());
+    if (zmq_msg_recv(msg, socket.handle(), ZMQ_DONTWAIT) < 0) {
+      int err = zmq_errno();
+      frames.pop_back();
+      if (err == EAGAIN && frames.empty()) return false;
+      if (err == EINTR) continue;
+      throw zmq::error_t();
+    }
+    if (!zmq_msg_more(msg)) return true;
+  }
 }
 
 // Runs the task in this thread through the registry, as an executor would
 // (libshared/src/executor_loop.cpp), so that its result is encoded however the
 // codec encodes it and the client can check the value. The bench's tasks are
 // trivial, so this adds little to the fake nodes' cost.
-void run_task(const wire::Task& task, const zmq::message_t& args, wire::Result& r,
-              std::string& out) {
+void run_task(const wire::Task& task, const Payload& args, wire::Result& r, std::string& out) {
   const auto* entry = dpool::detail::Registry::instance().find(task.name);
   if (!entry) {
     r.failure.code = dpool::ErrorCode::kUnknownTask;
@@ -51,7 +69,7 @@ void run_task(const wire::Task& task, const zmq::message_t& args, wire::Result& 
     return;
   }
   try {
-    entry->invoke(std::string_view(args.data<char>(), args.size()), task.chunk, out);
+    entry->invoke(args.view(), task.chunk, out);
   } catch (const std::exception& e) {
     out.clear();
     r.failure.code = dpool::ErrorCode::kSerialization;
@@ -128,12 +146,12 @@ void FakeNodes::run() try {
   std::uint64_t instance = (static_cast<std::uint64_t>(pid) << 32) | 1;
 
   auto hello = [&](unsigned i) {
-    send(sockets[i], wire::encode(wire::Kind::kHello, wire::Hello{.role = wire::Role::kNode,
-                                                                  .name = peers[i].name,
-                                                                  .pid = pid,
-                                                                  .executors = executors_,
-                                                                  .slots = slots_,
-                                                                  .instance = instance + i}));
+    send(sockets[i], {wire::Hello{.role = wire::Role::kNode,
+                                  .name = peers[i].name,
+                                  .pid = pid,
+                                  .executors = executors_,
+                                  .slots = slots_,
+                                  .instance = instance + i}});
     peers[i].hello_pending = true;
   };
   for (unsigned i = 0; i < count_; ++i) {
@@ -173,38 +191,34 @@ void FakeNodes::run() try {
   auto next_beat = Clock::now() + beat;
   std::string result;  // reused: one task's serialized result
 
-  auto handle = [&](unsigned i, Frames&& frames) {
+  auto handle = [&](unsigned i, Payloads&& frames) {
     auto m = wire::decode(std::move(frames));
     if (!m) {
       ++bad_;
       return;
     }
     auto& peer = peers[i];
-    switch (m->kind) {
-      case wire::Kind::kWelcome: {
-        auto ms = std::get<wire::Welcome>(m->body).heartbeat_ms;
-        if (ms && std::chrono::milliseconds(ms) < beat) beat = std::chrono::milliseconds(ms);
-        peer.hello_pending = false;
-        // A real node sends CREDIT once its executors are up and whenever it changes.
-        send(sockets[i], wire::encode(wire::Kind::kCredit,
-                                      wire::Credit{.slots = slots_, .executors = executors_}));
-        if (!peer.welcomed) {
-          peer.welcomed = true;
-          std::lock_guard lock(mu_);
-          ++welcomed_;
-          cv_.notify_all();
-        }
-        break;
+    if (auto* welcome = std::get_if<wire::Welcome>(&m->body)) {
+      auto ms = welcome->heartbeat_ms;
+      if (ms && std::chrono::milliseconds(ms) < beat) beat = std::chrono::milliseconds(ms);
+      peer.hello_pending = false;
+      // A real node sends CREDIT once its executors are up and whenever it changes.
+      send(sockets[i], {wire::Credit{.slots = slots_, .executors = executors_}});
+      if (!peer.welcomed) {
+        peer.welcomed = true;
+        std::lock_guard lock(mu_);
+        ++welcomed_;
+        cv_.notify_all();
       }
-      case wire::Kind::kDispatch: {
-        auto& batch = std::get<wire::TaskBatch>(m->body);
-        wire::ResultBatch out;
-        out.results.reserve(batch.tasks.size());
-        Frames payloads;
-        payloads.reserve(batch.tasks.size());
+    } else if (auto* batch = std::get_if<wire::Dispatch>(&m->body)) {
+      {
+        wire::Results out;
+        out.results.reserve(batch->tasks.size());
+        Payloads payloads;
+        payloads.reserve(batch->tasks.size());
         auto now = now_us();
-        for (std::size_t k = 0; k < batch.tasks.size(); ++k) {
-          auto& t = batch.tasks[k];
+        for (std::size_t k = 0; k < batch->tasks.size(); ++k) {
+          auto& t = batch->tasks[k];
           wire::Result r;
           r.id = t.id;
           r.node = peer.name;
@@ -214,35 +228,28 @@ void FakeNodes::run() try {
           r.finished_us = now;
           result.clear();
           run_task(t, m->payloads[k], r, result);
-          payloads.emplace_back(result.data(), result.size());
+          payloads.emplace_back(std::string_view(result));
           out.results.push_back(std::move(r));
         }
         ++dispatches_;
-        tasks_ += batch.tasks.size();
-        send(sockets[i], wire::encode(wire::Kind::kResult, out, std::move(payloads)));
-        break;
+        tasks_ += batch->tasks.size();
+        send(sockets[i], {std::move(out), std::move(payloads)});
       }
-      case wire::Kind::kBye:  // the coordinator forgot this node: register again
-        ++reregistered_;
-        if (!peer.hello_pending) hello(i);
-        break;
-      case wire::Kind::kReject:
-        fail("the coordinator refused " + peer.name + ": " +
-             std::get<wire::Reject>(m->body).reason);
-        break;
-      case wire::Kind::kHeartbeat:
-        ++heartbeats_;
-        break;
-      default:  // CANCEL: every task is answered at once, so there is nothing to stop
-        break;
-    }
+    } else if (std::holds_alternative<wire::Bye>(m->body)) {
+      // the coordinator forgot this node: register again
+      ++reregistered_;
+      if (!peer.hello_pending) hello(i);
+    } else if (auto* reject = std::get_if<wire::Reject>(&m->body)) {
+      fail("the coordinator refused " + peer.name + ": " + reject->reason);
+    } else if (std::holds_alternative<wire::Heartbeat>(m->body)) {
+      ++heartbeats_;
+    }  // CANCEL: every task is answered at once, so there is nothing to stop
   };
 
   auto drain = [&](unsigned i) {
-    Frames frames;
+    Payloads frames;
     while (sockets[i].get(zmq::sockopt::events) & ZMQ_POLLIN) {
-      if (!zmq::recv_multipart(sockets[i], std::back_inserter(frames), zmq::recv_flags::dontwait))
-        break;
+      if (!receive(sockets[i], frames)) break;
       handle(i, std::move(frames));  // may send, hence the loop's check of ZMQ_EVENTS
       frames.clear();
     }
@@ -265,15 +272,13 @@ void FakeNodes::run() try {
     }
     if (Clock::now() >= next_beat) {
       for (unsigned i = 0; i < count_; ++i)
-        if (peers[i].welcomed)
-          send(sockets[i], wire::encode(wire::Kind::kHeartbeat, wire::Heartbeat{}));
+        if (peers[i].welcomed) send(sockets[i], {wire::Heartbeat{}});
       for (unsigned i = 0; i < count_; ++i) drain(i);
       next_beat = Clock::now() + beat;
     }
   }
   for (unsigned i = 0; i < count_; ++i)
-    if (peers[i].welcomed)
-      send(sockets[i], wire::encode(wire::Kind::kBye, wire::Bye{.reason = "fake node stopping"}));
+    if (peers[i].welcomed) send(sockets[i], {wire::Bye{.reason = "fake node stopping"}});
 } catch (const std::exception& e) {
   fail(e.what());
 }

@@ -3,8 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <asio/post.hpp>
-#include <dpool/coordinator.hpp>
 #include <random>
+
+#include "coordinator_access.hpp"
 
 namespace dpool::internal {
 
@@ -28,14 +29,15 @@ class CoordinatorServer::LocalLink final : public Link {
 CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
     : options_(std::move(options)),
       loop_("coordinator"),
-      scheduler_(options_.max_queued, options_.node_loss_retries),
+      scheduler_({options_.max_queued, options_.node_loss_retries,
+                  std::random_device{}() | std::uint64_t{std::random_device{}()} << 32}),
       instance_(std::random_device{}() | 1),
       heartbeat_(loop_.io()),
       liveness_(options_.peer_timeout) {
   if (options_.bind.empty()) return;
   loop_.call([this] {
     router_ = std::make_unique<ZmqSocket>(loop_.io(), zmq::socket_type::router,
-                                          [this](Frames&& f) { on_router(std::move(f)); });
+                                          [this](Payloads&& f) { on_router(std::move(f)); });
     try {
       router_->socket().bind(options_.bind);
     } catch (const zmq::error_t& e) {
@@ -77,12 +79,12 @@ std::unique_ptr<Link> CoordinatorServer::attach(Receiver receive) {
   return std::make_unique<LocalLink>(*this, id);
 }
 
-void CoordinatorServer::on_router(Frames&& frames) {
+void CoordinatorServer::on_router(Payloads&& frames) {
   if (frames.size() < 2) {
     ++rejected_;
     return;
   }
-  std::string rid = frames[0].to_string();
+  std::string rid(frames[0].view());
   auto it = by_routing_id_.find(rid);
   PeerId id;
   if (it == by_routing_id_.end()) {
@@ -121,7 +123,7 @@ void CoordinatorServer::on_heartbeat_timer() {
   }
   for (auto& [id, peer] : peers_) {
     if (peer.routing_id.empty() || !peer.welcomed) continue;
-    send(id, {wire::Kind::kHeartbeat, wire::Heartbeat{}});
+    send(id, {wire::Heartbeat{}});
   }
   if (scheduler_.stats().stale_results > stale_reported_) {
     spdlog::info(
@@ -141,60 +143,62 @@ void CoordinatorServer::on_message(PeerId peer_id, Received&& decoded) {
     spdlog::warn("coordinator: rejected a message from peer {}: {} ({} rejected so far)", peer_id,
                  err.detail, rejected_);
     if (err.reason == wire::DecodeError::Reason::kBadVersion) {
-      send(peer_id, {wire::Kind::kReject, wire::Reject{err.detail}});
+      send(peer_id, {wire::Reject{err.detail}});
       peer_gone(peer_id);
     }
     return;
   }
   auto& m = *decoded;
-  if (m.kind == wire::Kind::kHello) return on_hello(peer_id, std::get<wire::Hello>(m.body));
+  if (auto* hello = std::get_if<wire::Hello>(&m.body)) return on_hello(peer_id, *hello);
   if (!peer.welcomed) {
     // A peer we do not know (we restarted, or declared it dead): tell it to
     // register again. What it sent is dropped; it will send it again.
     ++rejected_;
-    if (m.kind == wire::Kind::kResult)
-      scheduler_.count_stale(std::get<wire::ResultBatch>(m.body).results.size());
+    if (auto* r = std::get_if<wire::Results>(&m.body)) scheduler_.count_stale(r->results.size());
     spdlog::info("coordinator: {} from an unregistered peer {}; asked it to say HELLO",
-                 wire::kind_name(m.kind), peer_id);
-    if (m.kind != wire::Kind::kBye)
-      send(peer_id, {wire::Kind::kBye, wire::Bye{"unknown peer: send HELLO"}});
+                 m.kind().name, peer_id);
+    if (!std::holds_alternative<wire::Bye>(m.body))
+      send(peer_id, {wire::Bye{"unknown peer: send HELLO"}});
     peer_gone(peer_id);
     return;
   }
-  bool is_client = peer.role == wire::Role::kClient;
-  switch (m.kind) {
-    case wire::Kind::kSubmit:
-      if (is_client)
-        scheduler_.submit(peer_id, std::move(std::get<wire::TaskBatch>(m.body).tasks),
-                          std::move(m.payloads));
-      break;
-    case wire::Kind::kResult:
-      if (!is_client)
-        scheduler_.results(peer_id, std::move(std::get<wire::ResultBatch>(m.body).results),
-                           std::move(m.payloads));
-      break;
-    case wire::Kind::kCredit:
-      if (!is_client) {
-        auto& c = std::get<wire::Credit>(m.body);
-        scheduler_.credit(peer_id, c.slots, c.executors);
-      }
-      break;
-    case wire::Kind::kCancel:
-      if (is_client) scheduler_.cancel(peer_id, std::get<wire::Cancel>(m.body));
-      break;
-    case wire::Kind::kBye:
-      peer_gone(peer_id);
-      break;
-    case wire::Kind::kHeartbeat:
-      break;
-    default:
-      ++rejected_;
-      spdlog::warn("coordinator: unexpected {} from peer {}; dropped", wire::kind_name(m.kind),
-                   peer_id);
-      return;
+  if (!(m.kind().senders & wire::sender_bit(peer.role)) ||
+      !wire::dispatch(*this, std::move(m), peer_id)) {
+    ++rejected_;
+    spdlog::warn("coordinator: unexpected {} from {} (peer {}); dropped", m.kind().name,
+                 peer.role == wire::Role::kNode ? "a node" : "a client", peer_id);
+    return;
   }
   schedule_flush();
 }
+
+void CoordinatorServer::on(PeerId peer, wire::Submit&& batch, Payloads&& args) {
+  scheduler_.submit(peer, std::move(batch.tasks), std::move(args));
+}
+
+void CoordinatorServer::on(PeerId peer, wire::Results&& batch, Payloads&& payloads) {
+  scheduler_.results(peer, std::move(batch.results), std::move(payloads));
+}
+
+void CoordinatorServer::on(PeerId peer, wire::Credit&& credit) {
+  scheduler_.credit(peer, credit.slots, credit.executors);
+}
+
+void CoordinatorServer::on(PeerId peer, wire::Cancel&& cancel) {
+  scheduler_.cancel(peer, cancel);
+}
+
+void CoordinatorServer::on(PeerId peer, wire::Requests&& batch, Payloads&& args) {
+  bool is_node = peers_.at(peer).role == wire::Role::kNode;
+  auto env = calls_.answer(peer, is_node, std::move(batch), std::move(args));
+  send(env.to, std::move(env.message));
+}
+
+void CoordinatorServer::on(PeerId peer, wire::Bye&&) {
+  peer_gone(peer);
+}
+
+void CoordinatorServer::on(PeerId, wire::Heartbeat&&) {}
 
 void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   auto& p = peers_[peer_id];
@@ -216,8 +220,7 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   }
   // Remote peers must beat at least as often as we expect.
   auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());
-  send(peer_id, {wire::Kind::kWelcome,
-                 wire::Welcome{instance_, options_.name, scheduler_.executors(), beat}});
+  send(peer_id, {wire::Welcome{instance_, options_.name, scheduler_.executors(), beat}});
   schedule_flush();
 }
 
@@ -254,11 +257,10 @@ void CoordinatorServer::send(PeerId peer_id, wire::Message&& m) {
     return;
   }
   if (!router_) return;
-  Frames frames;
-  frames.reserve(2 + m.payloads.size());
-  frames.emplace_back(peer.routing_id.data(), peer.routing_id.size());
-  for (auto& f : wire::encode(m.kind, m.body, std::move(m.payloads)))
-    frames.push_back(std::move(f));
+  Payloads frames;
+  frames.reserve(3 + m.payloads.size());
+  frames.emplace_back(peer.routing_id);
+  for (auto& f : wire::encode(std::move(m))) frames.push_back(std::move(f));
   if (!router_->send(frames)) spdlog::debug("coordinator: peer {} unreachable", peer_id);
 }
 
@@ -272,8 +274,7 @@ void CoordinatorServer::schedule_flush() {
 }
 
 void CoordinatorServer::flush() {
-  for (auto& env : scheduler_.take_outbox())
-    send(env.to, {env.kind, std::move(env.body), std::move(env.payloads)});
+  for (auto& env : scheduler_.take_outbox()) send(env.to, std::move(env.message));
 }
 
 }  // namespace dpool::internal
@@ -292,8 +293,11 @@ void Coordinator::wait() {
 void Coordinator::stop() {
   server_->stop();
 }
-internal::Hub& Coordinator::hub() {
-  return *server_;
+
+namespace internal {
+Hub& CoordinatorAccess::hub(Coordinator& c) {
+  return *c.server_;
 }
+}  // namespace internal
 
 }  // namespace dpool

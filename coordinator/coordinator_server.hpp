@@ -1,5 +1,6 @@
 // The coordinator's I/O shell: a ROUTER socket (when bound) and in-process
-// peers, all on one event loop, feeding the Scheduler and sending what it says.
+// peers, all on one event loop, feeding the Scheduler (tasks) and the
+// CallHandler (calls) and sending what they say.
 #pragma once
 
 #include <asio/steady_timer.hpp>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "call_handler.hpp"
 #include "event_loop.hpp"
 #include "link.hpp"
 #include "liveness.hpp"
@@ -30,6 +32,16 @@ class CoordinatorServer final : public Hub {
   // Messages refused as malformed since start (loop thread).
   std::uint64_t rejected() const noexcept { return rejected_; }
 
+  // Messages from registered peers (loop thread), through wire::dispatch;
+  // the kind table has already checked that the peer's role may send each.
+  void on(PeerId peer, wire::Submit&& batch, Payloads&& args);
+  void on(PeerId peer, wire::Results&& batch, Payloads&& payloads);
+  void on(PeerId peer, wire::Credit&& credit);
+  void on(PeerId peer, wire::Cancel&& cancel);
+  void on(PeerId peer, wire::Requests&& batch, Payloads&& args);
+  void on(PeerId peer, wire::Bye&& bye);
+  void on(PeerId peer, wire::Heartbeat&& beat);
+
  private:
   struct Peer {
     wire::Role role{};
@@ -39,7 +51,7 @@ class CoordinatorServer final : public Hub {
   };
   class LocalLink;
 
-  void on_router(Frames&& frames);
+  void on_router(Payloads&& frames);
   void on_message(PeerId peer, Received&& message);
   void on_hello(PeerId peer, const wire::Hello& hello);
   void peer_gone(PeerId peer);
@@ -54,6 +66,7 @@ class CoordinatorServer final : public Hub {
   std::unique_ptr<ZmqSocket> router_;
   std::string endpoint_;
   Scheduler scheduler_;
+  CallHandler calls_{scheduler_};
   std::unordered_map<PeerId, Peer> peers_;
   std::unordered_map<std::string, PeerId> by_routing_id_;
   PeerId next_peer_ = 1;

@@ -64,7 +64,7 @@ Scheduler::Lost Scheduler::node_left(PeerId node) {
                           std::to_string(limit);
       auto client = t.client;
       forget(id);
-      deliver(client, std::move(r), zmq::message_t());
+      deliver(client, std::move(r), Payload());
       ++lost.failed;
       continue;
     }
@@ -82,7 +82,7 @@ std::string Scheduler::node_name(PeerId node) const {
   return it == nodes_.end() ? "?" : it->second.name;
 }
 
-void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& payloads) {
+void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Payloads&& payloads) {
   auto found = clients_.find(client);
   if (found == clients_.end()) return;
   auto& c = found->second;
@@ -94,7 +94,7 @@ void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& 
       r.failure.message = "the coordinator already holds " + std::to_string(queued_) +
                           " queued tasks, its limit (--max-queued); wait for results before "
                           "submitting more, or lower the client's max_in_flight";
-      deliver(client, std::move(r), zmq::message_t());
+      deliver(client, std::move(r), Payload());
       continue;
     }
     auto id = next_id_++;
@@ -149,20 +149,19 @@ void Scheduler::pump() {
       auto& t = tasks_.at(id);
       t.node = node_id;
       ++node.running;
-      auto& env = batch(dispatch_index_, node_id, wire::Kind::kDispatch);
-      auto& out = std::get<wire::TaskBatch>(env.body);
+      auto& env = batch<wire::Dispatch>(dispatch_index_, node_id);
+      auto& out = std::get<wire::Dispatch>(env.message.body);
       out.tasks.push_back(t.spec);
       if (t.spec.pool && node.pools.insert(t.spec.pool).second) out.pools.push_back(client.pool);
-      zmq::message_t copy;
-      copy.copy(t.args);  // shares large buffers; kept for a re-run elsewhere
-      env.payloads.push_back(std::move(copy));
+      // Large arguments are shared, not copied; ours are kept for a re-run elsewhere.
+      env.message.payloads.push_back(t.args.share());
       ++stats_.dispatched;
       progress = true;
     }
   }
 }
 
-void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Frames&& payloads) {
+void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Payloads&& payloads) {
   auto n = nodes_.find(node);
   for (std::size_t i = 0; i < results.size(); ++i) {
     auto it = tasks_.find(results[i].id);
@@ -172,7 +171,7 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Frames
     }
     --n->second.running;
     auto client = it->second.client;
-    if (results[i].failure.code == ErrorCode::kReturned) {  // handed back unstarted: run elsewhere
+    if (results[i].failure.code == wire::kReturned) {  // handed back unstarted: run elsewhere
       it->second.node = 0;
       enqueue(it->first, true);
       ++stats_.requeued;
@@ -185,10 +184,10 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Frames
   }
 }
 
-void Scheduler::deliver(PeerId client, wire::Result&& result, zmq::message_t&& payload) {
-  auto& env = batch(deliver_index_, client, wire::Kind::kDeliver);
-  std::get<wire::ResultBatch>(env.body).results.push_back(std::move(result));
-  env.payloads.push_back(std::move(payload));
+void Scheduler::deliver(PeerId client, wire::Result&& result, Payload&& payload) {
+  auto& env = batch<wire::Deliver>(deliver_index_, client);
+  std::get<wire::Deliver>(env.message.body).results.push_back(std::move(result));
+  env.message.payloads.push_back(std::move(payload));
 }
 
 void Scheduler::credit(PeerId node, std::uint32_t slots, std::uint32_t executors) {
@@ -237,7 +236,7 @@ void Scheduler::cancel(PeerId client, const wire::Cancel& cancel) {
       r.failure.code = ErrorCode::kCancelled;
       r.failure.message =
           t.node ? "stopped while running, on request" : "cancelled before it started";
-      deliver(client, std::move(r), zmq::message_t());
+      deliver(client, std::move(r), Payload());
     }
     forget(id);
     ++stats_.dropped;
@@ -251,7 +250,7 @@ void Scheduler::cancel(PeerId client, const wire::Cancel& cancel) {
     wire::Cancel answer;
     answer.request = cancel.request;
     answer.ids = std::move(refused);
-    outbox_.push_back(Envelope{client, wire::Kind::kCancel, std::move(answer), {}});
+    outbox_.push_back(Envelope{client, {std::move(answer)}});
   }
 }
 
@@ -267,21 +266,23 @@ void Scheduler::send_cancel(PeerId node, std::vector<std::uint64_t>&& ids) {
   wire::Cancel m;
   m.ids = std::move(ids);
   m.kill_running = true;
-  outbox_.push_back(Envelope{node, wire::Kind::kCancel, std::move(m), {}});
+  outbox_.push_back(Envelope{node, {std::move(m)}});
 }
 
-Envelope& Scheduler::batch(std::unordered_map<PeerId, std::size_t>& index, PeerId to,
-                           wire::Kind kind) {
+template <class B>
+Envelope& Scheduler::batch(std::unordered_map<PeerId, std::size_t>& index, PeerId to) {
   auto [it, fresh] = index.try_emplace(to, outbox_.size());
-  if (fresh) {
-    Envelope env{to, kind, {}, {}};
-    if (kind == wire::Kind::kDispatch)
-      env.body = wire::TaskBatch{};
-    else
-      env.body = wire::ResultBatch{};
-    outbox_.push_back(std::move(env));
-  }
+  if (fresh) outbox_.push_back(Envelope{to, {B{}}});
   return outbox_[it->second];
+}
+
+std::optional<Scheduler::Running> Scheduler::running_on(PeerId node, std::uint64_t id) const {
+  auto t = tasks_.find(id);
+  if (t == tasks_.end() || t->second.node != node) return std::nullopt;
+  auto n = nodes_.find(node);
+  auto c = clients_.find(t->second.client);
+  if (n == nodes_.end() || c == clients_.end()) return std::nullopt;
+  return Running{t->second.spec, c->second.name, n->second.name};
 }
 
 std::vector<Envelope> Scheduler::take_outbox() {
@@ -290,10 +291,7 @@ std::vector<Envelope> Scheduler::take_outbox() {
     capacity_changed_ = false;
     for (auto& [id, c] : clients_)
       outbox_.push_back(
-          Envelope{id,
-                   wire::Kind::kStatus,
-                   wire::Status{executors_, static_cast<std::uint32_t>(nodes_.size())},
-                   {}});
+          Envelope{id, {wire::Status{executors_, static_cast<std::uint32_t>(nodes_.size())}}});
   }
   dispatch_index_.clear();
   deliver_index_.clear();

@@ -1,12 +1,14 @@
 // The coordinator's scheduling core: clients' queues, nodes' credit, which
 // task runs where. Pure: events in, messages out (take_outbox), no sockets,
-// no clock. Single-threaded; the coordinator's loop thread owns it.
+// no clock, no randomness of its own (the caller seeds it). Single-threaded;
+// the coordinator's loop thread owns it.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -22,9 +24,7 @@ using PeerId = std::uint64_t;
 // A message for one peer.
 struct Envelope {
   PeerId to = 0;
-  wire::Kind kind{};
-  wire::Body body;
-  Frames payloads;
+  wire::Message message;
 };
 
 class Scheduler {
@@ -34,11 +34,22 @@ class Scheduler {
                   requeued = 0;
   };
 
-  // At most `max_queued` tasks wait for a node; submissions beyond fail with QueueFull.
-  // A task whose node is lost runs again up to `node_loss_retries` times (or
-  // its own TaskOptions::retries, if set), then fails with WorkerLost.
-  explicit Scheduler(std::size_t max_queued = 10'000'000, unsigned node_loss_retries = 3)
-      : max_queued_(max_queued), node_loss_retries_(node_loss_retries) {}
+  struct Options {
+    // At most this many tasks wait for a node; submissions beyond fail with QueueFull.
+    std::size_t max_queued = 10'000'000;
+    // A task whose node is lost runs again up to this many times (or its own
+    // TaskOptions::retries, if set), then fails with WorkerLost.
+    unsigned node_loss_retries = 3;
+    // Seeds the pool keys (PoolSettings::key). The server passes a random
+    // seed, so a restarted coordinator does not reuse its predecessor's keys.
+    std::uint64_t seed = 1;
+  };
+
+  Scheduler() : Scheduler(Options{}) {}
+  explicit Scheduler(Options options)
+      : max_queued_(options.max_queued),
+        node_loss_retries_(options.node_loss_retries),
+        pool_keys_(options.seed) {}
 
   // A client's pool settings (initializer, max_tasks_per_child) go to each
   // node with the first of its tasks that node gets.
@@ -58,10 +69,10 @@ class Scheduler {
   void count_stale(std::size_t n) { stats_.stale_results += n; }
 
   // `payloads[i]` holds the arguments of `tasks[i]`; task ids are the client's.
-  void submit(PeerId client, std::vector<wire::Task>&& tasks, Frames&& payloads);
+  void submit(PeerId client, std::vector<wire::Task>&& tasks, Payloads&& payloads);
   // Results from a node; ids are the scheduler's. A result for a task that is
   // no longer running there (cancelled, re-run elsewhere) is counted and dropped.
-  void results(PeerId node, std::vector<wire::Result>&& results, Frames&& payloads);
+  void results(PeerId node, std::vector<wire::Result>&& results, Payloads&& payloads);
   void credit(PeerId node, std::uint32_t slots, std::uint32_t executors);
   // Cancels queued tasks, and running ones if cancel.kill_running; with a
   // request id, delivers Cancelled for each and answers with those it could not.
@@ -70,6 +81,15 @@ class Scheduler {
   // Dispatches what the nodes' credit allows, then hands over every pending
   // message, one batch per peer and kind.
   std::vector<Envelope> take_outbox();
+
+  // A task dispatched to `node` and not finished, as its caller sees it; for
+  // answering calls the task makes (who asks must be what runs there).
+  struct Running {
+    const wire::Task& spec;     // attempt counts from 0; the id is ours
+    const std::string& client;  // the submitting client's name
+    const std::string& node;
+  };
+  std::optional<Running> running_on(PeerId node, std::uint64_t id) const;
 
   std::uint32_t executors() const noexcept { return executors_; }
   std::size_t nodes() const noexcept { return nodes_.size(); }
@@ -82,7 +102,7 @@ class Scheduler {
     PeerId client = 0;
     std::uint64_t client_id = 0;
     wire::Task spec;
-    zmq::message_t args;
+    Payload args;
     PeerId node = 0;  // 0 while queued
   };
   struct ClientRec {
@@ -103,11 +123,13 @@ class Scheduler {
   void enqueue(std::uint64_t id, bool front);
   std::uint64_t pop_task(ClientRec& client);
   void pump();
-  void deliver(PeerId client, wire::Result&& result, zmq::message_t&& payload);
+  void deliver(PeerId client, wire::Result&& result, Payload&& payload);
   void send_cancel(PeerId node, std::vector<std::uint64_t>&& ids);
   void forget(std::uint64_t id);  // drops a task record and its client's index entry
   void capacity_changed();
-  Envelope& batch(std::unordered_map<PeerId, std::size_t>& index, PeerId to, wire::Kind kind);
+  // The message of kind B being gathered for `to` in this outbox.
+  template <class B>
+  Envelope& batch(std::unordered_map<PeerId, std::size_t>& index, PeerId to);
 
   std::unordered_map<std::uint64_t, TaskRec> tasks_;
   std::map<PeerId, ClientRec> clients_;
@@ -116,7 +138,7 @@ class Scheduler {
   std::size_t max_queued_;
   unsigned node_loss_retries_;
   std::uint64_t next_id_ = 1;
-  std::mt19937_64 pool_keys_{std::random_device{}()};  // unlike a counter, not reused by a restart
+  std::mt19937_64 pool_keys_;  // unlike a counter, not reused by a restart
   std::size_t queued_ = 0;
   std::uint32_t executors_ = 0;
   bool capacity_changed_ = false;

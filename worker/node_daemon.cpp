@@ -5,33 +5,10 @@
 #include <unistd.h>
 
 #include <asio/post.hpp>
-#include <asio/write.hpp>
-#include <dpool/coordinator.hpp>
 #include <dpool/init.hpp>
-#include <dpool/node.hpp>
 #include <filesystem>
-#include <random>
-#include <unordered_set>
 
 namespace dpool::internal {
-
-struct NodeDaemon::Exec {
-  Slot slot = 0;
-  ExecutorProcess proc;
-  asio::local::stream_protocol::socket socket;
-  asio::posix::stream_descriptor pidfd;
-  RecordReader reader;
-  struct Out {
-    std::string head;  // record header + meta
-    Supervisor::Args args;
-  };
-  std::vector<Out> pending;
-  bool writing = false;
-  std::unordered_set<std::uint64_t> inited;       // pools whose initializer it has been given
-  std::unique_ptr<asio::steady_timer> exit_poll;  // without a pidfd: after EOF, until reaped
-  Exec(asio::io_context& io) : socket(io), pidfd(io) {}
-};
-
 namespace {
 
 std::string self_dir() {
@@ -59,8 +36,8 @@ NodeDaemon::NodeDaemon(NodeOptions options)
       own_loop_(std::make_unique<EventLoop>("node")),
       io_(own_loop_->io()),
       supervisor_(supervisor_options(options_)),
+      name_(supervisor_.options().node),
       deadline_(io_),
-      beat_(io_),
       drain_timer_(io_) {
   init_spawn_spec();
   auto address = options_.connect;
@@ -68,20 +45,12 @@ NodeDaemon::NodeDaemon(NodeOptions options)
     throw Error("a node needs the coordinator's address (--connect tcp://HOST:PORT)");
   own_loop_->call(
       [&] { start([&](Receiver r) { return connect_dealer(io_, address, std::move(r)); }); });
-  std::unique_lock lock(mu_);
-  if (!cv_.wait_for(lock, options_.connect_timeout, [this] { return welcomed_ || stopped_; })) {
-    lock.unlock();
+  try {
+    link_->wait_welcome(options_.connect_timeout, "start one with `dpool coordinator --bind " +
+                                                      address + "` or check the address");
+  } catch (...) {
     own_loop_->call([this] { shutdown_on_loop(); });
-    throw ConnectionError("no coordinator answered at " + address + " within " +
-                          detail::describe(options_.connect_timeout) +
-                          "; start one with `dpool coordinator --bind " + address +
-                          "` or check the address");
-  }
-  if (stopped_) {
-    auto why = stop_reason_;
-    lock.unlock();
-    own_loop_->call([this] { shutdown_on_loop(); });
-    throw ConnectionError("the coordinator at " + address + " refused this node: " + why);
+    throw;
   }
 }
 
@@ -89,8 +58,8 @@ NodeDaemon::NodeDaemon(Hub& hub, NodeOptions options)
     : options_(std::move(options)),
       io_(hub.io()),
       supervisor_(supervisor_options(options_)),
+      name_(supervisor_.options().node),
       deadline_(io_),
-      beat_(io_),
       drain_timer_(io_) {
   init_spawn_spec();
   call_on(io_, [&] { start([&](Receiver r) { return hub.attach(std::move(r)); }); });
@@ -102,7 +71,7 @@ NodeDaemon::~NodeDaemon() {
 }
 
 void NodeDaemon::init_spawn_spec() {
-  spawn_spec_.node_name = options_.name.empty() ? default_name() : options_.name;
+  spawn_spec_.node_name = name_;
   if (!options_.exec.empty()) {
     spawn_spec_.program = options_.exec;
     spawn_spec_.argv.push_back(options_.exec);
@@ -128,74 +97,139 @@ void NodeDaemon::init_spawn_spec() {
                                    options_.initializer.args, 0};
 }
 
-void NodeDaemon::queue_record(Exec& e, RecordKind kind, const wire::Task& task,
-                              Supervisor::Args args) {
-  auto meta = wire::encode_meta(task);
-  Exec::Out out;
-  out.head.resize(kRecordHeaderBytes);
-  put_record_header(out.head.data(), kind, meta.size(), args->size());
-  out.head += meta;
-  out.args = std::move(args);
-  e.pending.push_back(std::move(out));
-}
-
-void NodeDaemon::init_pool(Exec& e, std::uint64_t pool) {
-  if (!e.inited.insert(pool).second) return;
-  auto p = pools_.find(pool);
-  if (p == pools_.end() || p->second.init_name.empty()) return;
-  wire::Task init;
-  init.name = p->second.init_name;
-  init.fingerprint = p->second.init_fingerprint;
-  init.pool = pool;
-  queue_record(
-      e, RecordKind::kInit, init,
-      std::make_shared<zmq::message_t>(p->second.init_args.data(), p->second.init_args.size()));
-}
-
-void NodeDaemon::start(std::function<std::unique_ptr<Link>(Receiver)> make_link) {
-  // Handlers may run after this object is gone (a shared loop); they check alive_.
-  link_ = make_link([this, alive = alive_](Received&& m) {
-    if (*alive) on_message(std::move(m));
-  });
-  instance_ = std::random_device{}();
-  send_hello();
-  if (own_loop_) {  // a remote coordinator can go silent; an in-process one cannot
-    last_seen_ = Supervisor::Clock::now();
-    on_beat();
+void NodeDaemon::start(const CoordinatorLink::MakeLink& make_link) {
+  execs_ =
+      std::make_unique<ExecutorSet>(io_, spawn_spec_, supervisor_.processes(), executor_events());
+  inited_.resize(supervisor_.processes());
+  CoordinatorLink::Options o;
+  o.where = options_.connect.empty() ? "the embedded coordinator" : options_.connect;
+  o.who = "node " + name_;
+  if (own_loop_) {  // a remote coordinator can go silent or restart; an in-process one cannot
+    o.heartbeat = options_.heartbeat;
+    o.timeout = options_.coordinator_timeout;
   }
+  link_ = std::make_unique<CoordinatorLink>(io_, std::move(o), link_events());
+  link_->open(make_link);
   supervisor_.start();
   apply();
 }
 
-void NodeDaemon::send_hello() {
-  wire::Hello hello;
-  hello.role = wire::Role::kNode;
-  hello.name = spawn_spec_.node_name;
-  hello.pid = static_cast<std::uint32_t>(::getpid());
-  hello.executors = supervisor_.processes();
-  hello.slots = supervisor_.processes() * 2;
-  hello.instance = instance_;
-  hello_pending_ = true;
-  if (link_) link_->send({wire::Kind::kHello, std::move(hello)});
+CoordinatorLink::Events NodeDaemon::link_events() {
+  CoordinatorLink::Events e;
+  e.hello = [this] {
+    wire::Hello hello;
+    hello.role = wire::Role::kNode;
+    hello.name = name_;
+    hello.pid = static_cast<std::uint32_t>(::getpid());
+    hello.executors = supervisor_.processes();
+    hello.slots = supervisor_.processes() * 2;
+    return hello;
+  };
+  e.welcomed = [this](const wire::Welcome&, CoordinatorLink::Rejoin how) { on_welcome(how); };
+  e.refused = [this](const std::string& reason) { set_stopped(reason); };
+  e.message = [this](wire::Message&& m) {
+    if (!wire::dispatch(*this, std::move(m)))
+      spdlog::warn("node {}: unexpected {} from the coordinator; dropped", name_, m.kind().name);
+    apply();
+  };
+  return e;
 }
 
-// Every interval: a heartbeat; after the timeout of silence, a new HELLO so
-// that a restarted coordinator (or one that declared us dead) learns of us.
-void NodeDaemon::on_beat() {
-  if (!link_) return;
-  auto now = Supervisor::Clock::now();
-  link_->send({wire::Kind::kHeartbeat, wire::Heartbeat{}});
-  if (now - last_seen_ > options_.coordinator_timeout) {
-    spdlog::warn("node {}: the coordinator has been silent for more than {} ms; registering again",
-                 spawn_spec_.node_name, options_.coordinator_timeout.count());
-    send_hello();
-    last_seen_ = now;
+void NodeDaemon::on_welcome(CoordinatorLink::Rejoin how) {
+  if (how == CoordinatorLink::Rejoin::kFirst) return;
+  spdlog::warn("node {}: registered again ({}); dropping {} task(s) it no longer knows", name_,
+               how == CoordinatorLink::Rejoin::kRestarted ? "the coordinator restarted"
+                                                          : "the coordinator had declared us dead",
+               supervisor_.unfinished());
+  supervisor_.reset();
+  apply();
+}
+
+void NodeDaemon::on(wire::Dispatch&& batch, Payloads&& args) {
+  for (auto& p : batch.pools) {
+    supervisor_.pool_limit(p.key, p.max_tasks_per_child);
+    pools_[p.key] = std::move(p);
   }
-  beat_.expires_after(options_.heartbeat);
-  beat_.async_wait([this, alive = alive_](const asio::error_code& ec) {
-    if (!*alive || ec) return;
-    on_beat();
-  });
+  supervisor_.tasks(std::move(batch.tasks), std::move(args), Supervisor::Clock::now());
+}
+
+void NodeDaemon::on(wire::Cancel&& cancel) {
+  supervisor_.cancel(cancel.ids, cancel.kill_running);
+}
+
+ExecutorSet::Events NodeDaemon::executor_events() {
+  ExecutorSet::Events e;
+  e.record = [this](Slot slot, Record&& r) { on_record(slot, std::move(r)); };
+  e.exited = [this](Slot slot, int signal, int exit_code) {
+    supervisor_.executor_died(slot, signal, exit_code, Supervisor::Clock::now());
+  };
+  e.settled = [this] { apply(); };
+  return e;
+}
+
+void NodeDaemon::on_record(Slot slot, Record&& r) {
+  auto now = Supervisor::Clock::now();
+  switch (r.kind) {
+    case RecordKind::kReady: {
+      auto meta = wire::decode_meta<wire::Result>(r.meta);
+      supervisor_.executor_ready(slot, meta ? static_cast<int>(meta->pid) : execs_->pid(slot), now);
+      return;
+    }
+    case RecordKind::kDone: {
+      auto meta = wire::decode_meta<wire::Result>(r.meta);
+      if (!meta) return distrust(slot, "a result that cannot be decoded (" + meta.error() + ")");
+      supervisor_.executor_done(slot, std::move(*meta),
+                                Payload::adopt(std::move(r.payload.data), r.payload.size), now);
+      return;
+    }
+    case RecordKind::kRequest:
+      return forward_call(slot, std::move(r));
+    default:  // records only the node sends
+      return distrust(slot, "a record of a kind only the node sends (" +
+                                std::to_string(static_cast<unsigned>(r.kind)) + ")");
+  }
+}
+
+void NodeDaemon::distrust(Slot slot, const std::string& what) {
+  spdlog::error("node {}: executor {} sent {}; killing it", name_, execs_->pid(slot), what);
+  execs_->kill(slot);
+}
+
+void NodeDaemon::forward_call(Slot slot, Record&& r) {
+  auto request = wire::decode_meta<wire::Request>(r.meta);
+  if (!request) return distrust(slot, "a call that cannot be decoded (" + request.error() + ")");
+  auto serial = execs_->serial(slot);
+  auto task = supervisor_.running_task(slot);
+  if (!task) {
+    wire::Reply no;
+    no.id = request->id;
+    no.failure.code = ErrorCode::kRefused;
+    no.failure.message = "calls to the coordinator can only be made from a running task";
+    return reply_to(slot, serial, std::move(no), Payload());
+  }
+  request->task = *task;
+  request->pid = static_cast<std::uint32_t>(execs_->pid(slot));
+  spdlog::debug("node {}: call {} (op {}) of task {} by executor {} sent to the coordinator", name_,
+                request->id, request->op, request->task, request->pid);
+  auto args = Payload::adopt(std::move(r.payload.data), r.payload.size);
+  link_->call(*request, std::move(args),
+              [this, slot, serial, alive = alive_](wire::Reply&& reply, Payload&& answer) {
+                if (*alive) reply_to(slot, serial, std::move(reply), std::move(answer));
+              });
+}
+
+void NodeDaemon::reply_to(Slot slot, ExecutorSet::Serial serial, wire::Reply&& reply,
+                          Payload&& answer) {
+  if (execs_->serial(slot) != serial) {
+    // The executor that asked is gone (it crashed, was killed or replaced);
+    // its successor in the slot must not see an answer it did not ask for.
+    spdlog::debug("node {}: dropped the answer to call {} of an executor that is gone", name_,
+                  reply.id);
+    return;
+  }
+  execs_->queue(slot, RecordKind::kReply, wire::encode_meta(reply),
+                std::make_shared<const Payload>(std::move(answer)));
+  execs_->flush(slot);
 }
 
 void NodeDaemon::drain() {
@@ -204,14 +238,14 @@ void NodeDaemon::drain() {
     spdlog::info(
         "node {}: draining: {} queued task(s) go back to the coordinator, {} running may "
         "finish within {} ms",
-        spawn_spec_.node_name, supervisor_.queued(),
-        supervisor_.unfinished() - supervisor_.queued(), options_.drain_grace.count());
+        name_, supervisor_.queued(), supervisor_.unfinished() - supervisor_.queued(),
+        options_.drain_grace.count());
     supervisor_.drain();
     drain_timer_.expires_after(options_.drain_grace);
     drain_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
       if (!*alive || ec) return;
-      spdlog::warn("node {}: drain grace over; stopping {} task(s) and handing them back",
-                   spawn_spec_.node_name, supervisor_.unfinished());
+      spdlog::warn("node {}: drain grace over; stopping {} task(s) and handing them back", name_,
+                   supervisor_.unfinished());
       supervisor_.abandon();
       apply();
     });
@@ -219,241 +253,44 @@ void NodeDaemon::drain() {
   });
 }
 
-void NodeDaemon::on_message(Received&& m) {
-  last_seen_ = Supervisor::Clock::now();
-  if (!m) {
-    spdlog::warn("node {}: rejected a message from the coordinator: {}", spawn_spec_.node_name,
-                 m.error().detail);
-    return;
-  }
-  switch (m->kind) {
-    case wire::Kind::kWelcome: {
-      auto instance = std::get<wire::Welcome>(m->body).instance;
-      auto beat = std::chrono::milliseconds(std::get<wire::Welcome>(m->body).heartbeat_ms);
-      if (beat.count() && beat < options_.heartbeat) options_.heartbeat = beat;
-      if (coordinator_instance_ != 0) {
-        spdlog::warn("node {}: registered again ({}); dropping {} task(s) it no longer knows",
-                     spawn_spec_.node_name,
-                     instance != coordinator_instance_ ? "the coordinator restarted"
-                                                       : "the coordinator had declared us dead",
-                     supervisor_.unfinished());
-        supervisor_.reset();
-      }
-      coordinator_instance_ = instance;
-      hello_pending_ = false;
-      std::lock_guard lock(mu_);
-      welcomed_ = true;
-      cv_.notify_all();
-      break;
-    }
-    case wire::Kind::kBye:  // the coordinator does not know us (once per message we sent)
-      if (!hello_pending_) send_hello();
-      break;
-    case wire::Kind::kReject:
-      spdlog::error("node {}: the coordinator refused us: {}", spawn_spec_.node_name,
-                    std::get<wire::Reject>(m->body).reason);
-      set_stopped(std::get<wire::Reject>(m->body).reason);
-      break;
-    case wire::Kind::kDispatch: {
-      auto& batch = std::get<wire::TaskBatch>(m->body);
-      for (auto& p : batch.pools) {
-        supervisor_.pool_limit(p.key, p.max_tasks_per_child);
-        pools_[p.key] = std::move(p);
-      }
-      supervisor_.tasks(std::move(batch.tasks), std::move(m->payloads), Supervisor::Clock::now());
-      break;
-    }
-    case wire::Kind::kCancel: {
-      auto& c = std::get<wire::Cancel>(m->body);
-      supervisor_.cancel(c.ids, c.kill_running);
-      break;
-    }
-    default:
-      break;
-  }
-  apply();
-}
-
 void NodeDaemon::spawn(Slot slot) {
-  auto e = std::make_shared<Exec>(io_);
-  e->slot = slot;
-  try {
-    e->proc = ExecutorProcess::spawn(spawn_spec_);
-  } catch (const std::exception& ex) {
-    spdlog::error("node {}: {}", spawn_spec_.node_name, ex.what());
-    asio::post(io_, [this, slot, alive = alive_] {
-      if (!*alive) return;
-      supervisor_.executor_died(slot, 0, 127, Supervisor::Clock::now());
-      apply();
-    });
-    return;
-  }
-  e->socket.assign(asio::local::stream_protocol(), e->proc.release_socket());
-  if (e->proc.has_pidfd()) {
-    e->pidfd.assign(e->proc.release_pidfd());
-  } else if (!warned_no_pidfd_) {
-    warned_no_pidfd_ = true;
-    spdlog::warn("node {}: no pidfd for executors ({}); watching them through their sockets",
-                 spawn_spec_.node_name,
-                 std::getenv("DPOOL_NO_PIDFD") ? "DPOOL_NO_PIDFD is set" : "pidfd_open failed");
-  }
-  if (execs_.size() <= slot) execs_.resize(slot + 1);
-  execs_[slot] = e;
-  init_pool(*e, 0);  // the node's own initializer, if any
-  if (!e->pending.empty()) write(e);
-  read(e);
-  watch(e);
+  inited_[slot].clear();
+  execs_->spawn(slot);
+  init_pool(slot, 0);  // the node's own initializer, if any
+  execs_->flush(slot);
 }
 
-// A pidfd turning readable means some executor exited. The wake-up is only a
-// hint (a descriptor number can be reused between epoll's report and its
-// delivery), so every executor is checked without blocking.
-void NodeDaemon::watch(const std::shared_ptr<Exec>& e) {
-  if (!e->pidfd.is_open()) return;  // watched through its socket: see poll_exit
-  e->pidfd.async_wait(asio::posix::descriptor_base::wait_read,
-                      [this, e, alive = alive_](const asio::error_code& ec) {
-                        if (!*alive || ec) return;
-                        reap_exited();
-                        if (execs_[e->slot] == e) watch(e);
-                      });
-}
-
-// Without a pidfd, an executor's socket reaching EOF means it is exiting (or
-// closed its end, in which case it is killed after a grace period); its exit
-// is then polled for until it is reaped.
-void NodeDaemon::poll_exit(const std::shared_ptr<Exec>& e, Supervisor::TimePoint since) {
-  if (!e->exit_poll) e->exit_poll = std::make_unique<asio::steady_timer>(io_);
-  e->exit_poll->expires_after(std::chrono::milliseconds(2));
-  e->exit_poll->async_wait([this, e, since, alive = alive_](const asio::error_code& ec) {
-    if (!*alive || ec) return;
-    reap_exited();
-    if (e->slot >= execs_.size() || execs_[e->slot] != e) return;  // reaped
-    if (Supervisor::Clock::now() - since > std::chrono::seconds(5)) e->proc.kill();
-    poll_exit(e, since);
-  });
-}
-
-void NodeDaemon::reap_exited() {
-  for (auto& slot_exec : execs_) {
-    auto e = slot_exec;  // a copy: the slot may be refilled below
-    if (!e) continue;
-    int pid = e->proc.pid();
-    auto status = e->proc.try_reap();
-    if (!status) continue;
-    auto [sig, code] = *status;
-    asio::error_code ignored;
-    e->socket.close(ignored);
-    e->pidfd.close(ignored);
-    slot_exec.reset();
-    if (sig || code)
-      spdlog::warn("node {}: executor {} died ({}); replacing it", spawn_spec_.node_name, pid,
-                   sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code));
-    supervisor_.executor_died(e->slot, sig, code, Supervisor::Clock::now());
-  }
-  apply();
-}
-
-void NodeDaemon::read(const std::shared_ptr<Exec>& e) {
-  auto span = e->reader.buffer();
-  e->socket.async_read_some(asio::buffer(span.data(), span.size()),
-                            [this, e, alive = alive_](const asio::error_code& ec, std::size_t n) {
-                              if (!*alive || !e->socket.is_open()) return;
-                              if (ec) {  // EOF: the process is exiting; its pidfd reports it
-                                asio::error_code ignored;
-                                e->socket.shutdown(asio::socket_base::shutdown_both, ignored);
-                                if (!e->pidfd.is_open()) poll_exit(e, Supervisor::Clock::now());
-                                return;
-                              }
-                              e->reader.commit(n);
-                              for (;;) {
-                                auto r = e->reader.next();
-                                if (!r) {
-                                  spdlog::error(
-                                      "node {}: executor sent a bad record ({}); killing it",
-                                      spawn_spec_.node_name, r.error());
-                                  e->proc.kill();
-                                  if (!e->pidfd.is_open()) poll_exit(e, Supervisor::Clock::now());
-                                  return;
-                                }
-                                if (!*r) break;
-                                on_record(e, std::move(**r));
-                              }
-                              apply();
-                              read(e);
-                            });
-}
-
-void NodeDaemon::on_record(const std::shared_ptr<Exec>& e, Record&& r) {
-  if (r.kind == RecordKind::kReady) {
-    auto meta = wire::decode_result(r.meta);
-    supervisor_.executor_ready(e->slot, meta ? static_cast<int>(meta->pid) : e->proc.pid(),
-                               Supervisor::Clock::now());
-    return;
-  }
-  if (r.kind != RecordKind::kDone) return;
-  auto meta = wire::decode_result(r.meta);
-  if (!meta) {
-    e->proc.kill();
-    return;
-  }
-  zmq::message_t payload;
-  if (r.payload.size <= 4096) {
-    payload = zmq::message_t(r.payload.data.get(), r.payload.size);
-  } else {
-    auto size = r.payload.size;
-    char* data = r.payload.data.release();
-    payload = zmq::message_t(
-        data, size, [](void* p, void*) { delete[] static_cast<char*>(p); }, nullptr);
-  }
-  supervisor_.executor_done(e->slot, std::move(*meta), std::move(payload),
-                            Supervisor::Clock::now());
-}
-
-void NodeDaemon::write(const std::shared_ptr<Exec>& e) {
-  if (e->writing || e->pending.empty() || !e->socket.is_open()) return;
-  e->writing = true;
-  auto batch = std::make_shared<std::vector<Exec::Out>>(std::move(e->pending));
-  e->pending.clear();
-  std::vector<asio::const_buffer> buffers;
-  buffers.reserve(batch->size() * 2);
-  for (auto& o : *batch) {
-    buffers.push_back(asio::buffer(o.head));
-    if (o.args && o.args->size()) buffers.push_back(asio::buffer(o.args->data(), o.args->size()));
-  }
-  asio::async_write(e->socket, buffers,
-                    [this, e, batch, alive = alive_](const asio::error_code& ec, std::size_t) {
-                      if (!*alive) return;
-                      e->writing = false;
-                      if (ec) return;  // a dead executor is reported by its pidfd
-                      write(e);
-                    });
+void NodeDaemon::init_pool(Slot slot, std::uint64_t pool) {
+  if (!inited_[slot].insert(pool).second) return;
+  auto p = pools_.find(pool);
+  if (p == pools_.end() || p->second.init_name.empty()) return;
+  wire::Task init;
+  init.name = p->second.init_name;
+  init.fingerprint = p->second.init_fingerprint;
+  init.pool = pool;
+  execs_->queue(slot, RecordKind::kInit, wire::encode_meta(init),
+                std::make_shared<const Payload>(p->second.init_args));
 }
 
 void NodeDaemon::apply() {
+  if (shut_down_) return;
   auto a = supervisor_.take_actions();
   if (a.empty()) return;
-  for (auto slot : a.kill)
-    if (slot < execs_.size() && execs_[slot]) execs_[slot]->proc.kill();
-  for (auto slot : a.retire)
-    if (slot < execs_.size() && execs_[slot]) {
-      asio::error_code ignored;
-      execs_[slot]->socket.shutdown(asio::socket_base::shutdown_send, ignored);
-    }
+  for (auto slot : a.kill) execs_->kill(slot);
+  for (auto slot : a.retire) execs_->retire(slot);
   for (auto& [slot, tasks] : a.run) {
-    auto& e = execs_.at(slot);
     for (auto& [task, args] : tasks) {
-      if (task.pool) init_pool(*e, task.pool);
-      queue_record(*e, RecordKind::kRun, task, std::move(args));
+      if (task.pool) init_pool(slot, task.pool);
+      execs_->queue(slot, RecordKind::kRun, wire::encode_meta(task), std::move(args));
     }
-    write(e);
+    execs_->flush(slot);
   }
   for (auto slot : a.spawn) spawn(slot);
-  if (a.credit && link_) link_->send({wire::Kind::kCredit, *a.credit});
-  if (!a.results.results.empty() && link_)
-    link_->send({wire::Kind::kResult, std::move(a.results), std::move(a.result_payloads)});
+  if (a.credit) link_->send({*a.credit});
+  if (!a.results.results.empty()) link_->send({std::move(a.results), std::move(a.result_payloads)});
   arm_deadline();
-  if (supervisor_.draining() && supervisor_.unfinished() == 0 && !shut_down_) {
-    spdlog::info("node {}: drained", spawn_spec_.node_name);
+  if (supervisor_.draining() && supervisor_.unfinished() == 0) {
+    spdlog::info("node {}: drained", name_);
     set_stopped("drained");
   }
 }
@@ -479,17 +316,9 @@ void NodeDaemon::shutdown_on_loop() {
   shut_down_ = true;
   *alive_ = false;
   deadline_.cancel();
-  beat_.cancel();
   drain_timer_.cancel();
-  for (auto& e : execs_) {
-    if (!e) continue;
-    asio::error_code ignored;
-    e->socket.close(ignored);
-    e->pidfd.close(ignored);
-  }
-  execs_.clear();  // ExecutorProcess kills and reaps
-  if (link_) link_->send({wire::Kind::kBye, wire::Bye{"node stopping"}});
-  link_.reset();
+  if (execs_) execs_->clear();
+  if (link_) link_->close("node stopping");
   set_stopped("stopped");
 }
 
@@ -515,28 +344,3 @@ bool NodeDaemon::stopped() {
 }
 
 }  // namespace dpool::internal
-
-namespace dpool {
-
-Node::Node(NodeOptions options)
-    : daemon_(std::make_unique<internal::NodeDaemon>(std::move(options))) {}
-Node::Node(Coordinator& coordinator, NodeOptions options)
-    : daemon_(std::make_unique<internal::NodeDaemon>(coordinator.hub(), std::move(options))) {}
-Node::~Node() = default;
-unsigned Node::processes() const {
-  return daemon_->processes();
-}
-void Node::wait() {
-  daemon_->wait();
-}
-void Node::stop() {
-  daemon_->stop();
-}
-void Node::drain() {
-  daemon_->drain();
-}
-bool Node::stopped() const {
-  return daemon_->stopped();
-}
-
-}  // namespace dpool

@@ -1,24 +1,27 @@
-// The node's I/O shell: executor processes, their socketpairs and pidfds, and
-// the link to the coordinator, all on one event loop, around the Supervisor.
+// The node's I/O shell around the Supervisor: the coordinator link (tasks
+// in, results and credit out), the executors (ExecutorSet), pool settings
+// and initializers, task deadlines, drain, and forwarding the calls running
+// tasks make to the coordinator. All on one event loop.
 #pragma once
 
-#include <asio/local/stream_protocol.hpp>
-#include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 #include <condition_variable>
 #include <dpool/options.hpp>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "coordinator_link.hpp"
 #include "event_loop.hpp"
-#include "exec_channel.hpp"
-#include "executor_process.hpp"
-#include "link.hpp"
+#include "executor_set.hpp"
 #include "supervisor.hpp"
 
 namespace dpool::internal {
 
+// Thread-safe public methods. Standalone, it runs its own loop thread;
+// embedded, it runs on the hub's loop, and the hub (the coordinator) must
+// outlive it.
 class NodeDaemon {
  public:
   // Standalone: its own loop, a DEALER to options.connect. Throws
@@ -36,27 +39,31 @@ class NodeDaemon {
   // (up to options.drain_grace), then stops.
   void drain();
 
+  // Messages from the coordinator (loop thread), through wire::dispatch.
+  void on(wire::Dispatch&& batch, Payloads&& args);
+  void on(wire::Cancel&& cancel);
+
  private:
-  struct Exec;
   using Slot = Supervisor::Slot;
 
   void init_spawn_spec();
-  void start(std::function<std::unique_ptr<Link>(Receiver)> make_link);
-  void on_message(Received&& m);
-  void send_hello();
-  void on_beat();
-  void spawn(Slot slot);
-  void watch(const std::shared_ptr<Exec>& e);
-  void reap_exited();
-  void poll_exit(const std::shared_ptr<Exec>& e, Supervisor::TimePoint since);
-  void read(const std::shared_ptr<Exec>& e);
-  void write(const std::shared_ptr<Exec>& e);
-  void on_record(const std::shared_ptr<Exec>& e, Record&& r);
+  void start(const CoordinatorLink::MakeLink& make_link);
+  CoordinatorLink::Events link_events();
+  ExecutorSet::Events executor_events();
+  void on_welcome(CoordinatorLink::Rejoin how);
+  void on_record(Slot slot, Record&& r);
+  // An executor that breaks the record protocol is not trusted: it is
+  // killed (and replaced), and the task it ran fails with WorkerCrashed.
+  void distrust(Slot slot, const std::string& what);
+  // Forwards a call from the slot's executor to the coordinator, with the
+  // identity of the task it runs, and its reply back to that same executor.
+  void forward_call(Slot slot, Record&& r);
+  void reply_to(Slot slot, ExecutorSet::Serial serial, wire::Reply&& reply, Payload&& answer);
   void apply();
-  void queue_record(Exec& e, RecordKind kind, const wire::Task& task, Supervisor::Args args);
+  void spawn(Slot slot);
   // Before an executor's first task of `pool`: an INIT record, if the pool
   // has an initializer. Pool 0 is the node's own, given at spawn.
-  void init_pool(Exec& e, std::uint64_t pool);
+  void init_pool(Slot slot, std::uint64_t pool);
   void arm_deadline();  // the timer for the nearest task timeout
   void shutdown_on_loop();
   void set_stopped(std::string why);
@@ -65,22 +72,17 @@ class NodeDaemon {
   std::unique_ptr<EventLoop> own_loop_;
   asio::io_context& io_;
   Supervisor supervisor_;
+  std::string name_;
   asio::steady_timer deadline_;
   bool deadline_armed_ = false;
   Supervisor::TimePoint deadline_at_{};
-  asio::steady_timer beat_;
   asio::steady_timer drain_timer_;
-  Supervisor::TimePoint last_seen_{};
-  std::uint64_t instance_ = 0;
-  std::uint64_t coordinator_instance_ = 0;
-  bool warned_no_pidfd_ = false;
-  bool hello_pending_ = false;  // a HELLO is on its way: further BYEs need no other
   SpawnSpec spawn_spec_;
-  std::unordered_map<std::uint64_t, wire::PoolSettings>
-      pools_;  // by key: 0 ours, others from DISPATCH
-  std::unique_ptr<Link> link_;
-  std::vector<std::shared_ptr<Exec>> execs_;
-  bool welcomed_ = false;
+  // Pool settings by key: 0 is the node's own, the others came with DISPATCH.
+  std::unordered_map<std::uint64_t, wire::PoolSettings> pools_;
+  std::vector<std::unordered_set<std::uint64_t>> inited_;  // per slot: pools initialized
+  std::unique_ptr<CoordinatorLink> link_;
+  std::unique_ptr<ExecutorSet> execs_;
   bool shut_down_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

@@ -35,13 +35,13 @@ void Supervisor::pool_limit(std::uint64_t pool, unsigned max_tasks_per_child) {
   if (max_tasks_per_child) pool_limits_[pool] = max_tasks_per_child;
 }
 
-void Supervisor::tasks(std::vector<wire::Task>&& tasks, Frames&& payloads, TimePoint now) {
+void Supervisor::tasks(std::vector<wire::Task>&& tasks, Payloads&& payloads, TimePoint now) {
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     auto id = tasks[i].id;
     if (tasks_.contains(id)) continue;  // sent again before our re-registration: have it
     auto& t = tasks_[id];
     t.spec = std::move(tasks[i]);
-    t.args = std::make_shared<zmq::message_t>(std::move(payloads[i]));
+    t.args = std::make_shared<const Payload>(std::move(payloads[i]));
     queue_.push_back(id);
   }
   if (draining_) return drain();  // sent before the coordinator saw our zero credit
@@ -57,8 +57,7 @@ void Supervisor::executor_ready(Slot slot, int pid, TimePoint now) {
   pump(now);
 }
 
-void Supervisor::executor_done(Slot slot, wire::Result&& result, zmq::message_t&& payload,
-                               TimePoint now) {
+void Supervisor::executor_done(Slot slot, wire::Result&& result, Payload&& payload, TimePoint now) {
   auto& s = slots_.at(slot);
   if (s.assigned.empty() || s.assigned.front() != result.id) {
     // Out of order: the executor does not follow the protocol. Replace it.
@@ -228,7 +227,7 @@ namespace {
 wire::Result returned(std::uint64_t id) {
   wire::Result r;
   r.id = id;
-  r.failure.code = ErrorCode::kReturned;
+  r.failure.code = wire::kReturned;
   return r;
 }
 }  // namespace
@@ -330,7 +329,7 @@ void Supervisor::pump(TimePoint now) {
   update_credit();
 }
 
-void Supervisor::finish(std::uint64_t id, wire::Result&& result, zmq::message_t&& payload) {
+void Supervisor::finish(std::uint64_t id, wire::Result&& result, Payload&& payload) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;
   if (it->second.cancelled) {  // nobody waits for it any more
@@ -350,7 +349,7 @@ void Supervisor::fail(std::uint64_t id, const detail::Failure& failure, int pid)
   r.id = id;
   r.failure = failure;
   r.pid = static_cast<std::uint32_t>(pid);
-  finish(id, std::move(r), zmq::message_t());
+  finish(id, std::move(r), Payload());
 }
 
 void Supervisor::update_credit() {
@@ -360,6 +359,13 @@ void Supervisor::update_credit() {
     advertised_ = slots;
     actions_.credit = wire::Credit{slots, options_.processes};
   }
+}
+
+std::optional<std::uint64_t> Supervisor::running_task(Slot slot) const {
+  auto& s = slots_.at(slot);
+  if (!running(s.state) || s.assigned.empty() || !tasks_.contains(s.assigned.front()))
+    return std::nullopt;
+  return s.assigned.front();
 }
 
 Supervisor::Actions Supervisor::take_actions() {

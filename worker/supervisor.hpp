@@ -19,7 +19,7 @@ namespace dpool::internal {
 class Supervisor {
  public:
   using Slot = std::size_t;
-  using Args = std::shared_ptr<zmq::message_t>;
+  using Args = std::shared_ptr<const Payload>;
   using Clock = std::chrono::steady_clock;
   using TimePoint = Clock::time_point;
 
@@ -35,9 +35,9 @@ class Supervisor {
     std::vector<Slot> kill;    // SIGKILL the slot's executor
     std::vector<Slot> retire;  // close its socket; it exits by itself
     std::vector<std::pair<Slot, std::vector<std::pair<wire::Task, Args>>>>
-        run;                    // write RUN records
-    wire::ResultBatch results;  // for the coordinator
-    Frames result_payloads;
+        run;                // write RUN records
+    wire::Results results;  // for the coordinator
+    Payloads result_payloads;
     std::optional<wire::Credit> credit;  // advertise when set
     bool empty() const {
       return spawn.empty() && kill.empty() && retire.empty() && run.empty() &&
@@ -57,24 +57,23 @@ class Supervisor {
   void pool_limit(std::uint64_t pool, unsigned max_tasks_per_child);
   // Times are the shell's clock; they start the timeouts of the tasks that
   // begin running as a result of the event.
-  void tasks(std::vector<wire::Task>&& tasks, Frames&& payloads, TimePoint now = {});
-  void executor_ready(Slot slot, int pid, TimePoint now = {});
+  void tasks(std::vector<wire::Task>&& tasks, Payloads&& payloads, TimePoint now);
+  void executor_ready(Slot slot, int pid, TimePoint now);
   // A DONE record; payload is the serialized result.
-  void executor_done(Slot slot, wire::Result&& result, zmq::message_t&& payload,
-                     TimePoint now = {});
+  void executor_done(Slot slot, wire::Result&& result, Payload&& payload, TimePoint now);
   // Fails with TaskTimeout (and kills the executor of) every running task
   // whose timeout has passed.
   void tick(TimePoint now);
   // When tick() next has something to do, if ever.
   std::optional<TimePoint> next_deadline() const;
   // The executor's process is gone: killed by `signal`, or exited with `exit_code`.
-  void executor_died(Slot slot, int signal, int exit_code, TimePoint now = {});
+  void executor_died(Slot slot, int signal, int exit_code, TimePoint now);
   void cancel(const std::vector<std::uint64_t>& ids, bool kill_running);
   // Forgets every task (the coordinator no longer knows them: it restarted or
   // declared this node dead): running ones are stopped, nothing is reported.
   void reset();
   // Takes no more tasks: queued ones go back to the coordinator at once
-  // (kReturned), running ones may finish. Credit drops to zero.
+  // (wire::kReturned), running ones may finish. Credit drops to zero.
   void drain();
   // After the drain grace: stops what still runs and hands it back too.
   void abandon();
@@ -86,11 +85,15 @@ class Supervisor {
 
   Actions take_actions();
 
+  const Options& options() const noexcept { return options_; }
   unsigned processes() const noexcept { return options_.processes; }
   std::size_t queued() const noexcept { return queue_.size(); }
   std::size_t unfinished() const noexcept { return tasks_.size(); }
   const Stats& stats() const noexcept { return stats_; }
   int pid_of(Slot slot) const { return slots_.at(slot).pid; }
+  // The task the slot's executor is running now, if any (the first of those
+  // written to it); what a call made by that executor is on behalf of.
+  std::optional<std::uint64_t> running_task(Slot slot) const;
 
  private:
   enum class State { kStarting, kReady, kRetiring, kKilled, kDown };
@@ -115,7 +118,7 @@ class Supervisor {
   void spawn(Slot slot);
   void requeue_assigned(SlotRec& s);
   void pump(TimePoint now);
-  void finish(std::uint64_t id, wire::Result&& result, zmq::message_t&& payload);
+  void finish(std::uint64_t id, wire::Result&& result, Payload&& payload);
   void fail(std::uint64_t id, const detail::Failure& failure, int pid);
   void update_credit();
   void settle_first_start(SlotRec& s);  // READY at last, or given up on

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <asio/post.hpp>
-#include <random>
 
 #include "event_loop.hpp"
 
@@ -15,50 +14,57 @@ TaskInfo::Clock::time_point from_us(std::int64_t us) {
   return TaskInfo::Clock::time_point(std::chrono::microseconds(us));
 }
 
-// Small payloads are copied into the message; large ones are handed over.
-zmq::message_t to_message(std::string&& s) {
-  if (s.size() <= 4096) return zmq::message_t(s.data(), s.size());
-  auto* owned = new std::string(std::move(s));
-  return zmq::message_t(
-      owned->data(), owned->size(),
-      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
-}
-
 }  // namespace
 
-ClientSession::ClientSession(asio::io_context& io, std::string where)
-    : io_(io), where_(std::move(where)) {}
+ClientSession::ClientSession(asio::io_context& io, Options options)
+    : io_(io), options_(std::move(options)), resilient_(options_.heartbeat.count() > 0) {}
 
-std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io, MakeLink make_link,
-                                                      std::string where,
-                                                      std::chrono::milliseconds timeout,
-                                                      wire::PoolSettings pool) {
-  auto s = std::make_shared<ClientSession>(io, where);
-  s->pool_ = std::move(pool);
+std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io,
+                                                      const CoordinatorLink::MakeLink& make_link,
+                                                      Options options) {
+  auto s = std::make_shared<ClientSession>(io, std::move(options));
   call_on(io, [&] {
-    std::weak_ptr<ClientSession> weak = s;
-    s->link_ = make_link([weak](Received&& m) {
-      if (auto self = weak.lock()) self->on_message(std::move(m));
-    });
-    s->instance_ = std::random_device{}();
-    s->send_hello();
+    s->link_ = std::make_unique<CoordinatorLink>(
+        io,
+        CoordinatorLink::Options{s->options_.where, "this client", s->options_.heartbeat,
+                                 s->options_.coordinator_timeout, s->options_.reconnect_grace},
+        s->link_events());
+    s->link_->open(make_link);
   });
-  std::unique_lock lock(s->mu_);
-  if (!s->cv_.wait_for(lock, timeout, [&] { return s->welcomed_ || !s->refused_.empty(); })) {
-    lock.unlock();
+  try {
+    s->link_->wait_welcome(s->options_.connect_timeout,
+                           "start one with `dpool coordinator --bind " + s->options_.where +
+                               "`, check the address, or raise Connect::connect_timeout");
+  } catch (...) {
     s->detach();
-    throw ConnectionError("no dpool coordinator answered at " + where + " within " +
-                          detail::describe(timeout) +
-                          "; start one with `dpool coordinator --bind " + where +
-                          "`, check the address, or raise Connect::connect_timeout");
-  }
-  if (!s->refused_.empty()) {
-    auto why = s->refused_;
-    lock.unlock();
-    s->detach();
-    throw ConnectionError("the coordinator at " + where + " refused this client: " + why);
+    throw;
   }
   return s;
+}
+
+CoordinatorLink::Events ClientSession::link_events() {
+  std::weak_ptr<ClientSession> weak = weak_from_this();
+  CoordinatorLink::Events e;
+  e.hello = [this] {
+    wire::Hello hello;
+    hello.role = wire::Role::kClient;
+    hello.pid = static_cast<std::uint32_t>(::getpid());
+    hello.name = "client:" + std::to_string(hello.pid);
+    hello.pool = options_.pool;
+    return hello;
+  };
+  e.welcomed = [weak](const wire::Welcome& w, CoordinatorLink::Rejoin how) {
+    if (auto self = weak.lock()) self->on_welcome(w, how);
+  };
+  e.lost = [weak] {
+    if (auto self = weak.lock()) self->on_lost();
+  };
+  e.message = [weak](wire::Message&& m) {
+    auto self = weak.lock();
+    if (self && !wire::dispatch(*self, std::move(m)))
+      spdlog::warn("dpool client: unexpected {} from the coordinator; dropped", m.kind().name);
+  };
+  return e;
 }
 
 bool ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
@@ -123,157 +129,68 @@ void ClientSession::flush() {
     batch.swap(inbox_);
   }
   if (batch.empty() || !link_) return;
-  wire::TaskBatch msg;
+  wire::Submit msg;
   msg.tasks.reserve(batch.size());
-  Frames payloads;
+  Payloads payloads;
   payloads.reserve(batch.size());
   auto now = TaskInfo::Clock::now();
   for (auto& p : batch) {
     Inflight f{std::move(p.sink), p.part, now, std::nullopt, {}};
-    payloads.push_back(to_message(std::move(p.args)));
+    payloads.push_back(Payload::adopt(std::move(p.args)));
     if (resilient_) {
       f.spec = p.spec;
-      f.args.copy(payloads.back());  // shares large buffers
+      f.args = payloads.back().share();  // large buffers are shared, not copied
     }
     inflight_.emplace(p.spec.id, std::move(f));
     msg.tasks.push_back(std::move(p.spec));
   }
-  link_->send({wire::Kind::kSubmit, std::move(msg), std::move(payloads)});
+  link_->send({std::move(msg), std::move(payloads)});
 }
 
-void ClientSession::send_hello() {
-  wire::Hello hello;
-  hello.role = wire::Role::kClient;
-  hello.pid = static_cast<std::uint32_t>(::getpid());
-  hello.name = "client:" + std::to_string(hello.pid);
-  hello.instance = instance_;
-  hello.pool = pool_;
-  hello_pending_ = true;
-  if (link_) link_->send({wire::Kind::kHello, std::move(hello)});
-}
-
-void ClientSession::on_welcome(const wire::Welcome& welcome) {
+void ClientSession::on_welcome(const wire::Welcome& welcome, CoordinatorLink::Rejoin how) {
   executors_ = welcome.executors;
-  coordinator_beat_ = std::chrono::milliseconds(welcome.heartbeat_ms);
-  if (coordinator_beat_.count() && coordinator_beat_ < beat_interval_)
-    beat_interval_ = coordinator_beat_;
-  bool again = coordinator_instance_ != 0;
-  bool restarted = again && welcome.instance != coordinator_instance_;
-  coordinator_instance_ = welcome.instance;
-  lost_ = false;
-  hello_pending_ = false;
-  if (again && resilient_) {
-    // The coordinator forgot our tasks (it restarted, or declared us dead):
-    // send every unfinished one again. Results are matched by id, so each is
-    // delivered once even if it also finishes under its old registration.
-    wire::TaskBatch msg;
-    Frames payloads;
-    for (auto& [id, f] : inflight_) {
-      if (!f.spec) continue;
-      msg.tasks.push_back(*f.spec);
-      zmq::message_t copy;
-      copy.copy(f.args);
-      payloads.push_back(std::move(copy));
-    }
-    spdlog::warn(
-        "dpool client: registered again with the coordinator ({}); resubmitted {} "
-        "unfinished task(s)",
-        restarted ? "it restarted" : "it had given up on us", msg.tasks.size());
-    if (!msg.tasks.empty() && link_)
-      link_->send({wire::Kind::kSubmit, std::move(msg), std::move(payloads)});
+  if (how == CoordinatorLink::Rejoin::kFirst || !resilient_) return;
+  // The coordinator forgot our tasks (it restarted, or declared us dead):
+  // send every unfinished one again. Results are matched by id, so each is
+  // delivered once even if it also finishes under its old registration.
+  wire::Submit msg;
+  Payloads payloads;
+  for (auto& [id, f] : inflight_) {
+    if (!f.spec) continue;
+    msg.tasks.push_back(*f.spec);
+    payloads.push_back(f.args.share());
   }
-  std::lock_guard lock(mu_);
-  welcomed_ = true;
-  cv_.notify_all();
+  spdlog::warn(
+      "dpool client: registered again with the coordinator ({}); resubmitted {} "
+      "unfinished task(s)",
+      how == CoordinatorLink::Rejoin::kRestarted ? "it restarted" : "it had given up on us",
+      msg.tasks.size());
+  if (!msg.tasks.empty()) link_->send({std::move(msg), std::move(payloads)});
 }
 
-void ClientSession::keep_alive(std::chrono::milliseconds interval,
-                               std::chrono::milliseconds timeout, std::chrono::milliseconds grace) {
-  call_on(io_, [&] {
-    resilient_ = true;
-    beat_interval_ = coordinator_beat_.count() ? std::min(interval, coordinator_beat_) : interval;
-    beat_timeout_ = timeout;
-    grace_ = grace;
-    last_seen_ = std::chrono::steady_clock::now();
-    beat_timer_ = std::make_unique<asio::steady_timer>(io_);
-    on_beat();
-  });
+void ClientSession::on_lost() {
+  if (inflight_.empty()) return;
+  detail::Failure f;
+  f.code = ErrorCode::kConnection;
+  f.message = "the coordinator at " + options_.where + " stayed unreachable for more than " +
+              detail::describe(options_.reconnect_grace) +
+              " (Connect::reconnect_grace); the task's result is lost with it";
+  spdlog::error("dpool client: {}; failing {} unfinished task(s)", f.message, inflight_.size());
+  fail_all(f);
 }
 
-// Every interval: a heartbeat to the coordinator; after `timeout` of silence,
-// a new HELLO (re-registering once it is back); after `grace`, give up.
-void ClientSession::on_beat() {
-  if (!link_ || !beat_timer_) return;
-  auto now = std::chrono::steady_clock::now();
-  link_->send({wire::Kind::kHeartbeat, wire::Heartbeat{}});
-  if (now - last_seen_ > beat_timeout_) {
-    if (!lost_) {
-      lost_ = true;
-      lost_since_ = now;
-      spdlog::warn(
-          "dpool client: the coordinator has been silent for {} ms; waiting up to {} ms "
-          "for it to come back",
-          beat_timeout_.count(), grace_.count());
-    }
-    send_hello();
-    last_seen_ = now;  // one HELLO per timeout period
-    if (now - lost_since_ > grace_ && !inflight_.empty()) {
-      detail::Failure f;
-      f.code = ErrorCode::kConnection;
-      f.message = "the coordinator at " + where_ + " stayed unreachable for more than " +
-                  detail::describe(grace_) +
-                  " (Connect::reconnect_grace); the task's result is lost with it";
-      spdlog::error("dpool client: {}; failing {} unfinished task(s)", f.message, inflight_.size());
-      fail_all(f);
-    }
-  }
-  beat_timer_->expires_after(beat_interval_);
-  beat_timer_->async_wait([weak = weak_from_this()](const asio::error_code& ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->on_beat();
-  });
+void ClientSession::on(wire::Status&& status) {
+  executors_ = status.executors;
 }
 
-void ClientSession::on_message(Received&& m) {
-  last_seen_ = std::chrono::steady_clock::now();
-  if (!m) {
-    spdlog::warn("dpool client: rejected a message from the coordinator: {}", m.error().detail);
-    return;
-  }
-  switch (m->kind) {
-    case wire::Kind::kWelcome:
-      on_welcome(std::get<wire::Welcome>(m->body));
-      break;
-    case wire::Kind::kBye:  // the coordinator does not know us (it restarted, or gave up on us)
-      if (resilient_ && !hello_pending_) send_hello();
-      break;
-    case wire::Kind::kReject: {
-      std::lock_guard lock(mu_);
-      refused_ = std::get<wire::Reject>(m->body).reason;
-      cv_.notify_all();
-      break;
-    }
-    case wire::Kind::kStatus:
-      executors_ = std::get<wire::Status>(m->body).executors;
-      break;
-    case wire::Kind::kCancel: {
-      auto& c = std::get<wire::Cancel>(m->body);
-      auto it = cancel_answers_.find(c.request);
-      if (it != cancel_answers_.end()) {
-        it->second->set_value(std::move(c.ids));
-        cancel_answers_.erase(it);
-      }
-      break;
-    }
-    case wire::Kind::kDeliver:
-      on_deliver(std::move(std::get<wire::ResultBatch>(m->body)), std::move(m->payloads));
-      break;
-    default:
-      break;
-  }
+void ClientSession::on(wire::Cancel&& answer) {
+  auto it = cancel_answers_.find(answer.request);
+  if (it == cancel_answers_.end()) return;
+  it->second->set_value(answer.ids.empty());  // the ids it could not cancel
+  cancel_answers_.erase(it);
 }
 
-void ClientSession::on_deliver(wire::ResultBatch&& batch, Frames&& payloads) {
+void ClientSession::on(wire::Deliver&& batch, Payloads&& payloads) {
   std::size_t done = 0;
   for (std::size_t i = 0; i < batch.results.size(); ++i) {
     auto& r = batch.results[i];
@@ -281,9 +198,9 @@ void ClientSession::on_deliver(wire::ResultBatch&& batch, Frames&& payloads) {
     if (it == inflight_.end()) continue;  // cancelled by terminate()
     detail::Outcome o;
     o.failure = std::move(r.failure);
-    if (payloads[i].size()) {
-      auto owner = std::make_shared<zmq::message_t>(std::move(payloads[i]));
-      o.payload = detail::Bytes(owner, owner->data<char>(), owner->size());
+    if (!payloads[i].empty()) {
+      auto owner = std::make_shared<Payload>(std::move(payloads[i]));
+      o.payload = detail::Bytes(owner, owner->data(), owner->size());
     }
     o.info.node = std::move(r.node);
     o.info.pid = static_cast<int>(r.pid);
@@ -307,26 +224,25 @@ void ClientSession::completed(std::size_t n) {
   cv_.notify_all();
 }
 
-std::future<std::vector<std::uint64_t>> ClientSession::start_cancel(std::uint64_t first,
-                                                                    std::size_t count,
-                                                                    bool kill_running) {
-  auto answer = std::make_shared<std::promise<std::vector<std::uint64_t>>>();
+std::future<bool> ClientSession::start_cancel(std::uint64_t first, std::size_t count,
+                                              bool kill_running) {
+  auto answer = std::make_shared<std::promise<bool>>();
   auto future = answer->get_future();
   // Always through the coordinator, after whatever is still waiting to be
   // sent: a cancel then also proves the coordinator holds every task
   // submitted before it.
   asio::post(io_, [weak = weak_from_this(), answer, first, count, kill_running] {
     auto self = weak.lock();
-    if (!self || !self->link_) return answer->set_value({first});
+    if (!self || !self->link_) return answer->set_value(false);
     self->flush();
     wire::Cancel c;
     c.request = self->next_request_++;
     c.kill_running = kill_running;
     for (auto id = first; id < first + count; ++id)
       if (self->inflight_.contains(id)) c.ids.push_back(id);
-    if (c.ids.empty()) return answer->set_value({first});  // all finished already
+    if (c.ids.empty()) return answer->set_value(false);  // all finished already
     self->cancel_answers_.emplace(c.request, answer);
-    self->link_->send({wire::Kind::kCancel, std::move(c)});
+    self->link_->send({std::move(c)});
   });
   return future;
 }
@@ -334,7 +250,7 @@ std::future<std::vector<std::uint64_t>> ClientSession::start_cancel(std::uint64_
 bool ClientSession::cancel(std::uint64_t first, std::size_t count, bool kill_running) {
   auto answer = start_cancel(first, count, kill_running);
   if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready) return false;
-  return answer.get().empty();
+  return answer.get();
 }
 
 void ClientSession::drop(std::uint64_t first, std::size_t count) {
@@ -342,7 +258,7 @@ void ClientSession::drop(std::uint64_t first, std::size_t count) {
 }
 
 void ClientSession::answer_cancels() {
-  for (auto& [request, answer] : std::exchange(cancel_answers_, {})) answer->set_value({0});
+  for (auto& [request, answer] : std::exchange(cancel_answers_, {})) answer->set_value(false);
 }
 
 void ClientSession::close() {
@@ -379,7 +295,7 @@ void ClientSession::terminate() {
       wire::Cancel c;
       c.all = true;
       c.kill_running = true;
-      link_->send({wire::Kind::kCancel, std::move(c)});
+      link_->send({std::move(c)});
     }
     detail::Failure f;
     f.code = ErrorCode::kCancelled;
@@ -391,9 +307,7 @@ void ClientSession::terminate() {
 
 void ClientSession::detach() {
   call_on(io_, [this] {
-    if (beat_timer_) beat_timer_->cancel();
-    beat_timer_.reset();
-    if (link_) link_->send({wire::Kind::kBye, wire::Bye{"pool closed"}});
+    if (link_) link_->close("pool closed");
     link_.reset();
     answer_cancels();
   });

@@ -1,8 +1,8 @@
 // The client side of a pool: user threads queue tasks here; the loop thread
-// batches them to the coordinator and hands results back to their sinks.
+// batches them to the coordinator (through the client's CoordinatorLink) and
+// hands results back to their sinks.
 #pragma once
 
-#include <asio/steady_timer.hpp>
 #include <atomic>
 #include <condition_variable>
 #include <dpool/pool.hpp>
@@ -11,34 +11,41 @@
 #include <optional>
 #include <unordered_map>
 
-#include "link.hpp"
+#include "coordinator_link.hpp"
 
 namespace dpool::internal {
 
+// Shared by the Pool and every AsyncResult bound to its tasks (for cancel).
+// User threads call the PoolCore verbs; everything else runs on the loop
+// thread of `io`, which must outlive the session's detach().
 class ClientSession final : public detail::PoolCore,
                             public std::enable_shared_from_this<ClientSession> {
  public:
-  using MakeLink = std::function<std::unique_ptr<Link>(Receiver)>;
+  struct Options {
+    std::string where;  // the coordinator, for messages
+    std::chrono::milliseconds connect_timeout{10000};
+    wire::PoolSettings pool;  // travels in every HELLO, so nodes apply it to our tasks
+    // A remote coordinator: heartbeats, and after `coordinator_timeout` of
+    // silence, HELLO again and resubmit every unfinished task once it is
+    // back; after `reconnect_grace`, fail them with ConnectionError. Zero
+    // heartbeat: an in-process coordinator, which cannot go silent.
+    std::chrono::milliseconds heartbeat{0};
+    std::chrono::milliseconds coordinator_timeout{5000};
+    std::chrono::milliseconds reconnect_grace{60000};
+  };
 
   // Connects through `make_link` (called on `io`'s thread) and waits for the
-  // coordinator's welcome; throws ConnectionError after `timeout` or when refused.
-  // `pool` travels in every HELLO, so the nodes apply it to this client's tasks.
-  static std::shared_ptr<ClientSession> connect(asio::io_context& io, MakeLink make_link,
-                                                std::string where,
-                                                std::chrono::milliseconds timeout,
-                                                wire::PoolSettings pool = {});
-  ClientSession(asio::io_context& io, std::string where);
+  // coordinator's welcome; throws ConnectionError after the timeout or when refused.
+  static std::shared_ptr<ClientSession> connect(asio::io_context& io,
+                                                const CoordinatorLink::MakeLink& make_link,
+                                                Options options);
+  ClientSession(asio::io_context& io, Options options);
 
   bool submit(const std::string& name, std::uint64_t fingerprint,
               std::vector<detail::TaskRequest>&& tasks, std::shared_ptr<detail::StateBase> sink,
               const TaskOptions& options, bool block) override;
   // At most `n` tasks in flight (0: sized from this machine's memory).
   void set_window(std::size_t n);
-  // Cluster mode: heartbeats both ways; re-register and resubmit unfinished
-  // tasks when the coordinator comes back; after `grace` without it, fail
-  // every unfinished task with ConnectionError.
-  void keep_alive(std::chrono::milliseconds interval, std::chrono::milliseconds timeout,
-                  std::chrono::milliseconds grace);
   bool cancel(std::uint64_t first, std::size_t count, bool kill_running) override;
   void drop(std::uint64_t first, std::size_t count) override;
   unsigned executors() override { return executors_; }
@@ -47,6 +54,11 @@ class ClientSession final : public detail::PoolCore,
   void terminate() override;
   // Leaves the coordinator (after terminate); the session takes no more messages.
   void detach();
+
+  // Messages from the coordinator (loop thread), through wire::dispatch.
+  void on(wire::Status&& status);
+  void on(wire::Cancel&& answer);
+  void on(wire::Deliver&& batch, Payloads&& payloads);
 
  private:
   struct Pending {
@@ -61,42 +73,29 @@ class ClientSession final : public detail::PoolCore,
     TaskInfo::Clock::time_point submitted;
     // Kept in cluster mode to resubmit after the coordinator restarts.
     std::optional<wire::Task> spec;
-    zmq::message_t args;
+    Payload args;
   };
 
-  void on_message(Received&& m);
-  void send_hello();
-  void on_welcome(const wire::Welcome& welcome);
-  void on_beat();
-  void on_deliver(wire::ResultBatch&& batch, Frames&& payloads);
+  CoordinatorLink::Events link_events();
+  void on_welcome(const wire::Welcome& welcome, CoordinatorLink::Rejoin how);
+  void on_lost();
   void flush();
   void fail_all(const detail::Failure& failure);
   void completed(std::size_t n);
-  void answer_cancels();
+  void answer_cancels();  // tells every waiting cancel() that its tasks were not cancelled
   // Sends what is pending, then asks the coordinator to cancel; the future
-  // holds the ids that could not be cancelled.
-  std::future<std::vector<std::uint64_t>> start_cancel(
-      std::uint64_t first, std::size_t count,
-      bool kill_running);  // tells every waiting cancel() nothing more was cancelled
+  // says whether every one of the tasks was cancelled (false when any was
+  // running or done, or the session is gone).
+  std::future<bool> start_cancel(std::uint64_t first, std::size_t count, bool kill_running);
 
   asio::io_context& io_;
-  std::string where_;
-  std::unique_ptr<Link> link_;                            // loop thread
+  Options options_;
+  bool resilient_;                         // a remote coordinator: keep what resubmission needs
+  std::unique_ptr<CoordinatorLink> link_;  // loop thread
   std::unordered_map<std::uint64_t, Inflight> inflight_;  // loop thread
-  std::unordered_map<std::uint64_t, std::shared_ptr<std::promise<std::vector<std::uint64_t>>>>
-      cancel_answers_;                      // loop thread
-  std::uint64_t next_request_ = 1;          // loop thread
-  std::uint64_t instance_ = 0;              // ours, in HELLO
-  wire::PoolSettings pool_;                 // in HELLO
-  std::uint64_t coordinator_instance_ = 0;  // loop thread
-  bool resilient_ = false;                  // loop thread: keep_alive() was called
-  std::chrono::milliseconds beat_interval_{0}, beat_timeout_{0}, grace_{0};
-  std::chrono::steady_clock::time_point last_seen_{}, lost_since_{};
-  bool lost_ = false;
-  bool hello_pending_ = false;
-  std::chrono::milliseconds coordinator_beat_{
-      0};  // the interval the coordinator asks for  // loop thread: a HELLO is on its way
-  std::unique_ptr<asio::steady_timer> beat_timer_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<std::promise<bool>>>
+      cancel_answers_;              // loop thread
+  std::uint64_t next_request_ = 1;  // loop thread
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -106,8 +105,6 @@ class ClientSession final : public detail::PoolCore,
   std::size_t window_ = 0;
   bool flush_posted_ = false;
   bool closed_ = false;
-  bool welcomed_ = false;
-  std::string refused_;
   std::atomic<unsigned> executors_{0};
 };
 

@@ -8,7 +8,6 @@ namespace dpool::internal {
 namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;
-constexpr std::size_t kDirectPayload = 1 << 20;  // read payloads above this in place
 
 void put_u32(char* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -37,7 +36,7 @@ Blob Blob::allocate(std::size_t n) {
 }
 
 void RecordReader::recycle(Blob&& blob) {
-  if (blob.data && blob.capacity > kDirectPayload) spare_ = std::exchange(blob, Blob{});
+  if (blob.data && blob.capacity > kLargeRecordBytes) spare_ = std::exchange(blob, Blob{});
 }
 
 RecordReader::RecordReader() : buf_(kChunk) {}
@@ -74,7 +73,8 @@ tl::expected<std::optional<Record>, std::string> RecordReader::next() {
   auto kind = static_cast<std::uint32_t>(get_le(h, 4));
   auto meta = static_cast<std::uint32_t>(get_le(h + 4, 4));
   auto payload = get_le(h + 8, 8);
-  if (kind < 1 || kind > 4) return tl::unexpected("unknown record kind " + std::to_string(kind));
+  if (kind < 1 || kind > kMaxRecordKind)
+    return tl::unexpected("unknown record kind " + std::to_string(kind));
   if (meta > kMaxMetaBytes) return tl::unexpected(std::string("oversized record meta"));
   if (payload > kMaxPayloadBytes) return tl::unexpected(std::string("oversized record payload"));
   std::size_t head = kRecordHeaderBytes + meta;
@@ -82,7 +82,7 @@ tl::expected<std::optional<Record>, std::string> RecordReader::next() {
     if (buf_.size() - begin_ < head) buf_.resize(begin_ + head + kChunk);
     return std::nullopt;
   }
-  bool direct = payload > kDirectPayload;
+  bool direct = payload > kLargeRecordBytes;
   if (!direct && avail < head + payload) {
     if (buf_.size() - begin_ < head + payload) buf_.resize(begin_ + head + payload + kChunk);
     return std::nullopt;

@@ -1,7 +1,7 @@
 // Framing of the node <-> executor socketpair (a byte stream). A record is
 //   u32 kind | u32 meta length | u64 payload length | meta | payload
-// little-endian; meta is a cereal-encoded wire::Task (RUN, INIT) or
-// wire::Result (DONE). Large payloads are read straight into their own buffer.
+// little-endian; meta is one wire struct, encoded (see RecordKind). Large
+// payloads are read straight into their own buffer.
 #pragma once
 
 #include <cstdint>
@@ -15,13 +15,20 @@
 namespace dpool::internal {
 
 enum class RecordKind : std::uint32_t {
-  kReady = 1,  // executor -> node: started; meta = wire::Result with pid
-  kRun = 2,    // node -> executor: run a task; meta = wire::Task, payload = arguments
-  kDone = 3,   // executor -> node: finished; meta = wire::Result, payload = result
-  kInit = 4,   // node -> executor: run this initializer before any task
+  kReady = 1,    // executor -> node: started; meta = wire::Result with pid
+  kRun = 2,      // node -> executor: run a task; meta = wire::Task, payload = arguments
+  kDone = 3,     // executor -> node: finished; meta = wire::Result, payload = result
+  kInit = 4,     // node -> executor: run this initializer before any task
+  kRequest = 5,  // executor -> node: a call to the coordinator; meta = wire::Request,
+                 // payload = its argument
+  kReply = 6,    // node -> executor: its answer; meta = wire::Reply, payload = the answer
 };
+constexpr std::uint32_t kMaxRecordKind = 6;
 
 constexpr std::size_t kRecordHeaderBytes = 16;
+// Payloads above this travel on their own: read in place into a buffer of
+// their own, written without being copied into the outgoing batch.
+constexpr std::size_t kLargeRecordBytes = 1 << 20;
 constexpr std::uint32_t kMaxMetaBytes = 32u << 20;
 constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t{16} << 30;
 

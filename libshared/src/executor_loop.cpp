@@ -14,9 +14,12 @@
 #include <cstdlib>
 #include <deque>
 #include <dpool/registry.hpp>
+#include <dpool/this_task.hpp>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "calls.hpp"
 #include "exec_channel.hpp"
 #include "protocol.hpp"
 
@@ -59,11 +62,61 @@ bool write_all(int fd, const iovec* iov, int n) {
   return true;
 }
 
+// The exception a failed call throws in the task that made it.
+[[noreturn]] void throw_call_failure(const detail::Failure& f) {
+  if (f.code == ErrorCode::kConnection) throw ConnectionError(f.message);
+  if (f.code == ErrorCode::kCancelled) throw Cancelled(f.message);
+  throw Error(f.message, f.code);
+}
+
+class Executor;
+Executor* g_executor = nullptr;  // the executor of this process, while it runs
+
 class Executor {
  public:
   Executor(int fd, std::string node) : fd_(fd), node_(std::move(node)), pid_(::getpid()) {}
 
+  bool in_task() const noexcept { return in_task_; }
+
+  // A call to the coordinator from the running task: the request goes to the
+  // node (which adds who is asking and forwards it); the task blocks until
+  // the answer is back. Records the node sends meanwhile wait in the queue.
+  // Safe from any thread of the task; calls are made one at a time.
+  std::string call(calls::Op op, std::string args) {
+    std::lock_guard lock(call_mu_);
+    wire::Request request;
+    request.id = next_call_++;
+    request.op = static_cast<std::uint32_t>(op);
+    queue_record(RecordKind::kRequest, wire::encode_meta(request), std::move(args));
+    if (!flush()) throw Error("the node closed its connection to this executor");
+    for (;;) {
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        if (it->kind != RecordKind::kReply) {
+          ++it;
+          continue;
+        }
+        auto reply = wire::decode_meta<wire::Reply>(it->meta);
+        if (!reply) {
+          std::fprintf(stderr, "dpool executor %d: bad reply record: %s\n", pid_,
+                       reply.error().c_str());
+          std::_Exit(3);
+        }
+        if (reply->id != request.id) {  // an answer to an earlier call: not ours
+          it = queue_.erase(it);
+          continue;
+        }
+        std::string answer(it->payload.view());
+        queue_.erase(it);
+        if (reply->failure.code != ErrorCode::kNone) throw_call_failure(reply->failure);
+        return answer;
+      }
+      if (!read(true))
+        throw Error("the node closed its connection to this executor while a call waited");
+    }
+  }
+
   int run() {
+    g_executor = this;
     wire::Result ready;
     ready.pid = static_cast<std::uint32_t>(pid_);
     ready.node = node_;
@@ -116,7 +169,8 @@ class Executor {
   }
 
   void handle(Record& r) {
-    auto task = wire::decode_task(r.meta);
+    if (r.kind == RecordKind::kReply) return;  // an answer to a call that gave up on it
+    auto task = wire::decode_meta<wire::Task>(r.meta);
     if (!task) {
       std::fprintf(stderr, "dpool executor %d: bad task record: %s\n", pid_, task.error().c_str());
       std::_Exit(3);
@@ -129,7 +183,9 @@ class Executor {
     if (auto* failed = init_failure(task->pool)) {
       res.failure = *failed;
     } else {
+      in_task_ = true;
       run_task(*task, r.payload, res, out);
+      in_task_ = false;
     }
     res.finished_us = now_us();
     queue_record(RecordKind::kDone, wire::encode_meta(res), std::move(out));
@@ -184,7 +240,9 @@ class Executor {
   void run_initializer(const wire::Task& task, const Blob& args) {
     wire::Result res;
     std::string out;
+    in_task_ = true;
     run_task(task, args, res, out);
+    in_task_ = false;
     if (res.failure.code != ErrorCode::kNone) {
       auto& failed = init_errors_[task.pool];
       failed = res.failure;
@@ -201,7 +259,7 @@ class Executor {
   }
 
   void queue_record(RecordKind kind, std::string meta, std::string payload) {
-    if (payload.size() > (1u << 20)) {  // large: write now, without copying
+    if (payload.size() > kLargeRecordBytes) {  // large: write now, without copying
       flush();
       char h[kRecordHeaderBytes];
       put_record_header(h, kind, meta.size(), payload.size());
@@ -214,7 +272,6 @@ class Executor {
     out_.append(h, sizeof h);
     out_ += meta;
     out_ += payload;
-    ++pending_;
   }
 
   bool flush() {
@@ -222,7 +279,6 @@ class Executor {
     iovec v{out_.data(), out_.size()};
     bool ok = write_all(fd_, &v, 1);
     out_.clear();
-    pending_ = 0;
     return ok;
   }
 
@@ -232,8 +288,10 @@ class Executor {
   RecordReader reader_;
   std::deque<Record> queue_;
   std::string out_;
-  std::size_t pending_ = 0;
   std::unordered_map<std::uint64_t, detail::Failure> init_errors_;  // by pool
+  bool in_task_ = false;
+  std::mutex call_mu_;
+  std::uint64_t next_call_ = 1;
 };
 
 }  // namespace
@@ -242,6 +300,7 @@ int run_executor(int fd) {
   const char* node = std::getenv(kEnvNodeName);
   Executor e(fd, node ? node : "local");
   int rc = e.run();
+  g_executor = nullptr;
   std::fflush(nullptr);
   return rc;
 }
@@ -261,3 +320,28 @@ void become_executor_if_spawned() {
 }
 
 }  // namespace dpool::internal
+
+namespace dpool::this_task {
+
+bool inside() noexcept {
+  return internal::g_executor && internal::g_executor->in_task();
+}
+
+CurrentTask info() {
+  if (!inside())
+    throw Error(
+        "dpool::this_task::info() was called outside a task: only code that a pool runs on an "
+        "executor (a task, or a pool's initializer) can ask about its task");
+  auto answer = internal::g_executor->call(internal::calls::Op::kTaskInfo, {});
+  CurrentTask t;
+  try {
+    detail::decode_into(answer, t);
+  } catch (const std::exception& e) {
+    throw SerializationError(std::string("the coordinator's answer about this task could not be "
+                                         "read: ") +
+                             e.what());
+  }
+  return t;
+}
+
+}  // namespace dpool::this_task

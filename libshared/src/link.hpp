@@ -37,9 +37,6 @@ class Hub {
   virtual std::unique_ptr<Link> attach(Receiver receive) = 0;
 };
 
-// The zmq context every socket of this process uses.
-zmq::context_t& zmq_context();
-
 // Connects a DEALER to `address`; messages arrive at `receive` on `io`'s
 // thread. Create and use on that thread only.
 std::unique_ptr<Link> connect_dealer(asio::io_context& io, const std::string& address,

@@ -9,12 +9,6 @@
 
 namespace dpool::internal {
 
-// Heartbeat settings shared by coordinator, nodes and clients.
-struct HeartbeatOptions {
-  std::chrono::milliseconds interval{1000};  // a heartbeat this often when idle
-  std::chrono::milliseconds timeout{5000};   // silence after which a peer is dead
-};
-
 template <class Key>
 class Liveness {
  public:

@@ -8,6 +8,7 @@
 #include <dpool/pool.hpp>
 
 #include "client_session.hpp"
+#include "coordinator_access.hpp"
 #include "event_loop.hpp"
 #include "init_state.hpp"
 
@@ -62,9 +63,10 @@ wire::PoolSettings pool_settings(const Connect& o) {
 }
 
 std::shared_ptr<ClientSession> on_hub(Hub& hub, const char* where) {
+  ClientSession::Options o;
+  o.where = where;
   return ClientSession::connect(
-      hub.io(), [&hub](Receiver r) { return hub.attach(std::move(r)); }, where,
-      std::chrono::seconds(10));
+      hub.io(), [&hub](Receiver r) { return hub.attach(std::move(r)); }, std::move(o));
 }
 
 }  // namespace
@@ -76,7 +78,8 @@ Pool::Pool(unsigned processes) : Pool(Local{.processes = processes}) {}
 
 Pool::Pool(Local options) : PoolView(nullptr, {}) {
   auto backend = std::make_unique<internal::LocalBackend>(options);
-  auto session = internal::on_hub(backend->coordinator.hub(), "the local coordinator");
+  auto session = internal::on_hub(internal::CoordinatorAccess::hub(backend->coordinator),
+                                  "the local coordinator");
   session->set_window(options.max_in_flight);
   core_ = session;
   backend_ = std::move(backend);
@@ -86,20 +89,27 @@ Pool::Pool(Connect options) : PoolView(nullptr, {}) {
   if (::getenv("DPOOL_EXECUTOR_FD")) internal::require_init("a dpool::Pool inside an executor");
   auto backend = std::make_unique<internal::LoopBackend>();
   auto& io = backend->loop.io();
+  internal::ClientSession::Options o;
+  o.where = options.address;
+  o.connect_timeout = options.connect_timeout;
+  o.pool = internal::pool_settings(options);
+  o.heartbeat = options.heartbeat;
+  o.coordinator_timeout = options.coordinator_timeout;
+  o.reconnect_grace = options.reconnect_grace;
   auto session = internal::ClientSession::connect(
       io,
       [&io, a = options.address](internal::Receiver r) {
         return internal::connect_dealer(io, a, std::move(r));
       },
-      options.address, options.connect_timeout, internal::pool_settings(options));
+      std::move(o));
   session->set_window(options.max_in_flight);
-  session->keep_alive(options.heartbeat, options.coordinator_timeout, options.reconnect_grace);
   core_ = session;
   backend_ = std::move(backend);
 }
 
 Pool::Pool(Coordinator& coordinator) : PoolView(nullptr, {}) {
-  auto session = internal::on_hub(coordinator.hub(), "the embedded coordinator");
+  auto session =
+      internal::on_hub(internal::CoordinatorAccess::hub(coordinator), "the embedded coordinator");
   session->set_window(0);
   core_ = session;
 }

@@ -1,55 +1,105 @@
 // The wire protocol: every message that crosses a ZeroMQ socket or an
-// in-process link. A message is
+// in-process link, in one table. A message on a socket is
 //   frame 0  header: magic u32, protocol version u16, kind u16 (little-endian)
-//   frame 1  body: cereal portable binary of the kind's struct
-//   frame 2+ payloads: one per task or result of a batch, sent without copying
+//   frame 1  body: the kind's struct, in dpool's codec (cereal's portable
+//            binary layout)
+//   frame 2+ payloads: one per task, result or request of a batch
+// Each body struct names its kind (number on the wire, name in logs, who may
+// send it) in `kKind` and lists its fields in `serialize`; `Body` lists every
+// struct. Adding a kind is one struct here plus its place in `Body`, and one
+// `on(...)` handler in each peer that receives it (see `dispatch`).
 // Decoding treats every byte as hostile: bad input is a DecodeError value,
 // never an exception or an unbounded allocation.
 #pragma once
 
 #include <cstdint>
 #include <dpool/async_result.hpp>
+#include <dpool/detail/codec.hpp>
 #include <string>
 #include <tl/expected.hpp>
 #include <variant>
 #include <vector>
-#include <zmq.hpp>
 
-namespace dpool::internal {
+#include "payload.hpp"
 
-using Frames = std::vector<zmq::message_t>;
-
-namespace wire {
+namespace dpool::internal::wire {
 
 constexpr std::uint32_t kMagic = 0x4c4f5044;  // "DPOL"
-constexpr std::uint16_t kVersion = 2;
+constexpr std::uint16_t kVersion = 3;
 constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kMaxBodyBytes = 256u << 20;
-constexpr std::uint32_t kMaxBatch = 1u << 20;  // tasks or results in one message
+constexpr std::uint32_t kMaxBatch = 1u << 20;  // tasks, results or requests in one message
 constexpr std::uint32_t kMaxName = 1024;       // names of tasks, nodes, clients
 constexpr std::uint32_t kMaxText = 16u << 20;  // error messages, reasons
 
-enum class Kind : std::uint16_t {
-  kHello = 1,     // peer -> coordinator: who I am
-  kWelcome = 2,   // coordinator -> peer: accepted
-  kReject = 3,    // coordinator -> peer: refused, with the reason
-  kSubmit = 4,    // client -> coordinator: TaskBatch
-  kDispatch = 5,  // coordinator -> node: TaskBatch
-  kResult = 6,    // node -> coordinator: ResultBatch
-  kDeliver = 7,   // coordinator -> client: ResultBatch
-  kCancel = 8,    // client -> coordinator, coordinator -> node
-  kCredit = 9,    // node -> coordinator: my capacity
-  kHeartbeat = 10,
-  kBye = 11,     // peer leaving
-  kStatus = 12,  // coordinator -> client: cluster capacity
-};
-const char* kind_name(Kind k);
+// Wire-only failure codes, beside the public ErrorCode values (which they
+// must never reuse): a peer never shows these to a user.
+inline constexpr auto kBadMessage = static_cast<ErrorCode>(4);  // malformed frame: dropped
+inline constexpr auto kReturned =
+    static_cast<ErrorCode>(13);  // node -> coordinator: handed back unstarted; requeued
 
 enum class Role : std::uint8_t { kClient = 1, kNode = 2 };
 
+// Who may send a kind, as a mask.
+enum Sender : std::uint8_t { kByClient = 1, kByNode = 2, kByCoordinator = 4 };
+constexpr std::uint8_t sender_bit(Role r) {
+  return r == Role::kClient ? kByClient : kByNode;
+}
+
+struct KindInfo {
+  std::uint16_t number;  // on the wire: append, never renumber
+  const char* name;
+  std::uint8_t senders;  // Sender mask
+};
+
+// Field helpers: strings and lists carry a u32 count that is checked against
+// a bound and against the bytes left before anything is allocated.
+template <class Ar>
+void check_count(Ar& ar, std::uint32_t n, std::uint32_t max, const char* what) {
+  if constexpr (Ar::is_loading::value)
+    // Every element takes at least one byte, so a count above what is left is a lie.
+    if (n > max || n > ar.remaining())
+      throw std::length_error(std::string(what) + " of " + std::to_string(n) + " is implausible");
+}
+template <class Ar>
+void text(Ar& ar, std::string& s, std::uint32_t max) {
+  auto n = static_cast<std::uint32_t>(s.size());
+  ar(n);
+  if constexpr (Ar::is_loading::value) {
+    check_count(ar, n, max, "a string");
+    s.resize(n);
+  }
+  if (n) ar(cereal::binary_data(s.data(), n));
+}
+template <class Ar, class T>
+void list(Ar& ar, std::vector<T>& v, std::uint32_t max) {
+  auto n = static_cast<std::uint32_t>(v.size());
+  ar(n);
+  if constexpr (Ar::is_loading::value) {
+    check_count(ar, n, max, "a list");
+    v.resize(n);
+  }
+  for (auto& x : v) ar(x);
+}
+template <class Ar, class E>
+void enumeration(Ar& ar, E& e) {
+  auto v = static_cast<std::underlying_type_t<E>>(e);
+  ar(v);
+  e = static_cast<E>(v);
+}
+template <class Ar>
+void failure(Ar& ar, detail::Failure& f) {
+  enumeration(ar, f.code);
+  text(ar, f.type, kMaxName);
+  text(ar, f.message, kMaxText);
+  ar(f.signal, f.exit_code);
+}
+
+// ---- parts of messages -----------------------------------------------------
+
 // What a pool asks of the executors that run its tasks. A client sends it in
 // its HELLO (key 0); the coordinator numbers it and sends it to a node with
-// the first tasks of that pool the node gets (TaskBatch::pools).
+// the first tasks of that pool the node gets (Dispatch::pools).
 struct PoolSettings {
   std::uint64_t key = 0;  // the coordinator's, random; tasks name it in Task::pool
   std::string init_name;  // initializer: a registered function, run once per executor
@@ -57,27 +107,14 @@ struct PoolSettings {
   std::string init_args;  // its serialized argument tuple
   std::uint32_t max_tasks_per_child = 0;
   bool empty() const noexcept { return init_name.empty() && max_tasks_per_child == 0; }
-};
-
-struct Hello {
-  Role role = Role::kClient;
-  std::string name;
-  std::uint32_t pid = 0;
-  std::uint32_t executors = 0;  // node: executor processes
-  std::uint32_t slots = 0;      // node: tasks it accepts at once (credit)
-  std::uint64_t instance = 0;   // random per peer process start
-  PoolSettings pool;            // client: its pool's executor settings
-};
-
-struct Welcome {
-  std::uint64_t instance = 0;  // coordinator's, random per start
-  std::string name;
-  std::uint32_t executors = 0;
-  std::uint32_t heartbeat_ms = 0;  // peers send at least this often (0: in-process, none)
-};
-
-struct Reject {
-  std::string reason;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(key);
+    text(ar, init_name, kMaxName);
+    ar(init_fingerprint);
+    text(ar, init_args, kMaxText);
+    ar(max_tasks_per_child);
+  }
 };
 
 struct Task {
@@ -90,13 +127,12 @@ struct Task {
   std::uint32_t retries = 0;
   std::int32_t priority = 0;
   std::uint64_t pool = 0;  // PoolSettings::key, 0 = the node's own settings
-};
-
-// SUBMIT and DISPATCH: payload i holds the arguments of tasks[i]. A DISPATCH
-// carries the settings of each pool whose tasks the node has not seen yet.
-struct TaskBatch {
-  std::vector<Task> tasks;
-  std::vector<PoolSettings> pools;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(id);
+    text(ar, name, kMaxName);
+    ar(fingerprint, chunk, attempt, timeout_ms, retries, priority, pool);
+  }
 };
 
 struct Result {
@@ -106,12 +142,117 @@ struct Result {
   std::uint32_t pid = 0;
   std::uint32_t attempts = 0;
   std::int64_t started_us = 0, finished_us = 0;  // system clock, microseconds since epoch
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(id);
+    wire::failure(ar, failure);
+    text(ar, node, kMaxName);
+    ar(pid, attempts, started_us, finished_us);
+  }
 };
 
-// RESULT and DELIVER: payload i holds the serialized result of results[i]
-// (empty when it failed).
+// A call to the coordinator made by a running task (forwarded by its node,
+// which fills in `task` and `pid`) or by a client. Its payload holds the
+// call's argument bytes.
+struct Request {
+  std::uint64_t id = 0;    // the sender's; the reply names it
+  std::uint32_t op = 0;    // which call (calls.hpp)
+  std::uint64_t task = 0;  // the coordinator's id of the calling task; 0 for a client
+  std::uint32_t pid = 0;   // the calling executor's pid (0 for a client)
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(id, op, task, pid);
+  }
+};
+
+// The answer to a Request; its payload holds the answer's bytes when the
+// call succeeded (failure.code == kNone).
+struct Reply {
+  std::uint64_t id = 0;
+  detail::Failure failure;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(id);
+    wire::failure(ar, failure);
+  }
+};
+
+// ---- the message kinds -----------------------------------------------------
+
+struct Hello {  // who I am
+  static constexpr KindInfo kKind{1, "HELLO", kByClient | kByNode};
+  Role role = Role::kClient;
+  std::string name;
+  std::uint32_t pid = 0;
+  std::uint32_t executors = 0;  // node: executor processes
+  std::uint32_t slots = 0;      // node: tasks it accepts at once (credit)
+  std::uint64_t instance = 0;   // random per peer process start
+  PoolSettings pool;            // client: its pool's executor settings
+  template <class Ar>
+  void serialize(Ar& ar) {
+    enumeration(ar, role);
+    text(ar, name, kMaxName);
+    ar(pid, executors, slots, instance, pool);
+  }
+};
+
+struct Welcome {  // accepted
+  static constexpr KindInfo kKind{2, "WELCOME", kByCoordinator};
+  std::uint64_t instance = 0;  // coordinator's, random per start
+  std::string name;
+  std::uint32_t executors = 0;
+  std::uint32_t heartbeat_ms = 0;  // peers send at least this often (0: in-process, none)
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(instance);
+    text(ar, name, kMaxName);
+    ar(executors, heartbeat_ms);
+  }
+};
+
+struct Reject {  // refused, and why; its body is the same in every protocol version
+  static constexpr KindInfo kKind{3, "REJECT", kByCoordinator};
+  std::string reason;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    text(ar, reason, kMaxText);
+  }
+};
+
+// Tasks: payload i holds the arguments of tasks[i]. A DISPATCH carries the
+// settings of each pool whose tasks the node has not seen yet.
+struct TaskBatch {
+  std::vector<Task> tasks;
+  std::vector<PoolSettings> pools;
+  std::size_t payload_count() const noexcept { return tasks.size(); }
+  template <class Ar>
+  void serialize(Ar& ar) {
+    list(ar, tasks, kMaxBatch);
+    list(ar, pools, kMaxBatch);
+  }
+};
+struct Submit : TaskBatch {  // client -> coordinator
+  static constexpr KindInfo kKind{4, "SUBMIT", kByClient};
+};
+struct Dispatch : TaskBatch {  // coordinator -> node
+  static constexpr KindInfo kKind{5, "DISPATCH", kByCoordinator};
+};
+
+// Results: payload i holds the serialized result of results[i] (empty when
+// it failed).
 struct ResultBatch {
   std::vector<Result> results;
+  std::size_t payload_count() const noexcept { return results.size(); }
+  template <class Ar>
+  void serialize(Ar& ar) {
+    list(ar, results, kMaxBatch);
+  }
+};
+struct Results : ResultBatch {  // node -> coordinator
+  static constexpr KindInfo kKind{6, "RESULT", kByNode};
+};
+struct Deliver : ResultBatch {  // coordinator -> client
+  static constexpr KindInfo kKind{7, "DELIVER", kByCoordinator};
 };
 
 // Client -> coordinator: cancel these tasks (the client's ids); a non-zero
@@ -119,36 +260,111 @@ struct ResultBatch {
 // `request`, listing the ids that could not be cancelled (running, or done).
 // Coordinator -> node: stop these tasks (the coordinator's ids).
 struct Cancel {
+  static constexpr KindInfo kKind{8, "CANCEL", kByClient | kByCoordinator};
   std::uint64_t request = 0;
   std::vector<std::uint64_t> ids;
   bool all = false;           // every task of the sender (client) / of that client (node)
   bool kill_running = false;  // also stop tasks already running
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(request);
+    list(ar, ids, kMaxBatch);
+    ar(all, kill_running);
+  }
 };
 
-struct Credit {
+struct Credit {  // node -> coordinator: my capacity
+  static constexpr KindInfo kKind{9, "CREDIT", kByNode};
   std::uint32_t slots = 0;
   std::uint32_t executors = 0;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(slots, executors);
+  }
 };
 
-struct Status {
+struct Heartbeat {
+  static constexpr KindInfo kKind{10, "HEARTBEAT", kByClient | kByNode | kByCoordinator};
+  template <class Ar>
+  void serialize(Ar&) {}
+};
+
+struct Bye {  // leaving; from the coordinator: "I do not know you, say HELLO"
+  static constexpr KindInfo kKind{11, "BYE", kByClient | kByNode | kByCoordinator};
+  std::string reason;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    text(ar, reason, kMaxText);
+  }
+};
+
+struct Status {  // coordinator -> client: the cluster's capacity
+  static constexpr KindInfo kKind{12, "STATUS", kByCoordinator};
   std::uint32_t executors = 0;
   std::uint32_t nodes = 0;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(executors, nodes);
+  }
 };
 
-struct Heartbeat {};
-
-struct Bye {
-  std::string reason;
+// Calls to the coordinator: payload i holds the arguments of requests[i].
+struct Requests {
+  static constexpr KindInfo kKind{13, "REQUEST", kByClient | kByNode};
+  std::vector<Request> requests;
+  std::size_t payload_count() const noexcept { return requests.size(); }
+  template <class Ar>
+  void serialize(Ar& ar) {
+    list(ar, requests, kMaxBatch);
+  }
 };
 
-using Body = std::variant<Hello, Welcome, Reject, TaskBatch, ResultBatch, Cancel, Credit, Status,
-                          Heartbeat, Bye>;
+// Their answers: payload i holds the answer to replies[i].
+struct Replies {
+  static constexpr KindInfo kKind{14, "REPLY", kByCoordinator};
+  std::vector<Reply> replies;
+  std::size_t payload_count() const noexcept { return replies.size(); }
+  template <class Ar>
+  void serialize(Ar& ar) {
+    list(ar, replies, kMaxBatch);
+  }
+};
+
+// The table: every kind that travels.
+using Body = std::variant<Hello, Welcome, Reject, Submit, Dispatch, Results, Deliver, Cancel,
+                          Credit, Heartbeat, Bye, Status, Requests, Replies>;
 
 struct Message {
-  Kind kind{};
   Body body;
-  Frames payloads;
+  Payloads payloads;  // one per entry of a batch; none for other kinds
+  const KindInfo& kind() const noexcept;
 };
+
+// The kind of a number read off the wire, or nullptr if there is none.
+const KindInfo* find_kind(std::uint16_t number) noexcept;
+
+// Hands the message's body to `handler.on(extra..., Body&&, Payloads&&)` or
+// `handler.on(extra..., Body&&)`, whichever the handler has for its kind.
+// Returns false when it has neither: the kind is not one this peer receives
+// (the caller counts it as a rejection).
+template <std::size_t I = 0, class Handler, class... Extra>
+bool dispatch(Handler& handler, Message&& m, Extra&... extra) {
+  if constexpr (I == std::variant_size_v<Body>) {
+    return false;
+  } else {
+    if (m.body.index() != I) return dispatch<I + 1>(handler, std::move(m), extra...);
+    using B = std::variant_alternative_t<I, Body>;
+    if constexpr (requires(B b, Payloads p) { handler.on(extra..., std::move(b), std::move(p)); }) {
+      handler.on(extra..., std::move(std::get<I>(m.body)), std::move(m.payloads));
+      return true;
+    } else if constexpr (requires(B b) { handler.on(extra..., std::move(b)); }) {
+      handler.on(extra..., std::move(std::get<I>(m.body)));
+      return true;
+    } else {
+      return false;
+    }
+  }
+}
 
 struct DecodeError {
   enum class Reason { kFrameCount, kBadHeader, kBadMagic, kBadVersion, kBadKind, kBadBody };
@@ -157,17 +373,28 @@ struct DecodeError {
   std::uint16_t version = 0;  // the peer's, for kBadVersion
 };
 
-Frames encode(Kind kind, const Body& body, Frames&& payloads = {});
-tl::expected<Message, DecodeError> decode(Frames&& frames);
+// Frames as they go on a socket: header, body, then the payloads (moved).
+Payloads encode(Message&& message);
+tl::expected<Message, DecodeError> decode(Payloads&& frames);
 
 // Single structs, for the node <-> executor records.
-std::string encode_meta(const Task& task);
-std::string encode_meta(const Result& result);
-tl::expected<Task, std::string> decode_task(std::string_view bytes);
-tl::expected<Result, std::string> decode_result(std::string_view bytes);
+template <class T>
+std::string encode_meta(const T& value) {
+  return detail::encode(value);
+}
+template <class T>
+tl::expected<T, std::string> decode_meta(std::string_view bytes) {
+  try {
+    T value;
+    detail::BufferInputArchive ar(bytes);
+    ar(value);
+    return value;
+  } catch (const std::exception& e) {
+    return tl::unexpected(std::string(e.what()));
+  }
+}
 
 // The message a HELLO with the wrong version earns.
 std::string version_mismatch(std::uint16_t theirs);
 
-}  // namespace wire
-}  // namespace dpool::internal
+}  // namespace dpool::internal::wire

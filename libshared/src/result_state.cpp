@@ -124,8 +124,7 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
       return std::make_exception_ptr(ConnectionError(f.message));
     case ErrorCode::kQueueFull:
       return std::make_exception_ptr(QueueFull(t + " was refused: " + f.message));
-    case ErrorCode::kBadMessage:
-    case ErrorCode::kReturned:
+    case ErrorCode::kRefused:
       break;
   }
   return std::make_exception_ptr(Error(t + " failed: " + f.message, f.code));

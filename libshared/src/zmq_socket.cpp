@@ -8,6 +8,25 @@
 #include "link.hpp"
 
 namespace dpool::internal {
+namespace {
+
+// Reads one whole multipart message straight into payloads; false when
+// nothing is waiting.
+bool receive(zmq::socket_t& socket, Payloads& frames) {
+  for (;;) {
+    Payload& p = frames.emplace_back();
+    if (zmq_msg_recv(static_cast<zmq_msg_t*>(p.native()), socket.handle(), ZMQ_DONTWAIT) < 0) {
+      int err = zmq_errno();
+      frames.pop_back();
+      if (err == EAGAIN && frames.empty()) return false;
+      if (err == EINTR) continue;
+      throw zmq::error_t();
+    }
+    if (!zmq_msg_more(static_cast<zmq_msg_t*>(p.native()))) return true;
+  }
+}
+
+}  // namespace
 
 zmq::context_t& zmq_context() {
   static zmq::context_t context(1);
@@ -22,7 +41,7 @@ void configure_socket(zmq::socket_t& socket) {
 }
 
 ZmqSocket::ZmqSocket(asio::io_context& io, zmq::socket_type type,
-                     std::function<void(Frames&&)> on_frames)
+                     std::function<void(Payloads&&)> on_frames)
     : socket_(zmq_context(), type), fd_(io), on_frames_(std::move(on_frames)) {
   configure_socket(socket_);
   if (type == zmq::socket_type::router) socket_.set(zmq::sockopt::router_mandatory, 1);
@@ -55,8 +74,8 @@ void ZmqSocket::arm() {
 void ZmqSocket::drain() {
   auto alive = alive_;
   while (*alive && (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) {
-    Frames frames;
-    if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+    Payloads frames;
+    if (!receive(socket_, frames)) break;
     on_frames_(std::move(frames));
   }
 }
@@ -71,13 +90,22 @@ void ZmqSocket::schedule_drain() {
   });
 }
 
-bool ZmqSocket::send(Frames& frames) {
+bool ZmqSocket::send(Payloads& frames) {
   bool ok = true;
-  try {
-    ok = zmq::send_multipart(socket_, frames, zmq::send_flags::dontwait).has_value();
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EHOSTUNREACH) spdlog::warn("zmq send failed: {}", e.what());
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    int flags = ZMQ_DONTWAIT | (i + 1 < frames.size() ? ZMQ_SNDMORE : 0);
+    auto* msg = static_cast<zmq_msg_t*>(frames[i].native());
+    if (zmq_msg_send(msg, socket_.handle(), flags) >= 0) continue;
+    int err = zmq_errno();
+    if (err == EINTR) {
+      --i;
+      continue;
+    }
+    // Nothing of a multipart message goes out until its last frame, so a
+    // failure on the first frame loses nothing already sent.
+    if (err != EHOSTUNREACH) spdlog::warn("zmq send failed: {}", zmq_strerror(err));
     ok = false;
+    break;
   }
   schedule_drain();
   return ok;
@@ -88,7 +116,7 @@ namespace {
 class DealerLink final : public Link {
  public:
   DealerLink(asio::io_context& io, const std::string& address, Receiver receive)
-      : socket_(io, zmq::socket_type::dealer, [receive = std::move(receive)](Frames&& f) {
+      : socket_(io, zmq::socket_type::dealer, [receive = std::move(receive)](Payloads&& f) {
           receive(wire::decode(std::move(f)));
         }) {
     socket_.socket().set(zmq::sockopt::linger, 500);
@@ -96,7 +124,7 @@ class DealerLink final : public Link {
     socket_.start();
   }
   void send(wire::Message&& m) override {
-    auto frames = wire::encode(m.kind, m.body, std::move(m.payloads));
+    auto frames = wire::encode(std::move(m));
     socket_.send(frames);
   }
 

@@ -15,14 +15,17 @@
 
 #include "processes.hpp"
 #include "protocol.hpp"
+#include "task_starts.hpp"
 #include "test_tasks.hpp"
 #include "timing.hpp"
 
 using namespace std::chrono_literals;
 using test_support::Clock;
-using test_support::seconds_since;
 namespace tt = test_tasks;
 namespace ts = test_support;
+namespace wire = dpool::internal::wire;
+using dpool::internal::Payload;
+using dpool::internal::Payloads;
 
 namespace {
 // A coordinator with one --exec node and one --load node, 2 executors each.
@@ -32,6 +35,19 @@ struct Cluster {
   ts::Worker load_node{coordinator.address, "--load", 2, "load-node"};
   dpool::Connect connect() const { return {.address = coordinator.address}; }
 };
+
+// Frames for a raw ZeroMQ socket, by copying the payloads' bytes.
+std::vector<zmq::message_t> to_zmq(const Payloads& frames) {
+  std::vector<zmq::message_t> out;
+  for (auto& f : frames) out.emplace_back(f.data(), f.size());
+  return out;
+}
+
+Payloads from_zmq(const std::vector<zmq::message_t>& frames) {
+  Payloads out;
+  for (auto& f : frames) out.emplace_back(f.to_string_view());
+  return out;
+}
 
 }  // namespace
 
@@ -101,22 +117,26 @@ TEST_CASE("a 64 MiB argument and a 32 MiB result cross the cluster intact") {
 
 TEST_CASE("terminate frees the cluster: running tasks are killed and new work starts at once") {
   Cluster c;
-  std::vector<int> pids_before;
   {
     dpool::Pool pool(c.connect());
+    ts::TaskStarts starts;
     std::vector<dpool::AsyncResult<int>> rs;
-    for (int i = 0; i < 200; ++i) rs.push_back(pool.apply_async(tt::sleep_ms, 30000));
+    for (int i = 0; i < 200; ++i)
+      rs.push_back(pool.apply_async(tt::started_then_sleep, starts.path(), 30000));
+    auto running = starts.wait(4, 30s);  // every executor of both nodes is inside a task
+    REQUIRE(running.size() == 4);
     auto t0 = Clock::now();
     pool.terminate();
-    CHECK(seconds_since(t0) < 2.0);
+    CHECK_WITHIN(t0, 2.0);
     for (auto& r : rs) CHECK_THROWS_AS(r.get(1s), dpool::Cancelled);
+    for (int pid : running) CHECK(ts::wait_gone(pid, 10s));
   }
   dpool::Pool next(c.connect());
   auto t0 = Clock::now();
   std::vector<dpool::AsyncResult<int>> rs;
   for (int i = 0; i < 4; ++i) rs.push_back(next.apply_async(tt::square, i));
-  for (auto& r : rs) r.get(10s);
-  CHECK(seconds_since(t0) < 5.0);
+  for (int i = 0; i < 4; ++i) CHECK(rs[i].get(10s) == i * i);
+  CHECK_WITHIN(t0, 5.0);
 }
 
 TEST_CASE("an unreachable coordinator gives ConnectionError after the connect timeout") {
@@ -124,7 +144,7 @@ TEST_CASE("an unreachable coordinator gives ConnectionError after the connect ti
   CHECK_THROWS_AS(
       dpool::Pool(dpool::Connect{.address = "tcp://127.0.0.1:1", .connect_timeout = 300ms}),
       dpool::ConnectionError);
-  CHECK(seconds_since(t0) < 3.0);
+  CHECK_WITHIN(t0, 3.0);
 }
 
 TEST_CASE("a peer with another protocol version is refused with both versions named") {
@@ -134,19 +154,21 @@ TEST_CASE("a peer with another protocol version is refused with both versions na
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::rcvtimeo, 10000);
   s.connect(coordinator.address);
-  auto frames = dpool::internal::wire::encode(dpool::internal::wire::Kind::kHello,
-                                              dpool::internal::wire::Hello{});
+  auto frames = to_zmq(wire::encode(wire::Message{wire::Hello{}, {}}));
+  REQUIRE(frames.size() == 2);
+  REQUIRE(frames[0].size() == wire::kHeaderBytes);
   static_cast<unsigned char*>(frames[0].data())[4] = 99;  // version 99
   static_cast<unsigned char*>(frames[0].data())[5] = 0;
   zmq::send_multipart(s, frames);
   std::vector<zmq::message_t> reply;
   REQUIRE(zmq::recv_multipart(s, std::back_inserter(reply)));
-  auto m = dpool::internal::wire::decode(std::move(reply));
+  auto m = wire::decode(from_zmq(reply));
   REQUIRE(m.has_value());
-  REQUIRE(m->kind == dpool::internal::wire::Kind::kReject);
-  auto reason = std::get<dpool::internal::wire::Reject>(m->body).reason;
+  REQUIRE(std::holds_alternative<wire::Reject>(m->body));
+  CHECK(m->kind().number == wire::Reject::kKind.number);
+  auto reason = std::get<wire::Reject>(m->body).reason;
   CHECK(reason.find("99") != std::string::npos);
-  CHECK(reason.find(std::to_string(dpool::internal::wire::kVersion)) != std::string::npos);
+  CHECK(reason.find(std::to_string(wire::kVersion)) != std::string::npos);
 }
 
 TEST_CASE("hostile bytes on the coordinator's socket are rejected and it keeps serving") {
@@ -163,8 +185,7 @@ TEST_CASE("hostile bytes on the coordinator's socket are rejected and it keeps s
       std::string bytes(rng() % 64, '\0');
       for (auto& ch : bytes) ch = static_cast<char>(rng());
       if (f == 0 && i % 2 == 0 && bytes.size() >= 8) {  // a valid header, garbage body
-        auto h = dpool::internal::wire::encode(dpool::internal::wire::Kind::kSubmit,
-                                               dpool::internal::wire::TaskBatch{});
+        auto h = wire::encode(wire::Message{wire::Submit{}, {}});
         std::memcpy(bytes.data(), h[0].data(), 8);
         bytes.resize(8);
       }

@@ -3,13 +3,17 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <dpool/dpool.hpp>
 #include <future>
+#include <memory>
 #include <ranges>
 #include <set>
 #include <thread>
 
+#include "processes.hpp"
+#include "task_starts.hpp"
 #include "test_tasks.hpp"
 #include "timing.hpp"
 
@@ -17,6 +21,7 @@ using namespace std::chrono_literals;
 using test_support::Clock;
 using test_support::seconds_since;
 namespace tt = test_tasks;
+namespace ts = test_support;
 
 TEST_CASE("apply and apply_async return the task's result") {
   dpool::Pool pool(2);
@@ -181,22 +186,28 @@ TEST_CASE("get with a timeout raises TimeoutError in about that time and a later
   auto r = pool.apply_async(tt::sleep_ms, 1500);
   auto t0 = Clock::now();
   CHECK_THROWS_AS(r.get(100ms), dpool::TimeoutError);
-  double waited = seconds_since(t0);
-  CHECK(waited >= 0.099);
-  CHECK(waited < 1.0);
+  CHECK(seconds_since(t0) >= 0.099);
+  CHECK_WITHIN(t0, 1.0);
   CHECK_FALSE(r.wait(1ms));
   CHECK(r.get(30s) == 1500);
 }
 
-TEST_CASE("terminate with 200 long tasks in flight returns within 2 s; results raise Cancelled") {
+TEST_CASE(
+    "terminate with 200 long tasks in flight, two of them running, returns within 2 s; results "
+    "raise Cancelled and the running executors are killed") {
   dpool::Pool pool(2);
+  ts::TaskStarts starts;
   std::vector<dpool::AsyncResult<int>> rs;
-  for (int i = 0; i < 200; ++i) rs.push_back(pool.apply_async(tt::sleep_ms, 20000));
-  rs.front().wait(200ms);  // let some start running
+  for (int i = 0; i < 200; ++i)
+    rs.push_back(pool.apply_async(tt::started_then_sleep, starts.path(), 20000));
+  auto running = starts.wait(2, 30s);  // both executors are inside a task
+  REQUIRE(running.size() == 2);
+  CHECK(running[0] != running[1]);
   auto t0 = Clock::now();
   pool.terminate();
-  CHECK(seconds_since(t0) < 2.0);
+  CHECK_WITHIN(t0, 2.0);
   for (auto& r : rs) CHECK_THROWS_AS(r.get(1s), dpool::Cancelled);
+  for (int pid : running) CHECK(ts::wait_gone(pid, 10s));
   pool.join();
   CHECK_THROWS_AS(pool.apply_async(tt::square, 1), dpool::PoolClosed);
 }
@@ -208,7 +219,7 @@ TEST_CASE("destroying a pool with work in flight does not hang") {
     dpool::Pool pool(2);
     for (int i = 0; i < 50; ++i) survivor = pool.apply_async(tt::sleep_ms, 20000);
   }
-  CHECK(seconds_since(t0) < 5.0);
+  CHECK_WITHIN(t0, 5.0);
   CHECK_THROWS_AS(survivor.get(1s), dpool::Cancelled);
 }
 
@@ -224,24 +235,60 @@ TEST_CASE("close then join waits for queued work; submitting after close raises 
 }
 
 TEST_CASE("then and on_error run once on a dpool thread, also when attached late") {
-  dpool::Pool pool(2);
-  std::promise<int> value;
-  std::promise<std::string> error;
-  pool.apply_async(tt::square, 9).then([&](const int& v) { value.set_value(v); });
-  pool.apply_async(tt::throw_runtime, std::string("oops")).on_error([&](std::exception_ptr e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const dpool::RemoteError& re) {
-      error.set_value(re.message());
-    }
-  });
-  CHECK(value.get_future().get() == 81);
-  CHECK(error.get_future().get() == "oops");
-  auto done = pool.apply_async(tt::square, 5);
-  done.wait();
-  std::promise<std::thread::id> late;
-  done.then([&](const int&) { late.set_value(std::this_thread::get_id()); });
-  CHECK(late.get_future().get() != std::this_thread::get_id());
+  // Shared with the callbacks, so a stray late call could not touch a dead frame.
+  struct Seen {
+    std::atomic<int> value_calls{0}, error_calls{0}, late_calls{0}, misrouted{0};
+    std::promise<int> value;
+    std::promise<std::string> error;
+    std::promise<std::thread::id> late;
+    std::promise<void> flushed;
+  };
+  auto seen = std::make_shared<Seen>();
+  auto value = seen->value.get_future();
+  auto error = seen->error.get_future();
+  auto late = seen->late.get_future();
+  auto flushed = seen->flushed.get_future();
+  dpool::AsyncResult<int> done;
+  {
+    dpool::Pool pool(2);
+    pool.apply_async(tt::square, 9)
+        .then([seen](const int& v) {
+          if (seen->value_calls++ == 0) seen->value.set_value(v);
+        })
+        .on_error([seen](std::exception_ptr) { ++seen->misrouted; });
+    pool.apply_async(tt::throw_runtime, std::string("oops"))
+        .on_error([seen](std::exception_ptr e) {
+          if (seen->error_calls++ > 0) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const dpool::RemoteError& re) {
+            seen->error.set_value(re.message());
+          } catch (...) {
+            seen->error.set_value("not a RemoteError");
+          }
+        })
+        .then([seen](const int&) { ++seen->misrouted; });
+    REQUIRE(value.wait_for(30s) == std::future_status::ready);
+    CHECK(value.get() == 81);
+    REQUIRE(error.wait_for(30s) == std::future_status::ready);
+    CHECK(error.get() == "oops");
+    done = pool.apply_async(tt::square, 5);
+    REQUIRE(done.wait(30s));
+    done.then([seen](const int&) {
+      if (seen->late_calls++ == 0) seen->late.set_value(std::this_thread::get_id());
+    });
+    REQUIRE(late.wait_for(30s) == std::future_status::ready);
+    CHECK(late.get() != std::this_thread::get_id());
+  }
+  // The pool is gone, so no result can arrive any more. Callbacks run one at
+  // a time in the order they were posted, on one thread: once this one has
+  // run, a second call of any callback above would have run before it.
+  done.then([seen](const int&) { seen->flushed.set_value(); });
+  REQUIRE(flushed.wait_for(30s) == std::future_status::ready);
+  CHECK(seen->value_calls == 1);
+  CHECK(seen->error_calls == 1);
+  CHECK(seen->late_calls == 1);
+  CHECK(seen->misrouted == 0);
 }
 
 TEST_CASE("several executors share the work") {

@@ -10,10 +10,12 @@
 #include <dpool/dpool.hpp>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <set>
 #include <stdexcept>
 
 #include "processes.hpp"
+#include "task_starts.hpp"
 #include "test_tasks.hpp"
 #include "timing.hpp"
 
@@ -178,7 +180,7 @@ TEST_CASE("destroying an unfinished imap cancels its queued tasks without blocki
       std::vector<int> slow(40, 2000);
       auto results = pool.imap(tt::sleep_ms, slow);
     }
-    CHECK(seconds_since(t0) < 1.0);
+    CHECK_WITHIN(t0, 1.0);
     // The two running tasks may finish; the queued ones must not hold the pool.
     auto r = pool.apply_async(tt::square, 5);
     CHECK(r.get(10s) == 25);
@@ -225,21 +227,37 @@ TEST_CASE("a callback that throws does not kill the callback thread or hang get 
   });
 }
 
-TEST_CASE("the error callback gets the task's error (test_async_error_callback)") {
+TEST_CASE("the error callback gets the task's error, once (test_async_error_callback)") {
   in_both_modes([](dpool::Pool& pool) {
-    std::promise<std::string> seen;
-    pool.apply_async(tt::throw_runtime, std::string("cb"))
-        .then([&](const int&) { seen.set_value("success?"); })
-        .on_error([&](std::exception_ptr e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const dpool::RemoteError& re) {
-            seen.set_value(re.message());
-          }
-        });
-    auto f = seen.get_future();
-    REQUIRE(f.wait_for(30s) == std::future_status::ready);
-    CHECK(f.get() == "cb");
+    // Shared with the callbacks, so a stray late call could not touch a dead frame.
+    struct Seen {
+      std::atomic<int> successes{0}, errors{0};
+      std::promise<std::string> message;
+      std::promise<void> flushed;
+    };
+    auto seen = std::make_shared<Seen>();
+    auto message = seen->message.get_future();
+    auto flushed = seen->flushed.get_future();
+    auto r = pool.apply_async(tt::throw_runtime, std::string("cb"));
+    r.then([seen](const int&) { ++seen->successes; }).on_error([seen](std::exception_ptr e) {
+      if (seen->errors++ > 0) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const dpool::RemoteError& re) {
+        seen->message.set_value(re.message());
+      } catch (...) {
+        seen->message.set_value("not a RemoteError");
+      }
+    });
+    REQUIRE(message.wait_for(30s) == std::future_status::ready);
+    CHECK(message.get() == "cb");
+    // The result is ready, so every callback it will ever run is already on
+    // the callback thread's queue; that thread runs them in order, so once
+    // this later one has run, the others have had their turn.
+    r.on_error([seen](std::exception_ptr) { seen->flushed.set_value(); });
+    REQUIRE(flushed.wait_for(30s) == std::future_status::ready);
+    CHECK(seen->errors == 1);
+    CHECK(seen->successes == 0);
   });
 }
 
@@ -280,18 +298,46 @@ TEST_CASE("cancel removes a queued task and leaves the others (test_cancel)") {
   });
 }
 
-TEST_CASE("cancel of a running task returns false unless it allows cancel_running") {
+TEST_CASE(
+    "cancel returns false for a running or finished task and true for a queued one, or for a "
+    "running one that allows cancel_running") {
   in_both_modes([](dpool::Pool& pool) {
-    auto running = pool.apply_async(tt::sleep_ms, 400);
-    running.wait(100ms);  // give it a moment to start; the outcome holds either way below
-    if (!running.cancel()) CHECK(running.get(30s) == 400);
-    auto killable = pool.with({.cancel_running = true}).apply_async(tt::sleep_ms, 30000);
-    CHECK_FALSE(killable.wait(300ms));  // it is running now
+    ts::TaskStarts starts;
+
+    // Running, without cancel_running: cancel refuses and the task completes.
+    auto running = pool.apply_async(tt::started_then_sleep, starts.path(), 400);
+    REQUIRE(starts.wait(1, 30s).size() == 1);
+    CHECK_FALSE(running.cancel());
+    CHECK(running.get(30s) == 400);
+    CHECK(running.info().attempts == 1);
+
+    // Running, with cancel_running: cancel stops it and kills its executor.
+    auto killable = pool.with({.cancel_running = true})
+                        .apply_async(tt::started_then_sleep, starts.path(), 30000);
+    auto executor = starts.wait(1, 30s);
+    REQUIRE(executor.size() == 1);
     auto t0 = Clock::now();
     CHECK(killable.cancel());
     CHECK_THROWS_AS(killable.get(10s), dpool::Cancelled);
-    CHECK(seconds_since(t0) < 5.0);
+    CHECK_WITHIN(t0, 5.0);
+    CHECK(ts::wait_gone(executor[0], 10s));
     CHECK(pool.apply(tt::square, 6) == 36);  // its executor was replaced
+
+    // Finished: nothing to cancel, and the value stays.
+    auto finished = pool.apply_async(tt::square, 3);
+    CHECK(finished.get(30s) == 9);
+    CHECK_FALSE(finished.cancel());
+    CHECK(finished.get() == 9);
+
+    // Queued: behind more 30 s tasks than any node takes at once (its credit
+    // is at most 2 executors x 65), so it is still in the coordinator's queue
+    // whatever the node's prefetch. The pool's end stops the blockers.
+    std::vector<dpool::AsyncResult<int>> blockers;
+    for (int i = 0; i < 200; ++i) blockers.push_back(pool.apply_async(tt::sleep_ms, 30000));
+    auto queued = pool.apply_async(tt::square, 7);
+    CHECK(queued.cancel());
+    CHECK_THROWS_AS(queued.get(10s), dpool::Cancelled);
+    CHECK_FALSE(queued.cancel());  // done now
   });
 }
 
@@ -300,7 +346,7 @@ TEST_CASE("a task past its timeout is killed and raises TaskTimeout; the pool go
     auto t0 = Clock::now();
     auto r = pool.with({.timeout = 200ms}).apply_async(tt::sleep_ms, 30000);
     CHECK_THROWS_AS(r.get(20s), dpool::TaskTimeout);
-    CHECK(seconds_since(t0) < 10.0);
+    CHECK_WITHIN(t0, 10.0);
     auto fast = pool.with({.timeout = 5s}).apply_async(tt::square, 5);
     CHECK(fast.get(30s) == 25);
     CHECK(pool.apply(tt::square, 2) == 4);
@@ -352,7 +398,7 @@ TEST_CASE(
     for (int i = 0; i < 10000; ++i) rs.push_back(pool.apply_async(tt::sleep_ms, 60000));
     auto t0 = Clock::now();
     pool.terminate();
-    CHECK(seconds_since(t0) < 1.0);
+    CHECK_WITHIN(t0, 1.0);
     for (auto& r : rs) REQUIRE_THROWS_AS(r.get(1s), dpool::Cancelled);
     pool.join();
   });
@@ -410,7 +456,7 @@ TEST_CASE(
     pool.close();
     auto t0 = Clock::now();
     pool.join();
-    CHECK(seconds_since(t0) < 30.0);
+    CHECK_WITHIN(t0, 30.0);
     CHECK(rs.get(1s) == std::vector<int>(10, 9));
   });
 }

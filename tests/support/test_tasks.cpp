@@ -1,9 +1,11 @@
 #include "test_tasks.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <dpool/registry.hpp>
@@ -19,11 +21,11 @@ int add(int a, int b) {
 }
 void touch(int) {}
 int sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: the sleep is what the task does
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: what the task does
   return ms;
 }
 int pid_after_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: the sleep is what the task does
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: what the task does
   return static_cast<int>(::getpid());
 }
 int crash_abort(int) {
@@ -66,7 +68,7 @@ int crash_once(std::string marker) {
 }
 
 int echo_after_ms(int x, int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: the sleep is what the task does
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: what the task does
   return x;
 }
 
@@ -75,6 +77,19 @@ std::string huge_error(std::uint64_t n) {
 }
 int get_tag(int) {
   return g_tag;
+}
+
+int started_then_sleep(std::string fifo_path, int ms) {
+  // Never blocks: without a reader the open fails and the announcement is skipped.
+  int fd = ::open(fifo_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) {
+    const auto pid = static_cast<std::int32_t>(::getpid());
+    ssize_t written = ::write(fd, &pid, sizeof pid);  // atomic: under PIPE_BUF
+    (void)written;
+    ::close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: what the task does
+  return ms;
 }
 
 }  // namespace test_tasks
@@ -97,3 +112,4 @@ DPOOL_REGISTER_AS(test_tasks::get_tag, "get_tag");
 DPOOL_REGISTER_AS(test_tasks::crash_once, "crash_once");
 DPOOL_REGISTER_AS(test_tasks::huge_error, "huge_error");
 DPOOL_REGISTER_AS(test_tasks::echo_after_ms, "echo_after_ms");
+DPOOL_REGISTER_AS(test_tasks::started_then_sleep, "started_then_sleep");

@@ -51,3 +51,10 @@ std::string huge_error(std::uint64_t n);  // throws std::runtime_error with an n
 namespace test_tasks {
 int echo_after_ms(int x, int ms);  // sleeps ms, returns x
 }  // namespace test_tasks
+
+namespace test_tasks {
+// Announces its start by writing this executor's pid (4 bytes, one write) to
+// the FIFO at `fifo_path` (test_support::TaskStarts; skipped if nobody has it
+// open), then sleeps ms and returns ms.
+int started_then_sleep(std::string fifo_path, int ms);
+}  // namespace test_tasks

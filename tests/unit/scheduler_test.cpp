@@ -10,22 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "payloads.hpp"
 #include "vector_printing.hpp"
 
 namespace {
 
 using namespace dpool::internal;
-using wire::Kind;
+using test_support::payload;
+using test_support::str;
 
 constexpr PeerId kClientA = 1, kClientB = 2;
 constexpr PeerId kNode1 = 101, kNode2 = 102, kNode3 = 103;
-
-zmq::message_t msg(std::string_view s) {
-  return zmq::message_t(s.data(), s.size());
-}
-std::string str(const zmq::message_t& m) {
-  return std::string(m.to_string_view());
-}
 
 // Client-side task ids start at 1000 so they cannot be mistaken for the
 // scheduler's own numbering (which starts at 1).
@@ -37,7 +32,7 @@ std::string label(PeerId client, std::uint64_t id) {
 void submit(Scheduler& s, PeerId client, std::vector<std::uint64_t> ids,
             std::int32_t priority = 0) {
   std::vector<wire::Task> tasks;
-  Frames payloads;
+  Payloads payloads;
   for (auto id : ids) {
     wire::Task t;
     t.id = id;
@@ -46,33 +41,46 @@ void submit(Scheduler& s, PeerId client, std::vector<std::uint64_t> ids,
     t.priority = priority;
     t.timeout_ms = 250;
     tasks.push_back(std::move(t));
-    payloads.push_back(msg("args:" + label(client, id)));
+    payloads.push_back(payload("args:" + label(client, id)));
   }
   s.submit(client, std::move(tasks), std::move(payloads));
 }
 
-std::vector<const Envelope*> of_kind(const std::vector<Envelope>& out, Kind kind) {
+// The envelopes in `out` carrying a message of kind B.
+template <class B>
+std::vector<const Envelope*> of_kind(const std::vector<Envelope>& out) {
   std::vector<const Envelope*> r;
   for (auto& e : out)
-    if (e.kind == kind) r.push_back(&e);
+    if (std::holds_alternative<B>(e.message.body)) r.push_back(&e);
   return r;
 }
 
-std::vector<const Envelope*> to(const std::vector<Envelope>& out, PeerId peer, Kind kind) {
+// The envelopes in `out` for `peer` carrying a message of kind B.
+template <class B>
+std::vector<const Envelope*> to(const std::vector<Envelope>& out, PeerId peer) {
   std::vector<const Envelope*> r;
   for (auto& e : out)
-    if (e.kind == kind && e.to == peer) r.push_back(&e);
+    if (std::holds_alternative<B>(e.message.body) && e.to == peer) r.push_back(&e);
   return r;
+}
+
+// The body of an envelope that must carry kind B.
+template <class B>
+const B& body(const Envelope& e) {
+  REQUIRE(std::holds_alternative<B>(e.message.body));
+  return std::get<B>(e.message.body);
 }
 
 const std::vector<wire::Task>& tasks_of(const Envelope& e) {
-  REQUIRE(std::holds_alternative<wire::TaskBatch>(e.body));
-  return std::get<wire::TaskBatch>(e.body).tasks;
+  return body<wire::Dispatch>(e).tasks;
 }
 
 const std::vector<wire::Result>& results_of(const Envelope& e) {
-  REQUIRE(std::holds_alternative<wire::ResultBatch>(e.body));
-  return std::get<wire::ResultBatch>(e.body).results;
+  return body<wire::Deliver>(e).results;
+}
+
+const Payloads& payloads_of(const Envelope& e) {
+  return e.message.payloads;
 }
 
 std::vector<std::string> names(const Envelope& e) {
@@ -83,7 +91,7 @@ std::vector<std::string> names(const Envelope& e) {
 
 // The single DISPATCH to `node` in `out` (the test fails if there is not exactly one).
 const Envelope& dispatch_to(const std::vector<Envelope>& out, PeerId node) {
-  auto d = to(out, node, Kind::kDispatch);
+  auto d = to<wire::Dispatch>(out, node);
   REQUIRE(d.size() == 1);
   return *d[0];
 }
@@ -102,8 +110,8 @@ wire::Result ok_result(std::uint64_t id) {
 
 void report(Scheduler& s, PeerId node, std::vector<wire::Result> results,
             std::vector<std::string> payloads) {
-  Frames frames;
-  for (auto& p : payloads) frames.push_back(msg(p));
+  Payloads frames;
+  for (auto& p : payloads) frames.push_back(payload(p));
   s.results(node, std::move(results), std::move(frames));
 }
 
@@ -121,16 +129,16 @@ TEST_CASE("tasks submitted before any node exists are queued, not dispatched") {
   s.client_joined(kClientA, "a");
   submit(s, kClientA, {1000, 1001, 1002, 1003, 1004});
   auto out = s.take_outbox();
-  CHECK(of_kind(out, Kind::kDispatch).empty());
+  CHECK(of_kind<wire::Dispatch>(out).empty());
   CHECK(s.queued() == 5);
   CHECK(s.running() == 0);
   CHECK(s.stats().submitted == 5);
   CHECK(s.stats().dispatched == 0);
   // The newcomer hears the cluster's size: nothing yet.
-  auto status = to(out, kClientA, Kind::kStatus);
+  auto status = to<wire::Status>(out, kClientA);
   REQUIRE(status.size() == 1);
-  CHECK(std::get<wire::Status>(status[0]->body).executors == 0);
-  CHECK(std::get<wire::Status>(status[0]->body).nodes == 0);
+  CHECK(body<wire::Status>(*status[0]).executors == 0);
+  CHECK(body<wire::Status>(*status[0]).nodes == 0);
   CHECK(s.take_outbox().empty());
 }
 
@@ -141,13 +149,13 @@ TEST_CASE("a node joining with 3 slots gets one DISPATCH of 3 tasks with their p
   s.take_outbox();
   s.node_joined(kNode1, "n1", 2, 3);
   auto out = s.take_outbox();
-  REQUIRE(of_kind(out, Kind::kDispatch).size() == 1);
+  REQUIRE(of_kind<wire::Dispatch>(out).size() == 1);
   auto& d = dispatch_to(out, kNode1);
   CHECK(names(d) == std::vector<std::string>{label(1, 1000), label(1, 1001), label(1, 1002)});
-  REQUIRE(d.payloads.size() == 3);
+  REQUIRE(payloads_of(d).size() == 3);
   for (std::size_t i = 0; i < 3; ++i) {
     CAPTURE(i);
-    CHECK(str(d.payloads[i]) == "args:" + tasks_of(d)[i].name);
+    CHECK(str(payloads_of(d)[i]) == "args:" + tasks_of(d)[i].name);
     CHECK(tasks_of(d)[i].fingerprint == 77);
     CHECK(tasks_of(d)[i].timeout_ms == 250);
     CHECK(tasks_of(d)[i].attempt == 0);
@@ -159,7 +167,7 @@ TEST_CASE("a node joining with 3 slots gets one DISPATCH of 3 tasks with their p
   CHECK(s.running() == 3);
   CHECK(s.stats().dispatched == 3);
   // Nothing more until something changes.
-  CHECK(of_kind(s.take_outbox(), Kind::kDispatch).empty());
+  CHECK(of_kind<wire::Dispatch>(s.take_outbox()).empty());
 }
 
 TEST_CASE("results are delivered under the client's ids and refill the node's credit") {
@@ -177,7 +185,7 @@ TEST_CASE("results are delivered under the client's ids and refill the node's cr
   report(s, kNode1, {ok_result(ids[label(1, 1000)]), failed}, {"result-1000", ""});
 
   auto out = s.take_outbox();
-  auto deliver = to(out, kClientA, Kind::kDeliver);
+  auto deliver = to<wire::Deliver>(out, kClientA);
   REQUIRE(deliver.size() == 1);
   auto& results = results_of(*deliver[0]);
   REQUIRE(results.size() == 2);
@@ -190,9 +198,9 @@ TEST_CASE("results are delivered under the client's ids and refill the node's cr
   CHECK(results[1].failure.code == dpool::ErrorCode::kTaskRaised);
   CHECK(results[1].failure.type == "std::logic_error");
   CHECK(results[1].failure.message == "boom");
-  REQUIRE(deliver[0]->payloads.size() == 2);
-  CHECK(str(deliver[0]->payloads[0]) == "result-1000");
-  CHECK(deliver[0]->payloads[1].size() == 0);
+  REQUIRE(payloads_of(*deliver[0]).size() == 2);
+  CHECK(str(payloads_of(*deliver[0])[0]) == "result-1000");
+  CHECK(payloads_of(*deliver[0])[1].size() == 0);
 
   // The two freed slots take the two queued tasks.
   auto& d = dispatch_to(out, kNode1);
@@ -211,13 +219,13 @@ TEST_CASE("results of several reports to one client travel in one DELIVER") {
   report(s, kNode1, {ok_result(ids[label(1, 1000)])}, {"x"});
   report(s, kNode1, {ok_result(ids[label(1, 1001)])}, {"y"});
   auto out = s.take_outbox();
-  auto deliver = to(out, kClientA, Kind::kDeliver);
+  auto deliver = to<wire::Deliver>(out, kClientA);
   REQUIRE(deliver.size() == 1);
   REQUIRE(results_of(*deliver[0]).size() == 2);
   CHECK(results_of(*deliver[0])[0].id == 1000);
   CHECK(results_of(*deliver[0])[1].id == 1001);
-  CHECK(str(deliver[0]->payloads[0]) == "x");
-  CHECK(str(deliver[0]->payloads[1]) == "y");
+  CHECK(str(payloads_of(*deliver[0])[0]) == "x");
+  CHECK(str(payloads_of(*deliver[0])[1]) == "y");
 }
 
 TEST_CASE("tasks of several submits to one node travel in one DISPATCH") {
@@ -228,7 +236,7 @@ TEST_CASE("tasks of several submits to one node travel in one DISPATCH") {
   submit(s, kClientA, {1000});
   submit(s, kClientA, {1001, 1002});
   auto out = s.take_outbox();
-  REQUIRE(of_kind(out, Kind::kDispatch).size() == 1);
+  REQUIRE(of_kind<wire::Dispatch>(out).size() == 1);
   CHECK(names(dispatch_to(out, kNode1)) ==
         std::vector<std::string>{label(1, 1000), label(1, 1001), label(1, 1002)});
 }
@@ -274,13 +282,13 @@ TEST_CASE("raising a node's slots through credit dispatches more") {
   auto out = s.take_outbox();
   CHECK(names(dispatch_to(out, kNode1)) ==
         std::vector<std::string>{label(1, 1001), label(1, 1002), label(1, 1003)});
-  CHECK(of_kind(out, Kind::kStatus).empty());  // same executors: no news for clients
+  CHECK(of_kind<wire::Status>(out).empty());  // same executors: no news for clients
   CHECK(s.running() == 4);
   CHECK(s.queued() == 1);
 
   // Lowering it dispatches nothing until running tasks finish.
   s.credit(kNode1, 2, 1);
-  CHECK(of_kind(s.take_outbox(), Kind::kDispatch).empty());
+  CHECK(of_kind<wire::Dispatch>(s.take_outbox()).empty());
 }
 
 TEST_CASE("credit from an unknown node is ignored") {
@@ -338,7 +346,7 @@ TEST_CASE("a result from the wrong node or for an unknown id is counted as stale
   report(s, kNode1, {ok_result(id + 1000)}, {"unknown id"});
   report(s, kNode3, {ok_result(id)}, {"unknown node"});
   auto out = s.take_outbox();
-  CHECK(of_kind(out, Kind::kDeliver).empty());
+  CHECK(of_kind<wire::Deliver>(out).empty());
   CHECK(s.stats().stale_results == 3);
   CHECK(s.stats().completed == 0);
   CHECK(s.running() == 1);
@@ -347,11 +355,11 @@ TEST_CASE("a result from the wrong node or for an unknown id is counted as stale
   report(s, kNode1, {ok_result(id)}, {"right"});
   report(s, kNode1, {ok_result(id)}, {"again"});
   out = s.take_outbox();
-  auto deliver = to(out, kClientA, Kind::kDeliver);
+  auto deliver = to<wire::Deliver>(out, kClientA);
   REQUIRE(deliver.size() == 1);
   REQUIRE(results_of(*deliver[0]).size() == 1);
   CHECK(results_of(*deliver[0])[0].id == 1000);
-  CHECK(str(deliver[0]->payloads[0]) == "right");
+  CHECK(str(payloads_of(*deliver[0])[0]) == "right");
   CHECK(s.stats().stale_results == 4);
   CHECK(s.stats().completed == 1);
 }
@@ -369,7 +377,7 @@ TEST_CASE("a node leaving requeues its running tasks with one more attempt, for 
   CHECK(s.running() == 0);
   CHECK(s.stats().requeued == 2);
   auto out = s.take_outbox();
-  CHECK(of_kind(out, Kind::kDispatch).empty());
+  CHECK(of_kind<wire::Dispatch>(out).empty());
 
   s.node_joined(kNode2, "n2", 3, 3);
   out = s.take_outbox();
@@ -382,11 +390,12 @@ TEST_CASE("a node leaving requeues its running tasks with one more attempt, for 
   CHECK(attempts[label(1, 1002)] == 0);
   // Requeued tasks go before the ones that never ran, with their arguments intact.
   CHECK(names(d)[2] == label(1, 1002));
-  for (std::size_t i = 0; i < 3; ++i) CHECK(str(d.payloads[i]) == "args:" + tasks_of(d)[i].name);
+  for (std::size_t i = 0; i < 3; ++i)
+    CHECK(str(payloads_of(d)[i]) == "args:" + tasks_of(d)[i].name);
 
   // A late result from the departed node is stale.
   report(s, kNode1, {ok_result(first[label(1, 1000)])}, {"late"});
-  CHECK(of_kind(s.take_outbox(), Kind::kDeliver).empty());
+  CHECK(of_kind<wire::Deliver>(s.take_outbox()).empty());
   CHECK(s.stats().stale_results == 1);
 }
 
@@ -408,9 +417,9 @@ TEST_CASE("a client leaving drops its queued tasks and cancels its running ones 
   CHECK(s.stats().dropped == 5);
   out = s.take_outbox();
 
-  auto c1 = to(out, kNode1, Kind::kCancel);
+  auto c1 = to<wire::Cancel>(out, kNode1);
   REQUIRE(c1.size() == 1);
-  auto& cancel1 = std::get<wire::Cancel>(c1[0]->body);
+  auto& cancel1 = body<wire::Cancel>(*c1[0]);
   auto got1 = cancel1.ids;
   std::sort(got1.begin(), got1.end());
   std::vector<std::uint64_t> want1 = {on1.begin()->second, std::next(on1.begin())->second};
@@ -419,14 +428,14 @@ TEST_CASE("a client leaving drops its queued tasks and cancels its running ones 
   CHECK(cancel1.kill_running);
   CHECK_FALSE(cancel1.all);
 
-  auto c2 = to(out, kNode2, Kind::kCancel);
+  auto c2 = to<wire::Cancel>(out, kNode2);
   REQUIRE(c2.size() == 1);
-  CHECK(std::get<wire::Cancel>(c2[0]->body).ids == std::vector<std::uint64_t>{on2.begin()->second});
-  CHECK(std::get<wire::Cancel>(c2[0]->body).kill_running);
+  CHECK(body<wire::Cancel>(*c2[0]).ids == std::vector<std::uint64_t>{on2.begin()->second});
+  CHECK(body<wire::Cancel>(*c2[0]).kill_running);
 
   // The freed slots go to the remaining client; nothing is delivered to the one that left.
-  CHECK(to(out, kClientA, Kind::kDeliver).empty());
-  CHECK(to(out, kClientA, Kind::kStatus).empty());
+  CHECK(to<wire::Deliver>(out, kClientA).empty());
+  CHECK(to<wire::Status>(out, kClientA).empty());
   auto b1 = names(dispatch_to(out, kNode1));
   auto b2 = names(dispatch_to(out, kNode2));
   CHECK(b1.size() == 2);
@@ -440,7 +449,7 @@ TEST_CASE("a client leaving drops its queued tasks and cancels its running ones 
 
   // Results for the cancelled tasks arriving later are stale.
   report(s, kNode2, {ok_result(on2.begin()->second)}, {"late"});
-  CHECK(to(s.take_outbox(), kClientA, Kind::kDeliver).empty());
+  CHECK(to<wire::Deliver>(s.take_outbox(), kClientA).empty());
   CHECK(s.stats().stale_results == 1);
 }
 
@@ -458,11 +467,11 @@ TEST_CASE("cancel with all and kill_running drops queued tasks and cancels runni
   s.cancel(kClientA, wire::Cancel{0, {}, true, true});
   CHECK(s.stats().dropped == 4);
   auto out = s.take_outbox();
-  auto c = to(out, kNode1, Kind::kCancel);
+  auto c = to<wire::Cancel>(out, kNode1);
   REQUIRE(c.size() == 1);
-  CHECK(std::get<wire::Cancel>(c[0]->body).ids == std::vector<std::uint64_t>{ids[label(1, 1000)]});
-  CHECK(std::get<wire::Cancel>(c[0]->body).kill_running);
-  CHECK(of_kind(out, Kind::kDispatch).empty());
+  CHECK(body<wire::Cancel>(*c[0]).ids == std::vector<std::uint64_t>{ids[label(1, 1000)]});
+  CHECK(body<wire::Cancel>(*c[0]).kill_running);
+  CHECK(of_kind<wire::Dispatch>(out).empty());
   CHECK(s.queued() == 0);
   CHECK(s.running() == 1);  // client B's task
 
@@ -483,12 +492,12 @@ TEST_CASE("cancel of chosen ids without kill_running drops only those still queu
   CHECK(s.stats().dropped == 1);
   CHECK(s.queued() == 2);
   CHECK(s.running() == 1);
-  CHECK(of_kind(s.take_outbox(), Kind::kCancel).empty());
+  CHECK(of_kind<wire::Cancel>(s.take_outbox()).empty());
 
   // The running one still completes and the survivors run in order.
   report(s, kNode1, {ok_result(ids[label(1, 1000)])}, {"done"});
   auto out = s.take_outbox();
-  REQUIRE(to(out, kClientA, Kind::kDeliver).size() == 1);
+  REQUIRE(to<wire::Deliver>(out, kClientA).size() == 1);
   CHECK(names(dispatch_to(out, kNode1)) == std::vector<std::string>{label(1, 1001)});
 }
 
@@ -500,9 +509,9 @@ TEST_CASE("cancel of chosen running ids with kill_running cancels only those") {
   auto ids = ids_by_name(dispatch_to(s.take_outbox(), kNode1));
   s.cancel(kClientA, wire::Cancel{0, {1001}, false, true});
   auto out = s.take_outbox();
-  auto c = to(out, kNode1, Kind::kCancel);
+  auto c = to<wire::Cancel>(out, kNode1);
   REQUIRE(c.size() == 1);
-  CHECK(std::get<wire::Cancel>(c[0]->body).ids == std::vector<std::uint64_t>{ids[label(1, 1001)]});
+  CHECK(body<wire::Cancel>(*c[0]).ids == std::vector<std::uint64_t>{ids[label(1, 1001)]});
   CHECK(s.running() == 2);
   CHECK(s.stats().dropped == 1);
 }
@@ -514,9 +523,9 @@ TEST_CASE("STATUS goes to every client when nodes join or leave, with the execut
   s.take_outbox();
 
   auto status_of = [](const std::vector<Envelope>& out, PeerId client) {
-    auto st = to(out, client, Kind::kStatus);
+    auto st = to<wire::Status>(out, client);
     REQUIRE(st.size() == 1);
-    return std::get<wire::Status>(st[0]->body);
+    return body<wire::Status>(*st[0]);
   };
 
   s.node_joined(kNode1, "n1", 4, 8);
@@ -591,7 +600,7 @@ TEST_CASE("a client's pool settings go to each node once, with its first task th
   std::uint64_t key = 0;
   for (PeerId node : {kNode1, kNode2}) {
     CAPTURE(node);
-    auto& batch = std::get<wire::TaskBatch>(dispatch_to(out, node).body);
+    auto& batch = body<wire::Dispatch>(dispatch_to(out, node));
     REQUIRE(batch.pools.size() == 1);  // sent once although the node got two of A's tasks
     auto& p = batch.pools[0];
     CHECK(p.key != 0);
@@ -609,7 +618,7 @@ TEST_CASE("a client's pool settings go to each node once, with its first task th
   for (auto& [name, id] : first) done.push_back(ok_result(id));
   report(s, kNode1, std::move(done), std::vector<std::string>(first.size(), "r"));
   out = s.take_outbox();
-  auto& again = std::get<wire::TaskBatch>(dispatch_to(out, kNode1).body);
+  auto& again = body<wire::Dispatch>(dispatch_to(out, kNode1));
   CHECK(again.pools.empty());
   for (auto& t : again.tasks) CHECK(t.pool == key);
 }
@@ -620,8 +629,77 @@ TEST_CASE("a client without pool settings tags its tasks with no pool") {
   s.node_joined(kNode1, "n1", 1, 1);
   submit(s, kClientA, {1000});
   auto out = s.take_outbox();
-  auto& batch = std::get<wire::TaskBatch>(dispatch_to(out, kNode1).body);
+  auto& batch = body<wire::Dispatch>(dispatch_to(out, kNode1));
   CHECK(batch.pools.empty());
   REQUIRE(batch.tasks.size() == 1);
   CHECK(batch.tasks[0].pool == 0);
+}
+
+TEST_CASE("running_on names a task only on the node running it, and only until it finishes") {
+  Scheduler s;
+  s.client_joined(kClientA, "client-a");
+  s.node_joined(kNode1, "n1", 1, 1);
+  s.node_joined(kNode2, "n2", 1, 1);
+  submit(s, kClientA, {1000, 1001, 1002});
+  auto out = s.take_outbox();
+  auto on1 = ids_by_name(dispatch_to(out, kNode1));
+  REQUIRE(on1.size() == 1);
+  auto id = on1.begin()->second;
+
+  auto r = s.running_on(kNode1, id);
+  REQUIRE(r.has_value());
+  CHECK(r->spec.id == id);
+  CHECK(r->spec.name == on1.begin()->first);
+  CHECK(r->spec.attempt == 0);
+  CHECK(r->client == "client-a");
+  CHECK(r->node == "n1");
+  CHECK_FALSE(s.running_on(kNode2, id).has_value());  // asked by another node
+  CHECK_FALSE(s.running_on(kNode3, id).has_value());  // by an unknown one
+  CHECK_FALSE(s.running_on(kNode1, id + 1000).has_value());
+
+  // Once finished it runs nowhere.
+  report(s, kNode1, {ok_result(id)}, {"done"});
+  out = s.take_outbox();
+  CHECK_FALSE(s.running_on(kNode1, id).has_value());
+
+  // A task requeued by its node's loss runs nowhere until dispatched again.
+  auto next = ids_by_name(dispatch_to(out, kNode1));
+  REQUIRE(next.size() == 1);
+  auto requeued = next.begin()->second;
+  REQUIRE(s.running_on(kNode1, requeued).has_value());
+  s.node_left(kNode1);
+  CHECK_FALSE(s.running_on(kNode1, requeued).has_value());
+}
+
+TEST_CASE(
+    "the seed decides the pool keys: the same seed gives the same key, another seed another") {
+  auto key_with_seed = [](std::uint64_t seed) {
+    Scheduler s(Scheduler::Options{.seed = seed});
+    wire::PoolSettings settings;
+    settings.max_tasks_per_child = 1;
+    s.client_joined(kClientA, "a", settings);
+    s.node_joined(kNode1, "n1", 1, 1);
+    submit(s, kClientA, {1000});
+    auto out = s.take_outbox();
+    auto& batch = body<wire::Dispatch>(dispatch_to(out, kNode1));
+    REQUIRE(batch.pools.size() == 1);
+    CHECK(batch.pools[0].key != 0);
+    return batch.pools[0].key;
+  };
+  CHECK(key_with_seed(7) == key_with_seed(7));
+  CHECK(key_with_seed(7) != key_with_seed(8));
+}
+
+TEST_CASE("max_queued bounds the queue: submissions beyond it fail with QueueFull") {
+  Scheduler s(Scheduler::Options{.max_queued = 2});
+  s.client_joined(kClientA, "a");
+  s.take_outbox();
+  submit(s, kClientA, {1000, 1001, 1002});
+  CHECK(s.queued() == 2);
+  auto out = s.take_outbox();
+  auto deliver = to<wire::Deliver>(out, kClientA);
+  REQUIRE(deliver.size() == 1);
+  REQUIRE(results_of(*deliver[0]).size() == 1);
+  CHECK(results_of(*deliver[0])[0].id == 1002);
+  CHECK(results_of(*deliver[0])[0].failure.code == dpool::ErrorCode::kQueueFull);
 }

@@ -6,25 +6,28 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "payloads.hpp"
 
 namespace {
 
 using namespace dpool::internal;
 using Slot = Supervisor::Slot;
 using Actions = Supervisor::Actions;
+using test_support::payload;
+using test_support::str;
+using namespace std::chrono_literals;
 
 constexpr int kSigKill = 9;
 constexpr int kSigSegv = 11;
 
-zmq::message_t msg(std::string_view s) {
-  return zmq::message_t(s.data(), s.size());
-}
-std::string str(const zmq::message_t& m) {
-  return std::string(m.to_string_view());
-}
+// The fake clock's time for every event: no task here has a timeout, so
+// time does not matter (timeouts are in supervisor_failures_test.cpp).
+constexpr Supervisor::TimePoint kNow = Supervisor::TimePoint{} + 1s;
 
 Supervisor make(unsigned processes, unsigned max_tasks_per_child = 0) {
   return Supervisor(Supervisor::Options{processes, max_tasks_per_child, "node-x"});
@@ -33,7 +36,7 @@ Supervisor make(unsigned processes, unsigned max_tasks_per_child = 0) {
 void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt = 0,
           std::uint64_t pool = 0) {
   std::vector<wire::Task> tasks;
-  Frames payloads;
+  Payloads payloads;
   for (auto id : ids) {
     wire::Task t;
     t.id = id;
@@ -41,9 +44,9 @@ void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt =
     t.attempt = attempt;
     t.pool = pool;
     tasks.push_back(t);
-    payloads.push_back(msg("args-" + std::to_string(id)));
+    payloads.push_back(payload("args-" + std::to_string(id)));
   }
-  s.tasks(std::move(tasks), std::move(payloads));
+  s.tasks(std::move(tasks), std::move(payloads), kNow);
 }
 
 int pid_for(Slot slot) {
@@ -54,7 +57,7 @@ int pid_for(Slot slot) {
 Supervisor started(unsigned processes, unsigned max_tasks_per_child = 0) {
   auto s = make(processes, max_tasks_per_child);
   s.start();
-  for (Slot i = 0; i < processes; ++i) s.executor_ready(i, pid_for(i));
+  for (Slot i = 0; i < processes; ++i) s.executor_ready(i, pid_for(i), kNow);
   s.take_actions();
   return s;
 }
@@ -65,7 +68,7 @@ void done(Supervisor& s, Slot slot, std::uint64_t id, std::int64_t run_us = 100)
   r.id = id;
   r.started_us = 1'000'000;
   r.finished_us = 1'000'000 + run_us;
-  s.executor_done(slot, std::move(r), msg("out-" + std::to_string(id)));
+  s.executor_done(slot, std::move(r), payload("out-" + std::to_string(id)), kNow);
 }
 
 // Task ids handed to each slot by the RUN actions, in order.
@@ -125,7 +128,7 @@ TEST_CASE("tasks wait for a ready executor") {
   give(s, {1, 2, 3});
   CHECK(s.take_actions().run.empty());
   CHECK(s.queued() == 3);
-  s.executor_ready(1, 555);
+  s.executor_ready(1, 555, kNow);
   auto a = s.take_actions();
   CHECK(runs(a) == RunMap{{1, {1}}});
   CHECK(s.queued() == 2);
@@ -186,7 +189,7 @@ TEST_CASE("an executor killed mid-task fails the running task and runs its other
   give(s, {1, 2, 3, 4});
   CHECK(runs(s.take_actions()) == RunMap{{0, {1, 3}}, {1, {2, 4}}});
 
-  s.executor_died(0, kSigSegv, -1);
+  s.executor_died(0, kSigSegv, -1, kNow);
   auto a = s.take_actions();
   REQUIRE(a.results.results.size() == 1);
   auto& r = a.results.results[0];
@@ -211,7 +214,7 @@ TEST_CASE("an executor that exits mid-task fails the task with its exit code") {
   auto s = started(1);
   give(s, {1});
   s.take_actions();
-  s.executor_died(0, 0, 3);
+  s.executor_died(0, 0, 3, kNow);
   auto a = s.take_actions();
   REQUIRE(a.results.results.size() == 1);
   CHECK(a.results.results[0].failure.code == dpool::ErrorCode::kWorkerCrashed);
@@ -225,13 +228,13 @@ TEST_CASE("a task requeued after a death runs on the respawned executor when it 
   warm_up(s);
   give(s, {1, 2});
   CHECK(runs(s.take_actions()) == RunMap{{0, {1, 2}}});
-  s.executor_died(0, kSigKill, -1);
+  s.executor_died(0, kSigKill, -1, kNow);
   auto a = s.take_actions();
   CHECK(result_for(a, 1) != nullptr);
   CHECK(result_for(a, 2) == nullptr);
   CHECK(a.run.empty());
   CHECK(s.queued() == 1);
-  s.executor_ready(0, 7777);
+  s.executor_ready(0, 7777, kNow);
   CHECK(runs(s.take_actions()) == RunMap{{0, {2}}});
 }
 
@@ -242,12 +245,12 @@ TEST_CASE(
   s.take_actions();
   give(s, {1, 2});
   for (int i = 0; i < 2; ++i) {
-    s.executor_died(0, 0, 1);
+    s.executor_died(0, 0, 1, kNow);
     auto a = s.take_actions();
     CHECK(a.results.results.empty());
     CHECK(a.spawn == std::vector<Slot>{0});
   }
-  s.executor_died(0, 0, 1);
+  s.executor_died(0, 0, 1, kNow);
   auto a = s.take_actions();
   CHECK(a.spawn.empty());
   REQUIRE(a.results.results.size() == 2);
@@ -274,10 +277,10 @@ TEST_CASE("start-up deaths in one slot leave tasks to the executors that do star
   s.start();
   s.take_actions();
   give(s, {1, 2});
-  for (int i = 0; i < 3; ++i) s.executor_died(0, kSigSegv, -1);
+  for (int i = 0; i < 3; ++i) s.executor_died(0, kSigSegv, -1, kNow);
   auto a = s.take_actions();
   CHECK(a.results.results.empty());
-  s.executor_ready(1, 42);
+  s.executor_ready(1, 42, kNow);
   a = s.take_actions();
   CHECK(runs(a) == RunMap{{1, {1}}});
   done(s, 1, 1);
@@ -297,7 +300,7 @@ TEST_CASE(
   CHECK(a.results.results.empty());
   CHECK(s.stats().cancelled == 1);
 
-  s.executor_died(0, kSigKill, -1);
+  s.executor_died(0, kSigKill, -1, kNow);
   a = s.take_actions();
   CHECK(a.results.results.empty());
   CHECK(a.spawn == std::vector<Slot>{0});
@@ -305,7 +308,7 @@ TEST_CASE(
   CHECK(s.unfinished() == 1);
 
   // The queued task runs on the replacement.
-  s.executor_ready(0, 2000);
+  s.executor_ready(0, 2000, kNow);
   CHECK(runs(s.take_actions()) == RunMap{{0, {2}}});
 }
 
@@ -363,7 +366,7 @@ TEST_CASE("cancelling a prefetched task does not fail the task running before it
   s.cancel({3}, true);  // 3 waits behind 1 on slot 0
   auto a = s.take_actions();
   if (std::find(a.kill.begin(), a.kill.end(), Slot{0}) != a.kill.end()) {
-    s.executor_died(0, kSigKill, -1);
+    s.executor_died(0, kSigKill, -1, kNow);
     a = s.take_actions();
   }
   auto* r = result_for(a, 1);
@@ -400,14 +403,14 @@ TEST_CASE(
   CHECK(a.run.empty());
   CHECK(s.queued() == 1);
 
-  s.executor_died(0, 0, 0);  // it exits once its socket closes
+  s.executor_died(0, 0, 0, kNow);  // it exits once its socket closes
   a = s.take_actions();
   CHECK(a.spawn == std::vector<Slot>{0});
   CHECK(a.results.results.empty());
   CHECK(s.stats().crashed == 0);
   CHECK(s.stats().respawned == 0);
 
-  s.executor_ready(0, 3000);
+  s.executor_ready(0, 3000, kNow);
   CHECK(runs(s.take_actions()) == RunMap{{0, {3}}});
   done(s, 0, 3);
   a = s.take_actions();
@@ -422,8 +425,8 @@ TEST_CASE("credit follows the measured task length") {
   REQUIRE(a.credit.has_value());
   CHECK(a.credit->executors == 2);
   CHECK(a.credit->slots == 4);  // one running and one waiting per executor
-  s.executor_ready(0, 1);
-  s.executor_ready(1, 2);
+  s.executor_ready(0, 1, kNow);
+  s.executor_ready(1, 2, kNow);
   CHECK_FALSE(s.take_actions().credit.has_value());
 
   // Tasks of 100 us: aim for ~1 ms per hand-off, so 10 deep plus one.
@@ -447,15 +450,15 @@ TEST_CASE("credit follows the measured task length") {
 TEST_CASE("shutdown kills every live executor and none is respawned") {
   auto s = make(3);
   s.start();
-  s.executor_ready(0, 10);
-  s.executor_ready(1, 11);  // slot 2 still starting: live too
+  s.executor_ready(0, 10, kNow);
+  s.executor_ready(1, 11, kNow);  // slot 2 still starting: live too
   give(s, {1, 2, 3});
   s.take_actions();
   s.shutdown();
   auto a = s.take_actions();
   CHECK(a.kill == std::vector<Slot>{0, 1, 2});
   CHECK(s.unfinished() == 0);
-  for (Slot i = 0; i < 3; ++i) s.executor_died(i, kSigKill, -1);
+  for (Slot i = 0; i < 3; ++i) s.executor_died(i, kSigKill, -1, kNow);
   a = s.take_actions();
   CHECK(a.spawn.empty());
   CHECK(a.results.results.empty());
@@ -465,7 +468,7 @@ TEST_CASE("shutdown kills every live executor and none is respawned") {
 TEST_CASE("shutdown does not kill a slot that is already down") {
   auto s = make(2);
   s.start();
-  for (int i = 0; i < 3; ++i) s.executor_died(0, 0, 1);  // slot 0 gives up
+  for (int i = 0; i < 3; ++i) s.executor_died(0, 0, 1, kNow);  // slot 0 gives up
   s.take_actions();
   s.shutdown();
   CHECK(s.take_actions().kill == std::vector<Slot>{1});
@@ -503,12 +506,12 @@ TEST_CASE("a pool's max_tasks_per_child retires the executors that run its tasks
 TEST_CASE("until every executor has started once, each ready one takes one task at a time") {
   auto s = make(2);
   s.start();
-  s.executor_ready(0, pid_for(0));
+  s.executor_ready(0, pid_for(0), kNow);
   s.take_actions();
   warm_up(s);  // short tasks: the prefetch depth would be deep
   give(s, {1, 2, 3, 4});
   CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});  // not all four: slot 1 may start soon
-  s.executor_ready(1, pid_for(1));
+  s.executor_ready(1, pid_for(1), kNow);
   auto a = runs(s.take_actions());
   REQUIRE(a.contains(1));  // the newcomer takes its share at once
   CHECK(a.at(1).size() + (a.contains(0) ? a.at(0).size() : 0) == 3);
@@ -517,8 +520,29 @@ TEST_CASE("until every executor has started once, each ready one takes one task 
 TEST_CASE("a replacement executor does not hold back the others' prefetch") {
   auto s = started(2);
   warm_up(s);
-  s.executor_died(1, kSigKill, -1);
+  s.executor_died(1, kSigKill, -1, kNow);
   s.take_actions();
   give(s, {1, 2, 3});
   CHECK(runs(s.take_actions()) == RunMap{{0, {1, 2, 3}}});
+}
+
+TEST_CASE("running_task is the task at the front of a slot, while its executor runs it") {
+  auto s = started(2);
+  warm_up(s);
+  CHECK_FALSE(s.running_task(0).has_value());
+  give(s, {1, 2, 3});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1, 3}}, {1, {2}}});
+  CHECK(s.running_task(0) == std::optional<std::uint64_t>{1});
+  CHECK(s.running_task(1) == std::optional<std::uint64_t>{2});
+  done(s, 0, 1);
+  s.take_actions();
+  CHECK(s.running_task(0) == std::optional<std::uint64_t>{3});
+  s.cancel({3}, true);  // cancelled: no longer on anyone's behalf
+  s.take_actions();
+  CHECK_FALSE(s.running_task(0).has_value());
+  s.executor_died(1, kSigKill, -1, kNow);
+  s.take_actions();
+  CHECK_FALSE(s.running_task(1).has_value());
+  CHECK(s.options().node == "node-x");
+  CHECK(s.options().processes == 2);
 }

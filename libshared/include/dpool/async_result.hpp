@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <dpool/detail/bytes.hpp>
 #include <dpool/errors.hpp>
+#include <dpool/export.hpp>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -47,14 +48,14 @@ struct Outcome {
 
 // Builds the dpool::Error subclass that `failure` stands for. `task` names the
 // task and `signature` is the caller's view of its type, for messages.
-std::exception_ptr make_error(const Failure& failure, const TaskInfo& info, const std::string& task,
-                              const std::string& signature);
+DPOOL_API std::exception_ptr make_error(const Failure& failure, const TaskInfo& info,
+                                        const std::string& task, const std::string& signature);
 
 // Runs `fn` on dpool's callback thread. Exceptions escaping `fn` are caught
 // and logged; they never reach a dpool thread or a waiter.
-void post_callback(std::function<void()> fn);
+DPOOL_API void post_callback(std::function<void()> fn);
 
-std::string describe(std::chrono::nanoseconds d);
+DPOOL_API std::string describe(std::chrono::nanoseconds d);
 
 // A caller's timeout as the clock's own duration, rounded up. Any duration
 // type is accepted, floating-point ones too (2.5 s as duration<double>). A
@@ -78,7 +79,7 @@ inline std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_
 }
 
 // Cancels tasks by id; implemented by the pool's client side.
-class Canceller {
+class DPOOL_API Canceller {
  public:
   virtual ~Canceller() = default;
   // True if every task in [first, first + count) was cancelled. Waits for the
@@ -90,7 +91,7 @@ class Canceller {
 
 // Collects the indexes of results as they become ready, for whoever waits on
 // several at once. Thread-safe.
-class Waiter {
+class DPOOL_API Waiter {
  public:
   void notify(std::size_t index) {
     {
@@ -116,14 +117,14 @@ class Waiter {
 
 // Receives the outcomes of the tasks behind one result. Called from dpool's
 // I/O thread, once per part; must not block.
-class Sink {
+class DPOOL_API Sink {
  public:
   virtual ~Sink() = default;
   virtual void deliver(std::size_t part, Outcome&& outcome) = 0;
 };
 
 // Waiting, readiness and callbacks shared by every result state. Thread-safe.
-class StateBase : public Sink {
+class DPOOL_API StateBase : public Sink {
  public:
   StateBase(std::string task, const std::string& signature)
       : task_(std::move(task)), signature_(&signature) {}

@@ -2,6 +2,7 @@
 // pull from, embeddable in any program.
 #pragma once
 
+#include <dpool/export.hpp>
 #include <dpool/options.hpp>
 #include <memory>
 #include <string>
@@ -9,13 +10,14 @@
 namespace dpool {
 namespace internal {
 class CoordinatorServer;
-class Hub;
+struct CoordinatorAccess;
 }  // namespace internal
 
 // Runs a coordinator on its own thread from construction to destruction.
-// Pools built on it with Pool(coordinator) submit in-process, with no network
-// hop. Thread-safe.
-class Coordinator {
+// Pools and Nodes built on it (Pool(coordinator), Node(coordinator, ...))
+// reach it in-process, with no network hop, and must be destroyed before it.
+// Thread-safe.
+class DPOOL_API Coordinator {
  public:
   // Throws dpool::Error if the address cannot be bound.
   explicit Coordinator(CoordinatorOptions options = {});
@@ -30,10 +32,8 @@ class Coordinator {
   void wait();
   void stop();
 
-  // For dpool's own in-process peers.
-  internal::Hub& hub();
-
  private:
+  friend struct internal::CoordinatorAccess;
   std::unique_ptr<internal::CoordinatorServer> server_;
 };
 

@@ -10,3 +10,4 @@
 #include <dpool/pool.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/results.hpp>
+#include <dpool/this_task.hpp>

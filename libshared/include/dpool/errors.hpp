@@ -3,19 +3,21 @@
 #pragma once
 
 #include <cstdint>
+#include <dpool/export.hpp>
 #include <stdexcept>
 #include <string>
 
 namespace dpool {
 
-// Why a task did not produce a result. Travels on the wire: append, never renumber.
-// Each code implies one retry decision, noted beside it.
+// Why a task (or a call to the coordinator) did not produce a result. Travels
+// on the wire: append, never renumber. Each code implies one retry decision,
+// noted beside it. Numbers 4 and 13 are taken by codes that only peers
+// exchange (protocol.hpp); a user never sees them.
 enum class ErrorCode : std::uint16_t {
   kNone = 0,
   kTaskRaised = 1,         // user code threw: never retried
   kWorkerCrashed = 2,      // executor died mid-task: not retried unless asked
   kWorkerLost = 3,         // node silent: re-dispatched while attempts remain
-  kBadMessage = 4,         // malformed frame: counted, dropped
   kTaskTimeout = 5,        // ran past its timeout option: not retried
   kCancelled = 6,          // cancelled or pool terminated: final
   kUnknownTask = 7,        // no such task name on the executor: final
@@ -24,10 +26,10 @@ enum class ErrorCode : std::uint16_t {
   kPoolClosed = 10,        // submitted after close(): final
   kConnection = 11,        // coordinator unreachable or refused: final
   kQueueFull = 12,         // the coordinator's queue is at its bound: retry later
-  kReturned = 13,          // node -> coordinator only: handed back unfinished (drain); requeued
+  kRefused = 14,           // the coordinator refused a call (not this caller's, or unknown): final
 };
 
-class Error : public std::runtime_error {
+class DPOOL_API Error : public std::runtime_error {
  public:
   explicit Error(const std::string& what, ErrorCode code = ErrorCode::kNone)
       : std::runtime_error(what), code_(code) {}
@@ -38,13 +40,13 @@ class Error : public std::runtime_error {
 };
 
 // A wait with a timeout ran out; the task itself is unaffected.
-class TimeoutError : public Error {
+class DPOOL_API TimeoutError : public Error {
  public:
   explicit TimeoutError(const std::string& what) : Error(what) {}
 };
 
 // The task threw. type() is the exception's C++ type, message() its what().
-class RemoteError : public Error {
+class DPOOL_API RemoteError : public Error {
  public:
   RemoteError(const std::string& what, std::string type, std::string message, std::string node,
               int pid)
@@ -65,7 +67,7 @@ class RemoteError : public Error {
 
 // The executor running the task died. signal() is the killing signal (0 if it
 // exited), exit_code() the exit status (-1 if it was killed by a signal).
-class WorkerCrashed : public Error {
+class DPOOL_API WorkerCrashed : public Error {
  public:
   WorkerCrashed(const std::string& what, int signal, int exit_code)
       : Error(what, ErrorCode::kWorkerCrashed), signal_(signal), exit_code_(exit_code) {}
@@ -76,49 +78,49 @@ class WorkerCrashed : public Error {
   int signal_, exit_code_;
 };
 
-class TaskTimeout : public Error {
+class DPOOL_API TaskTimeout : public Error {
  public:
   explicit TaskTimeout(const std::string& what) : Error(what, ErrorCode::kTaskTimeout) {}
 };
 
-class WorkerLost : public Error {
+class DPOOL_API WorkerLost : public Error {
  public:
   explicit WorkerLost(const std::string& what) : Error(what, ErrorCode::kWorkerLost) {}
 };
 
-class Cancelled : public Error {
+class DPOOL_API Cancelled : public Error {
  public:
   explicit Cancelled(const std::string& what) : Error(what, ErrorCode::kCancelled) {}
 };
 
-class UnknownTask : public Error {
+class DPOOL_API UnknownTask : public Error {
  public:
   explicit UnknownTask(const std::string& what) : Error(what, ErrorCode::kUnknownTask) {}
 };
 
-class SignatureMismatch : public Error {
+class DPOOL_API SignatureMismatch : public Error {
  public:
   explicit SignatureMismatch(const std::string& what)
       : Error(what, ErrorCode::kSignatureMismatch) {}
 };
 
-class SerializationError : public Error {
+class DPOOL_API SerializationError : public Error {
  public:
   explicit SerializationError(const std::string& what) : Error(what, ErrorCode::kSerialization) {}
 };
 
-class PoolClosed : public Error {
+class DPOOL_API PoolClosed : public Error {
  public:
   explicit PoolClosed(const std::string& what) : Error(what, ErrorCode::kPoolClosed) {}
 };
 
-class ConnectionError : public Error {
+class DPOOL_API ConnectionError : public Error {
  public:
   explicit ConnectionError(const std::string& what) : Error(what, ErrorCode::kConnection) {}
 };
 
 // The coordinator's queue is at its bound (CoordinatorOptions::max_queued).
-class QueueFull : public Error {
+class DPOOL_API QueueFull : public Error {
  public:
   explicit QueueFull(const std::string& what) : Error(what, ErrorCode::kQueueFull) {}
 };

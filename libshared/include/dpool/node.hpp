@@ -1,6 +1,7 @@
 // dpool::Node: a worker node daemon (executor supervisor), embeddable.
 #pragma once
 
+#include <dpool/export.hpp>
 #include <dpool/options.hpp>
 #include <memory>
 
@@ -12,8 +13,9 @@ class NodeDaemon;
 
 // Supervises a set of executor processes and serves tasks from a
 // coordinator, on its own thread (or on the coordinator's thread when
-// embedded next to it). Destroying it stops its executors. Thread-safe.
-class Node {
+// embedded next to it; that Coordinator must then outlive the Node).
+// Destroying it stops its executors. Thread-safe.
+class DPOOL_API Node {
  public:
   // Connects to options.connect; throws ConnectionError if the coordinator
   // does not answer within options.connect_timeout.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <dpool/async_result.hpp>
 #include <dpool/detail/states.hpp>
+#include <dpool/export.hpp>
 #include <dpool/options.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/results.hpp>
@@ -34,7 +35,7 @@ struct TaskRequest {
 
 // The client side of a pool: queues tasks for the coordinator and delivers
 // their outcomes to sinks. Implemented inside the library; thread-safe.
-class PoolCore : public Canceller {
+class DPOOL_API PoolCore : public Canceller {
  public:
   // Queues `tasks`, all calls of the task `name`, and binds them to `sink`
   // for cancel(). When the client's window of tasks in flight is full, waits
@@ -234,7 +235,7 @@ inline std::size_t auto_chunksize(std::size_t items, unsigned executors) {
 
 // The verbs of a pool with a fixed set of TaskOptions. Shares the pool it came
 // from; thread-safe.
-class PoolView {
+class DPOOL_API PoolView {
  public:
   // Submits one call. Blocks while this client's window of tasks in flight is
   // full (Local/Connect::max_in_flight).
@@ -406,7 +407,9 @@ class PoolView {
 
 // A pool of executor processes, local or on a cluster. Destroying it
 // terminates it, like leaving Python's `with Pool() as pool:` block.
-class Pool : public PoolView {
+// Thread-safe. AsyncResults and views may outlive it: their tasks then fail
+// with Cancelled. A pool built on a Coordinator must be destroyed before it.
+class DPOOL_API Pool : public PoolView {
  public:
   Pool();                             // local mode, cpu_count() executors
   explicit Pool(unsigned processes);  // local mode

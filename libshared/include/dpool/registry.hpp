@@ -13,6 +13,7 @@
 #include <dpool/detail/codec.hpp>
 #include <dpool/detail/type_name.hpp>
 #include <dpool/errors.hpp>
+#include <dpool/export.hpp>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -54,7 +55,7 @@ struct TaskEntry {
 
 // Process-wide table of registered tasks. Filled by static initializers;
 // read-only afterwards, so lookups need no lock.
-class Registry {
+class DPOOL_API Registry {
  public:
   static Registry& instance();
   void add(TaskEntry entry);

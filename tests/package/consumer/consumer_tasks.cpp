@@ -37,7 +37,8 @@ int setup_value(int) {
   return g_setup_value;
 }
 int sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: the sleep is what the task does
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(ms));  // task work: the sleep is what the task does
   return ms;
 }
 int fail_if_negative(int x) {

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <dpool/export.hpp>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -250,7 +251,7 @@ void append_block(Container& c, const char* p, std::size_t n) {
 // instead of one per 4 KiB (a 64 MiB argument otherwise costs 16,384 faults
 // in each buffer it is copied into). A hint only; smaller sizes are ignored.
 inline constexpr std::size_t kLargeBuffer = 4u << 20;
-void advise_huge_pages(void* data, std::size_t n) noexcept;
+DPOOL_API void advise_huge_pages(void* data, std::size_t n) noexcept;
 
 // Strings and vectors of numbers load as one bounds-checked block into storage
 // allocated once, where cereal's own loads resize (zero-filling) and then

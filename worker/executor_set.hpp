@@ -1,0 +1,77 @@
+// The node's executor processes as I/O: for each slot, the process, its
+// socketpair (records in and out) and how its exit is noticed: a pidfd, or,
+// where pidfd_open is unavailable, end-of-file on the socket followed by
+// polling waitpid. What the executors say, and that they exited, goes to the
+// node through Events; the node decides what happens next.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "exec_channel.hpp"
+#include "executor_process.hpp"
+#include "payload.hpp"
+
+namespace dpool::internal {
+
+// Loop thread only. Owns every process it starts: destroying it (or
+// clear()) kills and reaps them all. The io_context must outlive it.
+class ExecutorSet {
+ public:
+  using Slot = std::size_t;
+  // Each process started gets a new serial, so that an answer meant for an
+  // executor that died never reaches its replacement in the same slot.
+  using Serial = std::uint64_t;
+
+  struct Events {
+    std::function<void(Slot, Record&&)> record;  // a record from the slot's executor
+    // The slot's executor was reaped: killed by `signal`, or exited with
+    // `exit_code` (127 when it could not be started at all).
+    std::function<void(Slot, int signal, int exit_code)> exited;
+    // After each burst of the calls above (one read, one reaping pass).
+    std::function<void()> settled;
+  };
+
+  ExecutorSet(asio::io_context& io, SpawnSpec spec, std::size_t slots, Events events);
+  ~ExecutorSet();
+  ExecutorSet(const ExecutorSet&) = delete;
+  ExecutorSet& operator=(const ExecutorSet&) = delete;
+
+  // Starts an executor in an empty slot. Failing to start is reported as an
+  // exit with code 127, later on the loop (never from inside this call).
+  void spawn(Slot slot);
+  // Queues a record for the slot's executor; flush() writes what is queued.
+  void queue(Slot slot, RecordKind kind, std::string_view meta,
+             std::shared_ptr<const Payload> payload);
+  void flush(Slot slot);
+  // The serial of the slot's executor, 0 if none is running.
+  Serial serial(Slot slot) const;
+  int pid(Slot slot) const;
+  void kill(Slot slot);
+  // Closes the node's sending side: the executor finishes and exits by itself.
+  void retire(Slot slot);
+  // Kills and reaps every executor; no events follow.
+  void clear();
+
+ private:
+  struct Exec;
+
+  void watch(const std::shared_ptr<Exec>& e);
+  void poll_exit(const std::shared_ptr<Exec>& e, std::chrono::steady_clock::time_point since);
+  void reap_exited();
+  void read(const std::shared_ptr<Exec>& e);
+  void write(const std::shared_ptr<Exec>& e);
+
+  asio::io_context& io_;
+  SpawnSpec spec_;
+  Events events_;
+  std::vector<std::shared_ptr<Exec>> execs_;  // one per slot; fixed size
+  Serial next_serial_ = 1;
+  bool warned_no_pidfd_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace dpool::internal
