@@ -131,6 +131,11 @@ void CoordinatorServer::on_heartbeat_timer() {
         scheduler_.stats().stale_results - stale_reported_, scheduler_.stats().stale_results);
     stale_reported_ = scheduler_.stats().stale_results;
   }
+  if (auto reclaimed = scheduler_.stats().reclaimed; reclaimed > reclaimed_reported_) {
+    spdlog::info("coordinator: moved {} task(s) that waited on busy nodes to idle ones ({} in all)",
+                 reclaimed - reclaimed_reported_, reclaimed);
+    reclaimed_reported_ = reclaimed;
+  }
 }
 
 void CoordinatorServer::on_message(PeerId peer_id, Received&& decoded) {
@@ -192,6 +197,10 @@ void CoordinatorServer::on(PeerId peer, wire::Requests&& batch, Payloads&& args)
   bool is_node = peers_.at(peer).role == wire::Role::kNode;
   auto env = calls_.answer(peer, is_node, std::move(batch), std::move(args));
   send(env.to, std::move(env.message));
+}
+
+void CoordinatorServer::on(PeerId peer, wire::Returned&& returned) {
+  scheduler_.returned(peer, returned.ids);
 }
 
 void CoordinatorServer::on(PeerId peer, wire::Bye&&) {

@@ -39,6 +39,7 @@ class CoordinatorServer final : public Hub {
   void on(PeerId peer, wire::Credit&& credit);
   void on(PeerId peer, wire::Cancel&& cancel);
   void on(PeerId peer, wire::Requests&& batch, Payloads&& args);
+  void on(PeerId peer, wire::Returned&& returned);
   void on(PeerId peer, wire::Bye&& bye);
   void on(PeerId peer, wire::Heartbeat&& beat);
 
@@ -75,6 +76,7 @@ class CoordinatorServer final : public Hub {
   asio::steady_timer heartbeat_;
   Liveness<PeerId> liveness_;  // remote peers only: in-process ones cannot go silent
   std::uint64_t stale_reported_ = 0;
+  std::uint64_t reclaimed_reported_ = 0;
   bool flush_posted_ = false;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

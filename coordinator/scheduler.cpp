@@ -30,8 +30,7 @@ void Scheduler::node_joined(PeerId node, std::string name, std::uint32_t executo
                             std::uint32_t slots) {
   auto& n = nodes_[node];
   n.name = std::move(name);
-  executors_ += executors - n.executors;
-  n.executors = executors;
+  update_node(n, n.running, executors);
   n.slots = slots;
   capacity_changed_ = true;
 }
@@ -40,7 +39,6 @@ Scheduler::Lost Scheduler::node_left(PeerId node) {
   Lost lost;
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return lost;
-  executors_ -= it->second.executors;
   // A scan rather than a per-node index: node loss is rare, and an index
   // costs an allocation per dispatched task. Highest id first, so that
   // requeueing each at the front keeps the original order.
@@ -72,6 +70,7 @@ Scheduler::Lost Scheduler::node_left(PeerId node) {
     ++lost.requeued;
     enqueue(id, true);
   }
+  update_node(it->second, 0, 0);
   nodes_.erase(it);
   capacity_changed_ = true;
   return lost;
@@ -134,31 +133,88 @@ std::uint64_t Scheduler::pop_task(ClientRec& client) {
 }
 
 void Scheduler::pump() {
-  // One task per node with free credit per pass, so a short queue spreads
-  // over every node before any node gets a second task.
+  // Idle executors first, across nodes: no node holds a task ahead while
+  // another node has an executor with nothing to do. Then what each node may
+  // hold ahead (its prefetch, in its credit). One task per node per pass, so
+  // a short queue spreads over every node before any node gets a second.
+  fill([](const NodeRec& n) { return std::min<std::size_t>(n.slots, n.executors); });
+  fill([](const NodeRec& n) { return std::size_t{n.slots}; });
+  reclaim();
+}
+
+template <class Limit>
+void Scheduler::fill(Limit limit) {
   for (bool progress = true; progress && !ready_clients_.empty();) {
     progress = false;
     for (auto& [node_id, node] : nodes_) {
       if (ready_clients_.empty()) break;
-      if (node.running >= node.slots) continue;
-      PeerId client_id = ready_clients_.front();
-      ready_clients_.pop_front();
-      auto& client = clients_[client_id];
-      auto id = pop_task(client);
-      if (client.queued > 0) ready_clients_.push_back(client_id);
-      auto& t = tasks_.at(id);
-      t.node = node_id;
-      ++node.running;
-      auto& env = batch<wire::Dispatch>(dispatch_index_, node_id);
-      auto& out = std::get<wire::Dispatch>(env.message.body);
-      out.tasks.push_back(t.spec);
-      if (t.spec.pool && node.pools.insert(t.spec.pool).second) out.pools.push_back(client.pool);
-      // Large arguments are shared, not copied; ours are kept for a re-run elsewhere.
-      env.message.payloads.push_back(t.args.share());
-      ++stats_.dispatched;
+      if (node.running >= limit(node)) continue;
+      dispatch_one(node_id, node);
       progress = true;
     }
   }
+}
+
+void Scheduler::dispatch_one(PeerId node_id, NodeRec& node) {
+  PeerId client_id = ready_clients_.front();
+  ready_clients_.pop_front();
+  auto& client = clients_[client_id];
+  auto id = pop_task(client);
+  if (client.queued > 0) ready_clients_.push_back(client_id);
+  auto& t = tasks_.at(id);
+  t.node = node_id;
+  update_node(node, node.running + 1, node.executors);
+  auto& env = batch<wire::Dispatch>(dispatch_index_, node_id);
+  auto& out = std::get<wire::Dispatch>(env.message.body);
+  out.tasks.push_back(t.spec);
+  if (t.spec.pool && node.pools.insert(t.spec.pool).second) out.pools.push_back(client.pool);
+  // Large arguments are shared, not copied; ours are kept for a re-run elsewhere.
+  env.message.payloads.push_back(t.args.share());
+  ++stats_.dispatched;
+}
+
+// Nothing is queued here, some node has an idle executor, and another holds
+// more tasks than it has executors: some of those have not started and would
+// wait there behind running ones. Ask for them back (work stealing that
+// cannot run a task twice: the node hands back only tasks it has not started,
+// and says which).
+void Scheduler::reclaim() {
+  if (queued_ > 0 || idle_executors_ == 0 || holding_nodes_ == 0) return;
+  std::size_t want = idle_executors_;
+  for (auto& [node_id, node] : nodes_) {
+    if (want == 0) break;
+    if (!node.holding() || node.reclaiming || node.spent) continue;
+    auto count = std::min(want, node.running - node.executors);
+    want -= count;
+    node.reclaiming = true;
+    ++stats_.reclaims;
+    outbox_.push_back(Envelope{node_id, {wire::Reclaim{static_cast<std::uint32_t>(count)}}});
+  }
+}
+
+void Scheduler::returned(PeerId node, const std::vector<std::uint64_t>& ids) {
+  auto n = nodes_.find(node);
+  if (n == nodes_.end()) return;
+  n->second.reclaiming = false;
+  n->second.spent = ids.empty();
+  for (auto id : ids) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end() || it->second.node != node) continue;  // cancelled, or not there
+    it->second.node = 0;
+    update_node(n->second, n->second.running - 1, n->second.executors);
+    enqueue(id, true);
+    ++stats_.reclaimed;
+  }
+}
+
+void Scheduler::update_node(NodeRec& node, std::size_t running, std::uint32_t executors) {
+  idle_executors_ -= node.idle();
+  holding_nodes_ -= node.holding();
+  executors_ += executors - node.executors;
+  node.running = running;
+  node.executors = executors;
+  idle_executors_ += node.idle();
+  holding_nodes_ += node.holding();
 }
 
 void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Payloads&& payloads) {
@@ -169,7 +225,8 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Payloa
       ++stats_.stale_results;  // cancelled, or already re-run elsewhere
       continue;
     }
-    --n->second.running;
+    update_node(n->second, n->second.running - 1, n->second.executors);
+    n->second.spent = false;  // what it holds has changed
     auto client = it->second.client;
     if (results[i].failure.code == wire::kReturned) {  // handed back unstarted: run elsewhere
       it->second.node = 0;
@@ -195,8 +252,7 @@ void Scheduler::credit(PeerId node, std::uint32_t slots, std::uint32_t executors
   if (it == nodes_.end()) return;
   it->second.slots = slots;
   if (executors != it->second.executors) {
-    executors_ += executors - it->second.executors;
-    it->second.executors = executors;
+    update_node(it->second, it->second.running, executors);
     capacity_changed_ = true;
   }
 }
@@ -225,7 +281,8 @@ void Scheduler::cancel(PeerId client, const wire::Cancel& cancel) {
       --queued_;
     } else if (cancel.kill_running) {
       to_stop[t.node].push_back(id);
-      --nodes_[t.node].running;
+      auto& n = nodes_[t.node];
+      update_node(n, n.running - 1, n.executors);
     } else {
       refused.push_back(t.client_id);
       continue;

@@ -31,7 +31,7 @@ class Scheduler {
  public:
   struct Stats {
     std::uint64_t submitted = 0, dispatched = 0, completed = 0, stale_results = 0, dropped = 0,
-                  requeued = 0;
+                  requeued = 0, reclaims = 0, reclaimed = 0;
   };
 
   struct Options {
@@ -74,11 +74,18 @@ class Scheduler {
   // no longer running there (cancelled, re-run elsewhere) is counted and dropped.
   void results(PeerId node, std::vector<wire::Result>&& results, Payloads&& payloads);
   void credit(PeerId node, std::uint32_t slots, std::uint32_t executors);
+  // The node's answer to a RECLAIM: these tasks were dropped before they
+  // started there; they go back to the front of their queues (no attempt is
+  // counted) and run on a node with an idle executor.
+  void returned(PeerId node, const std::vector<std::uint64_t>& ids);
   // Cancels queued tasks, and running ones if cancel.kill_running; with a
   // request id, delivers Cancelled for each and answers with those it could not.
   void cancel(PeerId client, const wire::Cancel& cancel);
 
-  // Dispatches what the nodes' credit allows, then hands over every pending
+  // Dispatches what the nodes' credit allows (idle executors first, across
+  // nodes; then what each node may hold ahead), asks a node that holds tasks
+  // it has not started to hand some back when another node has an idle
+  // executor and nothing is queued here, then hands over every pending
   // message, one batch per peer and kind.
   std::vector<Envelope> take_outbox();
 
@@ -118,11 +125,24 @@ class Scheduler {
     std::uint32_t slots = 0;
     std::size_t running = 0;                  // tasks dispatched to it and not finished
     std::unordered_set<std::uint64_t> pools;  // settings already sent
+    bool reclaiming = false;                  // a RECLAIM is out; at most one at a time
+    bool spent = false;  // its last RETURNED was empty: not asked again until it reports
+    std::size_t idle() const { return running < executors ? executors - running : 0; }
+    bool holding() const { return running > executors; }  // more tasks than executors
   };
 
   void enqueue(std::uint64_t id, bool front);
   std::uint64_t pop_task(ClientRec& client);
   void pump();
+  // One pass after another over the nodes, one task per node per pass, up
+  // to `limit(node)` unfinished tasks each.
+  template <class Limit>
+  void fill(Limit limit);
+  void dispatch_one(PeerId node_id, NodeRec& node);
+  void reclaim();
+  // Every change of a node's running count or executors goes through here,
+  // keeping the totals that tell whether reclaiming could help.
+  void update_node(NodeRec& node, std::size_t running, std::uint32_t executors);
   void deliver(PeerId client, wire::Result&& result, Payload&& payload);
   void send_cancel(PeerId node, std::vector<std::uint64_t>&& ids);
   void forget(std::uint64_t id);  // drops a task record and its client's index entry
@@ -141,6 +161,8 @@ class Scheduler {
   std::mt19937_64 pool_keys_;  // unlike a counter, not reused by a restart
   std::size_t queued_ = 0;
   std::uint32_t executors_ = 0;
+  std::size_t idle_executors_ = 0;  // over all nodes
+  std::size_t holding_nodes_ = 0;   // nodes with more unfinished tasks than executors
   bool capacity_changed_ = false;
   Stats stats_;
 

@@ -72,16 +72,11 @@ void ExecutorSet::spawn(Slot slot) {
   watch(e);
 }
 
-void ExecutorSet::queue(Slot slot, RecordKind kind, std::string_view meta,
-                        std::shared_ptr<const Payload> payload) {
+void ExecutorSet::queue_encoded(Slot slot, std::string&& head,
+                                std::shared_ptr<const Payload> payload) {
   auto& e = execs_.at(slot);
   if (!e) return;
-  Exec::Out out;
-  out.head.resize(kRecordHeaderBytes);
-  put_record_header(out.head.data(), kind, meta.size(), payload ? payload->size() : 0);
-  out.head += meta;
-  out.payload = std::move(payload);
-  e->pending.push_back(std::move(out));
+  e->pending.push_back(Exec::Out{std::move(head), std::move(payload)});
 }
 
 void ExecutorSet::flush(Slot slot) {

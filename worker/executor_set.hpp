@@ -6,6 +6,7 @@
 #pragma once
 
 #include <asio/io_context.hpp>
+#include <dpool/detail/codec.hpp>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -43,9 +44,18 @@ class ExecutorSet {
   // Starts an executor in an empty slot. Failing to start is reported as an
   // exit with code 127, later on the loop (never from inside this call).
   void spawn(Slot slot);
-  // Queues a record for the slot's executor; flush() writes what is queued.
-  void queue(Slot slot, RecordKind kind, std::string_view meta,
-             std::shared_ptr<const Payload> payload);
+  // Queues a record for the slot's executor, its meta encoded from `meta` (a
+  // wire struct) straight behind the header; flush() writes what is queued.
+  template <class Meta>
+  void queue(Slot slot, RecordKind kind, const Meta& meta, std::shared_ptr<const Payload> payload) {
+    std::string head;
+    head.reserve(kRecordHeaderBytes + kTypicalMetaBytes);
+    head.resize(kRecordHeaderBytes);
+    detail::encode_into(head, meta);
+    put_record_header(head.data(), kind, head.size() - kRecordHeaderBytes,
+                      payload ? payload->size() : 0);
+    queue_encoded(slot, std::move(head), std::move(payload));
+  }
   void flush(Slot slot);
   // The serial of the slot's executor, 0 if none is running.
   Serial serial(Slot slot) const;
@@ -58,7 +68,9 @@ class ExecutorSet {
 
  private:
   struct Exec;
+  static constexpr std::size_t kTypicalMetaBytes = 112;  // a task's meta, name included
 
+  void queue_encoded(Slot slot, std::string&& head, std::shared_ptr<const Payload> payload);
   void watch(const std::shared_ptr<Exec>& e);
   void poll_exit(const std::shared_ptr<Exec>& e, std::chrono::steady_clock::time_point since);
   void reap_exited();

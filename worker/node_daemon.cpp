@@ -157,6 +157,13 @@ void NodeDaemon::on(wire::Cancel&& cancel) {
   supervisor_.cancel(cancel.ids, cancel.kill_running);
 }
 
+void NodeDaemon::on(wire::Reclaim&& reclaim) {
+  auto ids = supervisor_.reclaim(reclaim.count);
+  if (!ids.empty())
+    spdlog::debug("node {}: handed {} queued task(s) back to the coordinator", name_, ids.size());
+  link_->send({wire::Returned{std::move(ids)}});
+}
+
 ExecutorSet::Events NodeDaemon::executor_events() {
   ExecutorSet::Events e;
   e.record = [this](Slot slot, Record&& r) { on_record(slot, std::move(r)); };
@@ -227,7 +234,7 @@ void NodeDaemon::reply_to(Slot slot, ExecutorSet::Serial serial, wire::Reply&& r
                   reply.id);
     return;
   }
-  execs_->queue(slot, RecordKind::kReply, wire::encode_meta(reply),
+  execs_->queue(slot, RecordKind::kReply, reply,
                 std::make_shared<const Payload>(std::move(answer)));
   execs_->flush(slot);
 }
@@ -268,7 +275,7 @@ void NodeDaemon::init_pool(Slot slot, std::uint64_t pool) {
   init.name = p->second.init_name;
   init.fingerprint = p->second.init_fingerprint;
   init.pool = pool;
-  execs_->queue(slot, RecordKind::kInit, wire::encode_meta(init),
+  execs_->queue(slot, RecordKind::kInit, init,
                 std::make_shared<const Payload>(p->second.init_args));
 }
 
@@ -281,7 +288,7 @@ void NodeDaemon::apply() {
   for (auto& [slot, tasks] : a.run) {
     for (auto& [task, args] : tasks) {
       if (task.pool) init_pool(slot, task.pool);
-      execs_->queue(slot, RecordKind::kRun, wire::encode_meta(task), std::move(args));
+      execs_->queue(slot, RecordKind::kRun, task, std::move(args));
     }
     execs_->flush(slot);
   }

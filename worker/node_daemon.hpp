@@ -42,6 +42,7 @@ class NodeDaemon {
   // Messages from the coordinator (loop thread), through wire::dispatch.
   void on(wire::Dispatch&& batch, Payloads&& args);
   void on(wire::Cancel&& cancel);
+  void on(wire::Reclaim&& reclaim);
 
  private:
   using Slot = Supervisor::Slot;

@@ -9,6 +9,7 @@ constexpr unsigned kMaxFailedStarts = 3;
 constexpr double kBatchUs = 1000;  // aim for ~1 ms of work per executor hand-off
 constexpr std::size_t kMaxDepth = 64;
 constexpr double kLongTaskUs = 50'000;  // above this, no prefetch: balance matters more
+constexpr double kLearnWeight = 0.3;    // of the latest run, in a name's moving average
 }  // namespace
 
 Supervisor::Supervisor(Options options) : options_(std::move(options)) {
@@ -59,16 +60,18 @@ void Supervisor::executor_ready(Slot slot, int pid, TimePoint now) {
 
 void Supervisor::executor_done(Slot slot, wire::Result&& result, Payload&& payload, TimePoint now) {
   auto& s = slots_.at(slot);
-  if (s.assigned.empty() || s.assigned.front() != result.id) {
+  if (s.assigned.empty() || s.assigned.front().id != result.id) {
     // Out of order: the executor does not follow the protocol. Replace it.
     actions_.kill.push_back(slot);
     return;
   }
   s.assigned.pop_front();
   s.front_since = now;  // the next one, if any, starts now
+  if (!s.assigned.empty()) s.ahead_us = std::max(0.0, s.ahead_us - s.assigned.front().expected_us);
   ++s.done;
   double run = static_cast<double>(result.finished_us - result.started_us);
   mean_run_us_ = mean_run_us_ < 0 ? run : 0.8 * mean_run_us_ + 0.2 * run;
+  if (auto it = tasks_.find(result.id); it != tasks_.end()) learn(it->second.spec.name, run);
   result.pid = static_cast<std::uint32_t>(s.pid);
   finish(result.id, std::move(result), std::move(payload));
   if (s.limit && s.done >= s.limit && s.state == State::kReady) {
@@ -85,7 +88,7 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
   bool during_start = s.state == State::kStarting;
   if (s.state == State::kKilled) requeue_assigned(s);  // we killed it: nothing else failed
   if (!s.assigned.empty()) {
-    auto running = s.assigned.front();
+    auto running = s.assigned.front().id;
     s.assigned.pop_front();
     detail::Failure f;
     f.code = ErrorCode::kWorkerCrashed;
@@ -98,8 +101,7 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
       ++t.crashes;
       if (t.spec.attempt < t.spec.retries && t.crashes < options_.poison_crashes) {
         ++t.spec.attempt;  // retried on request; it goes first
-        s.assigned.push_back(running);
-        std::rotate(s.assigned.rbegin(), s.assigned.rbegin() + 1, s.assigned.rend());
+        s.assigned.push_front(Assigned{running, -1});
       } else {
         if (t.crashes >= options_.poison_crashes && t.spec.retries > 0)
           f.message = "the task has killed " + std::to_string(t.crashes) +
@@ -140,21 +142,22 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
 // dropping the cancelled ones.
 void Supervisor::requeue_assigned(SlotRec& s) {
   for (auto i = s.assigned.rbegin(); i != s.assigned.rend(); ++i) {
-    auto t = tasks_.find(*i);
+    auto t = tasks_.find(i->id);
     if (t == tasks_.end()) continue;
     if (t->second.cancelled)
       tasks_.erase(t);
     else
-      queue_.push_front(*i);
+      queue_.push_front(i->id);
   }
   s.assigned.clear();
+  s.ahead_us = 0;
 }
 
 void Supervisor::tick(TimePoint now) {
   for (Slot slot = 0; slot < slots_.size(); ++slot) {
     auto& s = slots_[slot];
     if (!running(s.state) || s.assigned.empty()) continue;
-    auto it = tasks_.find(s.assigned.front());
+    auto it = tasks_.find(s.assigned.front().id);
     if (it == tasks_.end() || it->second.spec.timeout_ms == 0) continue;
     auto limit = std::chrono::milliseconds(it->second.spec.timeout_ms);
     if (now < s.front_since + limit) continue;
@@ -173,7 +176,7 @@ std::optional<Supervisor::TimePoint> Supervisor::next_deadline() const {
   std::optional<TimePoint> next;
   for (auto& s : slots_) {
     if (!running(s.state) || s.assigned.empty()) continue;
-    auto it = tasks_.find(s.assigned.front());
+    auto it = tasks_.find(s.assigned.front().id);
     if (it == tasks_.end() || it->second.spec.timeout_ms == 0) continue;
     auto at = s.front_since + std::chrono::milliseconds(it->second.spec.timeout_ms);
     if (!next || at < *next) next = at;
@@ -200,7 +203,7 @@ void Supervisor::cancel(const std::vector<std::uint64_t>& ids, bool kill_running
   for (Slot slot = 0; slot < slots_.size(); ++slot) {
     auto& s = slots_[slot];
     if (s.assigned.empty()) continue;
-    auto it = tasks_.find(s.assigned.front());
+    auto it = tasks_.find(s.assigned.front().id);
     if (it == tasks_.end() || !it->second.cancelled) continue;
     tasks_.erase(it);
     s.state = State::kKilled;
@@ -245,9 +248,9 @@ void Supervisor::drain() {
 void Supervisor::abandon() {
   for (Slot slot = 0; slot < slots_.size(); ++slot) {
     auto& s = slots_[slot];
-    for (auto id : s.assigned) {
-      if (!tasks_.erase(id)) continue;
-      actions_.results.results.push_back(returned(id));
+    for (auto& a : s.assigned) {
+      if (!tasks_.erase(a.id)) continue;
+      actions_.results.results.push_back(returned(a.id));
       actions_.result_payloads.emplace_back();
     }
     if (running(s.state) && !s.assigned.empty()) {
@@ -269,6 +272,7 @@ void Supervisor::shutdown() {
     if (slots_[slot].state != State::kDown) actions_.kill.push_back(slot);
     slots_[slot].state = State::kDown;
     slots_[slot].assigned.clear();
+    slots_[slot].ahead_us = 0;
   }
 }
 
@@ -290,27 +294,34 @@ std::size_t Supervisor::depth() const {
 }
 
 void Supervisor::pump(TimePoint now) {
-  // Round-robin, one task per executor per pass, so a short queue spreads
-  // over every idle executor before any executor gets a second task.
-  std::size_t d = depth();
   std::vector<std::vector<std::pair<wire::Task, Args>>> batches(slots_.size());
-  for (bool progress = true; progress && !queue_.empty();) {
+  auto taking = [&](const SlotRec& s) {
+    return s.state == State::kReady && !(s.limit && s.done + s.assigned.size() >= s.limit);
+  };
+  // Idle executors first, round-robin: a task never waits behind a running
+  // one while an executor has nothing to do.
+  for (Slot slot = 0; slot < slots_.size(); ++slot) {
+    auto& s = slots_[slot];
+    if (!taking(s) || !s.assigned.empty()) continue;
+    auto* t = next_queued();
+    if (!t) break;
+    assign(slot, *t, expected_us(t->spec.name).value_or(-1), now, batches);
+  }
+  // Then, one task per executor per pass, written ahead to executors that
+  // are busy, so that tiny tasks go in batches: only tasks known to be short,
+  // to executors whose work ahead is known to end soon (see may_write_ahead).
+  // While some executor has yet to start once, nothing is written ahead: a
+  // task written to one executor cannot move to a sibling ready a moment later.
+  for (bool progress = never_ready_ == 0; progress;) {
     progress = false;
-    for (Slot slot = 0; slot < slots_.size() && !queue_.empty(); ++slot) {
+    for (Slot slot = 0; slot < slots_.size(); ++slot) {
       auto& s = slots_[slot];
-      if (s.state != State::kReady || s.assigned.size() >= d) continue;
-      if (s.limit && s.done + s.assigned.size() >= s.limit) continue;
-      auto id = queue_.front();
-      queue_.pop_front();
-      auto found = tasks_.find(id);
-      if (found == tasks_.end()) continue;
-      auto& t = found->second;
-      if (s.assigned.empty()) s.front_since = now;
-      s.assigned.push_back(id);
-      if (t.spec.pool && !pool_limits_.empty())
-        if (auto pool = pool_limits_.find(t.spec.pool); pool != pool_limits_.end())
-          s.limit = s.limit ? std::min(s.limit, pool->second) : pool->second;
-      batches[slot].emplace_back(t.spec, t.args);
+      if (!taking(s) || s.assigned.empty() || s.assigned.size() >= kMaxDepth) continue;
+      auto* t = next_queued();
+      if (!t) break;
+      auto expected = expected_us(t->spec.name);
+      if (!expected || !may_write_ahead(s, *expected, now)) continue;
+      assign(slot, *t, *expected, now, batches);
       progress = true;
     }
   }
@@ -327,6 +338,62 @@ void Supervisor::pump(TimePoint now) {
     }
   }
   update_credit();
+}
+
+Supervisor::TaskRec* Supervisor::next_queued() {
+  while (!queue_.empty()) {
+    auto it = tasks_.find(queue_.front());
+    if (it != tasks_.end()) return &it->second;
+    queue_.pop_front();  // cancelled while queued
+  }
+  return nullptr;
+}
+
+bool Supervisor::may_write_ahead(const SlotRec& s, double next_us, TimePoint now) const {
+  double front_us = s.assigned.front().expected_us;
+  if (front_us < 0) return false;  // the running task's length is unknown
+  double elapsed_us = std::chrono::duration<double, std::micro>(now - s.front_since).count();
+  double left_us = front_us - elapsed_us;
+  // A task running longer than expected may run much longer still (the same
+  // name, other arguments): nothing more goes behind it.
+  if (left_us < 0) return false;
+  return left_us + s.ahead_us + next_us <= kBatchUs;
+}
+
+void Supervisor::assign(Slot slot, TaskRec& t, double expected, TimePoint now,
+                        std::vector<std::vector<std::pair<wire::Task, Args>>>& batches) {
+  auto& s = slots_[slot];
+  queue_.pop_front();
+  if (s.assigned.empty())
+    s.front_since = now;
+  else
+    s.ahead_us += std::max(0.0, expected);
+  s.assigned.push_back(Assigned{t.spec.id, expected});
+  if (t.spec.pool && !pool_limits_.empty())
+    if (auto pool = pool_limits_.find(t.spec.pool); pool != pool_limits_.end())
+      s.limit = s.limit ? std::min(s.limit, pool->second) : pool->second;
+  batches[slot].emplace_back(t.spec, t.args);
+}
+
+void Supervisor::learn(const std::string& name, double run_us) {
+  auto [it, fresh] = expected_us_.try_emplace(name, run_us);
+  if (!fresh) it->second = (1 - kLearnWeight) * it->second + kLearnWeight * run_us;
+}
+
+std::optional<double> Supervisor::expected_us(const std::string& name) const {
+  auto it = expected_us_.find(name);
+  if (it == expected_us_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::uint64_t> Supervisor::reclaim(std::size_t max) {
+  std::vector<std::uint64_t> ids;
+  while (ids.size() < max && !queue_.empty()) {
+    auto id = queue_.back();
+    queue_.pop_back();
+    if (tasks_.erase(id)) ids.push_back(id);  // else cancelled while queued
+  }
+  return ids;
 }
 
 void Supervisor::finish(std::uint64_t id, wire::Result&& result, Payload&& payload) {
@@ -363,9 +430,9 @@ void Supervisor::update_credit() {
 
 std::optional<std::uint64_t> Supervisor::running_task(Slot slot) const {
   auto& s = slots_.at(slot);
-  if (!running(s.state) || s.assigned.empty() || !tasks_.contains(s.assigned.front()))
+  if (!running(s.state) || s.assigned.empty() || !tasks_.contains(s.assigned.front().id))
     return std::nullopt;
-  return s.assigned.front();
+  return s.assigned.front().id;
 }
 
 Supervisor::Actions Supervisor::take_actions() {

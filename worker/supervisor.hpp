@@ -72,6 +72,10 @@ class Supervisor {
   // Forgets every task (the coordinator no longer knows them: it restarted or
   // declared this node dead): running ones are stopped, nothing is reported.
   void reset();
+  // Hands back up to `max` queued tasks that no executor has been given, the
+  // last ones first (those that would have waited longest here); they are
+  // forgotten here. For the coordinator's RECLAIM.
+  std::vector<std::uint64_t> reclaim(std::size_t max);
   // Takes no more tasks: queued ones go back to the coordinator at once
   // (wire::kReturned), running ones may finish. Credit drops to zero.
   void drain();
@@ -94,19 +98,27 @@ class Supervisor {
   // The task the slot's executor is running now, if any (the first of those
   // written to it); what a call made by that executor is on behalf of.
   std::optional<std::uint64_t> running_task(Slot slot) const;
+  // How long tasks of `name` run, learned from the executors' reports (a
+  // moving average); nullopt until one has finished here.
+  std::optional<double> expected_us(const std::string& name) const;
 
  private:
   enum class State { kStarting, kReady, kRetiring, kKilled, kDown };
   static bool running(State s) { return s == State::kReady || s == State::kRetiring; }
+  struct Assigned {
+    std::uint64_t id;
+    double expected_us;  // its expected run time when it was written; < 0: unknown
+  };
   struct SlotRec {
     State state = State::kDown;
     int pid = 0;
-    std::deque<std::uint64_t> assigned;  // written to the executor, in order; front is running
-    TimePoint front_since{};             // when the front task started running
-    unsigned done = 0;                   // tasks completed by this process
-    unsigned limit = 0;                  // retire after this many; 0 = never
-    unsigned failed_starts = 0;          // consecutive deaths before READY
-    bool was_ready = false;              // has been READY at least once
+    std::deque<Assigned> assigned;  // written to the executor, in order; front is running
+    double ahead_us = 0;            // expected run time of those after the front
+    TimePoint front_since{};        // when the front task started running
+    unsigned done = 0;              // tasks completed by this process
+    unsigned limit = 0;             // retire after this many; 0 = never
+    unsigned failed_starts = 0;     // consecutive deaths before READY
+    bool was_ready = false;         // has been READY at least once
   };
   struct TaskRec {
     wire::Task spec;
@@ -118,6 +130,14 @@ class Supervisor {
   void spawn(Slot slot);
   void requeue_assigned(SlotRec& s);
   void pump(TimePoint now);
+  // The first queued task still wanted, or nullptr (cancelled ones are dropped).
+  TaskRec* next_queued();
+  // Whether the slot's executor, busy already, may be written `next` to run
+  // after what it has: only when the work ahead of it is known to end soon.
+  bool may_write_ahead(const SlotRec& s, double next_us, TimePoint now) const;
+  void assign(Slot slot, TaskRec& t, double expected, TimePoint now,
+              std::vector<std::vector<std::pair<wire::Task, Args>>>& batches);
+  void learn(const std::string& name, double run_us);
   void finish(std::uint64_t id, wire::Result&& result, Payload&& payload);
   void fail(std::uint64_t id, const detail::Failure& failure, int pid);
   void update_credit();
@@ -133,6 +153,7 @@ class Supervisor {
   Stats stats_;
   std::size_t never_ready_ = 0;  // slots not yet READY since start()
   double mean_run_us_ = -1;      // moving average of task run time; < 0 until measured
+  std::unordered_map<std::string, double> expected_us_;  // moving average per task name
   std::uint32_t advertised_ = 0;
   std::string broken_;  // set when executors keep dying at start-up
   bool draining_ = false;

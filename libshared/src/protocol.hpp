@@ -25,7 +25,7 @@
 namespace dpool::internal::wire {
 
 constexpr std::uint32_t kMagic = 0x4c4f5044;  // "DPOL"
-constexpr std::uint16_t kVersion = 3;
+constexpr std::uint16_t kVersion = 4;
 constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kMaxBodyBytes = 256u << 20;
 constexpr std::uint32_t kMaxBatch = 1u << 20;  // tasks, results or requests in one message
@@ -330,9 +330,32 @@ struct Replies {
   }
 };
 
+// Coordinator -> node: hand back up to `count` tasks you hold that have not
+// started (another node has idle executors). The node answers with RETURNED,
+// also when it has none to give.
+struct Reclaim {
+  static constexpr KindInfo kKind{15, "RECLAIM", kByCoordinator};
+  std::uint32_t count = 0;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(count);
+  }
+};
+
+// Node -> coordinator: the answer to RECLAIM: these tasks (the coordinator's
+// ids) were dropped before they started; they run elsewhere.
+struct Returned {
+  static constexpr KindInfo kKind{16, "RETURNED", kByNode};
+  std::vector<std::uint64_t> ids;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    list(ar, ids, kMaxBatch);
+  }
+};
+
 // The table: every kind that travels.
 using Body = std::variant<Hello, Welcome, Reject, Submit, Dispatch, Results, Deliver, Cancel,
-                          Credit, Heartbeat, Bye, Status, Requests, Replies>;
+                          Credit, Heartbeat, Bye, Status, Requests, Replies, Reclaim, Returned>;
 
 struct Message {
   Body body;

@@ -286,14 +286,20 @@ TEST_CASE("as_completed yields results as they finish (test_as_completed)") {
 
 TEST_CASE("cancel removes a queued task and leaves the others (test_cancel)") {
   in_both_modes([](dpool::Pool& pool) {
+    // More long tasks than a node takes at once (its credit is at most 65 per
+    // executor), so that the victim and the keeper are certainly still
+    // queued at the coordinator.
+    auto stoppable = pool.with({.cancel_running = true});
     std::vector<dpool::AsyncResult<int>> blockers;
-    for (int i = 0; i < 8; ++i) blockers.push_back(pool.apply_async(tt::sleep_ms, 300));
+    for (int i = 0; i < 140; ++i) blockers.push_back(stoppable.apply_async(tt::sleep_ms, 30000));
     auto victim = pool.apply_async(tt::square, 7);
     auto keeper = pool.apply_async(tt::square, 8);
     CHECK(victim.cancel());
     CHECK_THROWS_AS(victim.get(10s), dpool::Cancelled);
-    CHECK(keeper.get(30s) == 64);
-    for (auto& b : blockers) CHECK(b.get(30s) == 300);
+    CHECK_FALSE(keeper.ready());
+    for (auto& b : blockers) CHECK(b.cancel());  // running or queued: all stop
+    CHECK(keeper.get(30s) == 64);  // the keeper was left in the queue
+    for (auto& b : blockers) CHECK_THROWS_AS(b.get(10s), dpool::Cancelled);
     CHECK_FALSE(victim.cancel());  // already done
   });
 }

@@ -92,6 +92,11 @@ int started_then_sleep(std::string fifo_path, int ms) {
   return ms;
 }
 
+int slow_if_zero(int x) {
+  if (x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // task work
+  return x;
+}
+
 }  // namespace test_tasks
 
 DPOOL_REGISTER_AS(test_tasks::square, "square");
@@ -113,3 +118,4 @@ DPOOL_REGISTER_AS(test_tasks::crash_once, "crash_once");
 DPOOL_REGISTER_AS(test_tasks::huge_error, "huge_error");
 DPOOL_REGISTER_AS(test_tasks::echo_after_ms, "echo_after_ms");
 DPOOL_REGISTER_AS(test_tasks::started_then_sleep, "started_then_sleep");
+DPOOL_REGISTER_AS(test_tasks::slow_if_zero, "slow_if_zero");

@@ -57,4 +57,6 @@ namespace test_tasks {
 // the FIFO at `fifo_path` (test_support::TaskStarts; skipped if nobody has it
 // open), then sleeps ms and returns ms.
 int started_then_sleep(std::string fifo_path, int ms);
+// Returns x; item 0 first sleeps 1.5 s (the slow item of an imap_unordered).
+int slow_if_zero(int x);
 }  // namespace test_tasks

@@ -158,6 +158,10 @@ Payloads sample(const KindInfo& kind) {
     case wire::Replies::kKind.number:
       return frames(wire::Replies{{sample_reply(1), sample_reply(2, dpool::ErrorCode::kRefused)}},
                     payloads_of({"answer-1", ""}));
+    case wire::Reclaim::kKind.number:
+      return frames(wire::Reclaim{3});
+    case wire::Returned::kKind.number:
+      return frames(wire::Returned{{7, 0xffffffffffffffffull, 9}});
   }
   FAIL("no sample message for kind " << kind.name << " (" << kind.number << ")");
   return {};
@@ -191,8 +195,8 @@ bool is(const wire::Message& m) {
 TEST_CASE("the header frame is the magic, the version and the kind, little-endian") {
   auto f = frames(wire::Credit{1, 1});
   REQUIRE(f.size() == 2);
-  CHECK(str(f[0]) == std::string("DPOL\x03\x00\x09\x00", 8));
-  static_assert(wire::kVersion == 3);
+  CHECK(str(f[0]) == std::string("DPOL\x04\x00\x09\x00", 8));
+  static_assert(wire::kVersion == 4);
 }
 
 TEST_CASE("every kind keeps its wire number, name and senders, and find_kind maps it back") {
@@ -218,6 +222,8 @@ TEST_CASE("every kind keeps its wire number, name and senders, and find_kind map
       {12, "STATUS", kByCoordinator},
       {13, "REQUEST", kByClient | kByNode},
       {14, "REPLY", kByCoordinator},
+      {15, "RECLAIM", kByCoordinator},
+      {16, "RETURNED", kByNode},
   };
   REQUIRE(kAllKinds.size() == table.size());
   std::set<std::uint16_t> numbers;
@@ -244,7 +250,7 @@ TEST_CASE("every kind keeps its wire number, name and senders, and find_kind map
   }
   CHECK(numbers.size() == table.size());
   CHECK(names.size() == table.size());
-  for (std::uint16_t n : {std::uint16_t{0}, std::uint16_t{15}, std::uint16_t{0xffff}}) {
+  for (std::uint16_t n : {std::uint16_t{0}, std::uint16_t{17}, std::uint16_t{0xffff}}) {
     CAPTURE(n);
     CHECK(wire::find_kind(n) == nullptr);
   }
@@ -644,7 +650,7 @@ TEST_CASE("a REJECT of another protocol version still decodes, so a refused peer
 
 TEST_CASE("decode rejects a kind number that is not in the table as kBadKind") {
   auto good = sample(wire::Credit::kKind);
-  std::vector<std::uint16_t> unknown{0, 15, 16, 0x100, 0xffff};
+  std::vector<std::uint16_t> unknown{0, 17, 18, 0x100, 0xffff};
   for (std::uint16_t k : unknown) REQUIRE(wire::find_kind(k) == nullptr);
   for (std::uint32_t k = 0; k < 64; ++k)
     if (!wire::find_kind(static_cast<std::uint16_t>(k)))
@@ -912,4 +918,16 @@ TEST_CASE("truncated or random meta is an error value, never a throw") {
     CHECK_NOTHROW((void)wire::decode_meta<wire::Request>(b));
     CHECK_NOTHROW((void)wire::decode_meta<wire::Reply>(b));
   }
+}
+
+TEST_CASE("RECLAIM carries a count and RETURNED the ids handed back, also none") {
+  auto m = wire::decode(frames(wire::Reclaim{7}));
+  REQUIRE(m);
+  CHECK(body<wire::Reclaim>(*m).count == 7);
+  auto r = wire::decode(frames(wire::Returned{{1, 0xffffffffffffffffull, 3}}));
+  REQUIRE(r);
+  CHECK(body<wire::Returned>(*r).ids == std::vector<std::uint64_t>{1, 0xffffffffffffffffull, 3});
+  auto none = wire::decode(frames(wire::Returned{}));
+  REQUIRE(none);
+  CHECK(body<wire::Returned>(*none).ids.empty());
 }

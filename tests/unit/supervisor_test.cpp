@@ -34,7 +34,7 @@ Supervisor make(unsigned processes, unsigned max_tasks_per_child = 0) {
 }
 
 void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt = 0,
-          std::uint64_t pool = 0) {
+          std::uint64_t pool = 0, Supervisor::TimePoint now = kNow) {
   std::vector<wire::Task> tasks;
   Payloads payloads;
   for (auto id : ids) {
@@ -46,7 +46,7 @@ void give(Supervisor& s, std::vector<std::uint64_t> ids, std::uint32_t attempt =
     tasks.push_back(t);
     payloads.push_back(payload("args-" + std::to_string(id)));
   }
-  s.tasks(std::move(tasks), std::move(payloads), kNow);
+  s.tasks(std::move(tasks), std::move(payloads), now);
 }
 
 int pid_for(Slot slot) {
@@ -63,12 +63,13 @@ Supervisor started(unsigned processes, unsigned max_tasks_per_child = 0) {
 }
 
 // The executor in `slot` finished task `id` after `run_us` microseconds.
-void done(Supervisor& s, Slot slot, std::uint64_t id, std::int64_t run_us = 100) {
+void done(Supervisor& s, Slot slot, std::uint64_t id, std::int64_t run_us = 100,
+          Supervisor::TimePoint now = kNow) {
   wire::Result r;
   r.id = id;
   r.started_us = 1'000'000;
   r.finished_us = 1'000'000 + run_us;
-  s.executor_done(slot, std::move(r), payload("out-" + std::to_string(id)), kNow);
+  s.executor_done(slot, std::move(r), payload("out-" + std::to_string(id)), now);
 }
 
 // Task ids handed to each slot by the RUN actions, in order.
@@ -136,18 +137,20 @@ TEST_CASE("tasks wait for a ready executor") {
   CHECK(s.pid_of(1) == 555);
 }
 
-TEST_CASE("tasks spread round-robin: one per executor first, a second before any third") {
+TEST_CASE("tasks spread one per executor first; none goes behind a task of unknown length") {
   auto s = started(4);
   give(s, {1, 2, 3, 4, 5, 6, 7, 8});
   auto a = s.take_actions();
-  // Run time unknown yet: depth 1, so exactly one each.
+  // Run time unknown yet: exactly one each.
   CHECK(runs(a) == RunMap{{0, {1}}, {1, {2}}, {2, {3}}, {3, {4}}});
   CHECK(s.queued() == 4);
 
-  // A short task measured: deeper prefetch, still one per executor per pass.
+  // Task 1 took 100 us: the free executor takes the rest, in a batch, rather
+  // than leaving them behind tasks 2-4, whose length was unknown when they
+  // started (they might run for minutes).
   done(s, 0, 1, 100);
   a = s.take_actions();
-  CHECK(runs(a) == RunMap{{0, {5}}, {1, {6}}, {2, {7}}, {3, {8}}});
+  CHECK(runs(a) == RunMap{{0, {5, 6, 7, 8}}});
   CHECK(s.queued() == 0);
 }
 
@@ -545,4 +548,75 @@ TEST_CASE("running_task is the task at the front of a slot, while its executor r
   CHECK_FALSE(s.running_task(1).has_value());
   CHECK(s.options().node == "node-x");
   CHECK(s.options().processes == 2);
+}
+
+TEST_CASE("a task waiting while one executor runs a long task goes to the one that is free") {
+  // Pool(2), imap_unordered over {0, 1, 2, 3} where item 0 is slow: items 2
+  // and 3 must not wait behind item 0.
+  auto s = started(2);
+  give(s, {10, 11, 12, 13});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {10}}, {1, {11}}});
+  done(s, 1, 11, 50, kNow + 1ms);  // item 1 was quick
+  CHECK(runs(s.take_actions()) == RunMap{{1, {12, 13}}});
+}
+
+TEST_CASE("nothing is written behind a running task that has overrun its expected time") {
+  auto s = started(1);
+  warm_up(s);  // tasks named "task" take 100 us
+  give(s, {1}, 0, 0, kNow);
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});
+  // 50 us later it is still expected to end soon: the next one goes behind it.
+  give(s, {2}, 0, 0, kNow + 50us);
+  CHECK(runs(s.take_actions()) == RunMap{{0, {2}}});
+  // Once the front has run 5 ms, fifty times its expected 100 us, it may run
+  // much longer: the next task waits here instead, free to go to whichever
+  // executor frees first (or back to the coordinator).
+  done(s, 0, 1, 100, kNow + 100us);  // task 2 starts now
+  give(s, {3}, 0, 0, kNow + 100us + 5ms);
+  CHECK(s.take_actions().run.empty());
+  CHECK(s.queued() == 1);
+}
+
+TEST_CASE("tiny tasks still go in batches of about 1 ms of expected work") {
+  auto s = started(1);
+  give(s, {9999});
+  done(s, 0, 9999, 10);  // tasks named "task" take 10 us
+  s.take_actions();
+  std::vector<std::uint64_t> ids;
+  for (std::uint64_t id = 1; id <= 200; ++id) ids.push_back(id);
+  give(s, ids);
+  auto a = runs(s.take_actions());
+  REQUIRE(a.contains(0));
+  CHECK(a.at(0).size() == 64);  // the cap; 1 ms of 10 us tasks would be 100
+  CHECK(s.queued() == 200 - 64);
+}
+
+TEST_CASE("the expected run time of a name follows its recent runs") {
+  auto s = started(1);
+  CHECK_FALSE(s.expected_us("task").has_value());
+  give(s, {1});
+  done(s, 0, 1, 1000);
+  CHECK(*s.expected_us("task") == doctest::Approx(1000));
+  give(s, {2});
+  done(s, 0, 2, 2000);
+  auto e = *s.expected_us("task");
+  CHECK(e > 1000);
+  CHECK(e < 2000);
+}
+
+TEST_CASE("reclaim hands back the last queued tasks, never one an executor was given") {
+  auto s = started(1);
+  give(s, {1, 2, 3, 4});
+  CHECK(runs(s.take_actions()) == RunMap{{0, {1}}});
+  CHECK(s.reclaim(2) == std::vector<std::uint64_t>{4, 3});
+  CHECK(s.queued() == 1);
+  CHECK(s.unfinished() == 2);
+  s.cancel({2}, false);  // cancelled while queued: nothing to hand back
+  CHECK(s.reclaim(5).empty());
+  // The running task still reports; the handed back ones never do.
+  done(s, 0, 1);
+  auto a = s.take_actions();
+  REQUIRE(a.results.results.size() == 1);
+  CHECK(a.results.results[0].id == 1);
+  CHECK(a.run.empty());
 }
