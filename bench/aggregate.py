@@ -61,6 +61,15 @@ ROWS = [
     ("W6 SIGKILL one executor: time to outcome", "W6_fault", "time_to_outcome", "s", None, None),
     ("W7 Pool(2) → first result", "W7_startup", "time_to_first_result", "ms", None, "low"),
 ]
+# W8, load balance (bench/w8_balance.cpp, bench/peers_w8.py): makespan / ideal per mix.
+W8_MIXES = [
+    ("400_mostly_1ms", "20 × 40 ms + 380 × 1 ms"),
+    ("4x300_20x10", "4 × 300 ms + 20 × 10 ms"),
+    ("3x500_12x20", "3 × 500 ms + 12 × 20 ms"),
+    ("2x1000_6x50", "2 × 1 s + 6 × 50 ms"),
+]
+ROWS += [(f"W8 {label}: makespan / ideal", f"W8_{name}", "makespan_ratio", "ratio", None, "low")
+         for name, label in W8_MIXES]
 
 
 def load(path):
@@ -300,6 +309,13 @@ def main():
                        f"(the killed executor's task fails)"))
     w7 = fig("dpool_local", "W7_startup", "time_to_first_result")
     target("W7 local ≤ 20 ms", w7, 20, "<=", f"mp_pool {fmt(mp('W7_startup', 'time_to_first_result'))} ms")
+    for name, label in W8_MIXES:
+        peer = mp(f"W8_{name}", "makespan_ratio")
+        for mode in ("dpool_local", "dpool_cluster"):
+            v = fig(mode, f"W8_{name}", "makespan_ratio")
+            excess = None if v is None or peer is None else v - peer
+            target(f"W8 {label} {mode.split('_')[1]}: makespan/ideal ≤ mp_pool's + 0.02", excess, 0.02,
+                   "<=", f"dpool {fmt(v, 'ratio')} vs mp_pool {fmt(peer, 'ratio')} (measured: the difference)")
 
     # ------------------------------------------------------------ scale (dpool-scale)
     scale = sorted(((w, m), r) for (sys_, w, m), r in figs.items() if sys_ == "dpool")

@@ -1,4 +1,5 @@
-// dpool-bench: dpool's side of the peer benchmarks in shared/peers (W1..W7),
+// dpool-bench: dpool's side of the peer benchmarks in shared/peers (W1..W7)
+// and of bench/peers_w8.py (W8, load balance),
 // with the same workload definitions, printing one JSON line per figure:
 //   {"system", "workload", "metric", "value", "unit", "n", "notes"}
 // Workload names are the peers' ("W1_latency", "W2_unchunked", ...), so the
@@ -7,11 +8,11 @@
 //   dpool-bench [--mode local|cluster] [--quick] [--only W1,W3] [--dpool PATH]
 //               [--connect tcp://HOST:PORT]
 //
-// local   : dpool::Pool(2), executors spawned from this program. Runs W1..W7.
+// local   : dpool::Pool(2), executors spawned from this program. Runs W1..W8.
 // cluster : starts `dpool coordinator` and one `dpool worker --procs 2 --exec
 //           <this program>` as child processes, submits through
 //           Pool(Connect{...}) over loopback tcp, and stops them at the end.
-//           Runs W1, W2, W3, W5.
+//           Runs W1, W2, W3, W5; then W8 on two nodes of one executor each.
 // --connect: cluster mode against a coordinator that is already running (a
 //           real cluster, or daemons started under a profiler); nothing is
 //           started or stopped, and the pool is whatever that cluster has.
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "w8_balance.hpp"
 
 // The program is in dpool_bench, as bench_common.hpp is, so that the shared
 // names need no qualification; main() at the end only calls it.
@@ -109,7 +111,9 @@ struct Sizes {
         w5_reps(quick ? 2 : 5),
         w6_sleep(quick ? 0.5 : 2.0),
         w6_kill_at(quick ? 0.2 : 0.5),
-        w7_reps(quick ? 1 : 3) {}
+        w7_reps(quick ? 1 : 3),
+        w8_reps(quick ? 1 : 3),
+        w8_scale(quick ? 0.1 : 1.0) {}
   int w1_n;
   int w1_warm = 50;
   int w2_n;
@@ -123,6 +127,8 @@ struct Sizes {
   double w6_kill_at;
   double w6_timeout = 20.0;
   int w7_reps;
+  int w8_reps;
+  double w8_scale;  // of the mixes' task durations
   unsigned procs = 2;
 };
 
@@ -490,27 +496,31 @@ void w7_startup(const Sizes& z, Reporter& out) {
 
 // ---------------------------------------------------------------- cluster mode
 
-// One coordinator and one worker node with two executors, on loopback. After
-// start-up their output is forwarded to our stderr; each gets 5 s to stop.
+// One coordinator and `nodes` worker nodes of `procs` executors each, on
+// loopback. After start-up their output is forwarded to our stderr; each
+// gets 5 s to stop.
 struct LocalCluster {
-  explicit LocalCluster(const std::string& dpool)
+  LocalCluster(const std::string& dpool, int nodes, int procs)
       : coordinator({dpool, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "warn"}, 5s) {
     auto line = coordinator.wait_line("listening on", 10s);
     coordinator.forward_output();
     address = line.substr(line.find("tcp://"));
-    worker.emplace(
-        std::vector<std::string>{dpool, "worker", "--connect", address, "--procs", "2", "--exec",
-                                 self_path(), "--name", "bench-worker", "--log", "warn"},
-        5s);
-    worker->wait_line("connected", 20s);
-    worker->forward_output();
+    for (int i = 0; i < nodes; ++i) {
+      auto& w = workers.emplace_back(std::make_unique<DpoolProcess>(
+          std::vector<std::string>{dpool, "worker", "--connect", address, "--procs",
+                                   std::to_string(procs), "--exec", self_path(), "--name",
+                                   "bench-worker-" + std::to_string(i), "--log", "warn"},
+          5s));
+      w->wait_line("connected", 20s);
+      w->forward_output();
+    }
   }
   ~LocalCluster() {
-    worker.reset();  // first, so the node says goodbye to a live coordinator
+    workers.clear();  // first, so the nodes say goodbye to a live coordinator
   }
   DpoolProcess coordinator;
   std::string address;
-  std::optional<DpoolProcess> worker;
+  std::vector<std::unique_ptr<DpoolProcess>> workers;
 };
 
 // Waits (bounded) until the pool reports `want` executors, so default
@@ -528,7 +538,7 @@ void wait_for_executors(dpool::Pool& pool, unsigned want) {
 
 // Fills `o` from the command line; nullopt to go on, else the exit status.
 std::optional<int> parse(int argc, char** argv, Options& o) {
-  CLI::App app{"dpool's side of the peer benchmarks: W1..W7, one JSON line per figure",
+  CLI::App app{"dpool's side of the peer benchmarks: W1..W8, one JSON line per figure",
                "dpool-bench"};
   std::vector<std::string> only;
   app.add_option("--mode", o.mode, "local (default) or cluster")
@@ -560,7 +570,7 @@ int program_main(int argc, char** argv) {
 
   std::optional<LocalCluster> daemons;
   try {
-    if (cluster && opt.connect.empty()) daemons.emplace(find_dpool(opt.dpool));
+    if (cluster && opt.connect.empty()) daemons.emplace(find_dpool(opt.dpool), 1, 2);
   } catch (const std::exception& e) {
     out.failed("cluster_setup", e.what());
     return 1;
@@ -569,7 +579,8 @@ int program_main(int argc, char** argv) {
   if (daemons) log("cluster: coordinator at " + address + ", worker with 2 executors");
   if (!opt.connect.empty()) log("cluster: using the running coordinator at " + address);
 
-  bool shared_pool_needed = wanted("W1") || wanted("W2") || wanted("W3") || wanted("W5");
+  bool shared_pool_needed = wanted("W1") || wanted("W2") || wanted("W3") || wanted("W5") ||
+                            ((!cluster || !opt.connect.empty()) && wanted("W8"));
   if (shared_pool_needed) {
     try {
       std::optional<dpool::Pool> pool;
@@ -582,9 +593,23 @@ int program_main(int argc, char** argv) {
       run("W2", "W2_throughput", [&] { w2_throughput(*pool, z, out); });
       run("W3", "W3_map_default", [&] { w3_map(*pool, z, out); });
       run("W5", "W5_payload", [&] { w5_payload(*pool, z, out); });
+      if (!cluster || !opt.connect.empty())  // on a cluster we started, W8 has its own below
+        run("W8", "W8_balance",
+            [&] { w8_balance(*pool, pool->size(), z.w8_reps, z.w8_scale, out); });
     } catch (const std::exception& e) {
       out.failed("pool_setup", e.what());
     }
+  }
+  // W8 on a cluster: two nodes of one executor each, so that balance across
+  // nodes is what is measured.
+  if (cluster && opt.connect.empty() && wanted("W8")) {
+    daemons.reset();
+    out.run("W8_balance", [&] {
+      LocalCluster two(find_dpool(opt.dpool), 2, 1);
+      dpool::Pool pool(dpool::Connect{.address = two.address});
+      wait_for_executors(pool, 2);
+      w8_balance(pool, 2, z.w8_reps, z.w8_scale, out);
+    });
   }
   if (!cluster) {
     run("W4", "W4_scaling", [&] { w4_scaling(z, out); });
