@@ -22,7 +22,7 @@ constexpr auto kExitGrace = std::chrono::seconds(5);
 struct ExecutorSet::Exec {
   Slot slot = 0;
   Serial serial = 0;
-  ExecutorProcess proc;
+  ChildProcess proc;
   asio::local::stream_protocol::socket socket;
   asio::posix::stream_descriptor pidfd;
   RecordReader reader;
@@ -36,8 +36,13 @@ struct ExecutorSet::Exec {
   explicit Exec(asio::io_context& io) : socket(io), pidfd(io) {}
 };
 
-ExecutorSet::ExecutorSet(asio::io_context& io, SpawnSpec spec, std::size_t slots, Events events)
-    : io_(io), spec_(std::move(spec)), events_(std::move(events)), execs_(slots) {}
+ExecutorSet::ExecutorSet(asio::io_context& io, std::string node, SpawnSpec spec, std::size_t slots,
+                         Events events)
+    : io_(io),
+      node_(std::move(node)),
+      spec_(std::move(spec)),
+      events_(std::move(events)),
+      execs_(slots) {}
 
 ExecutorSet::~ExecutorSet() {
   clear();
@@ -47,9 +52,9 @@ void ExecutorSet::spawn(Slot slot) {
   auto e = std::make_shared<Exec>(io_);
   e->slot = slot;
   try {
-    e->proc = ExecutorProcess::spawn(spec_);
+    e->proc = ChildProcess::spawn(spec_);
   } catch (const std::exception& ex) {
-    spdlog::error("node {}: {}", spec_.node_name, ex.what());
+    spdlog::error("node {}: {}", node_, ex.what());
     asio::post(io_, [this, slot, alive = alive_] {
       if (!*alive) return;
       events_.exited(slot, 0, 127);
@@ -63,8 +68,7 @@ void ExecutorSet::spawn(Slot slot) {
     e->pidfd.assign(e->proc.release_pidfd());
   } else if (!warned_no_pidfd_) {
     warned_no_pidfd_ = true;
-    spdlog::warn("node {}: no pidfd for executors ({}); watching them through their sockets",
-                 spec_.node_name,
+    spdlog::warn("node {}: no pidfd for executors ({}); watching them through their sockets", node_,
                  std::getenv("DPOOL_NO_PIDFD") ? "DPOOL_NO_PIDFD is set" : "pidfd_open failed");
   }
   execs_.at(slot) = e;
@@ -113,7 +117,7 @@ void ExecutorSet::clear() {
     e->socket.close(ignored);
     e->pidfd.close(ignored);
     if (e->exit_poll) e->exit_poll->cancel();
-    e.reset();  // ExecutorProcess kills and reaps
+    e.reset();  // ChildProcess kills and reaps
   }
 }
 
@@ -160,7 +164,7 @@ void ExecutorSet::reap_exited() {
     e->pidfd.close(ignored);
     execs_[slot].reset();
     if (sig || code)
-      spdlog::warn("node {}: executor {} died ({}); replacing it", spec_.node_name, pid,
+      spdlog::warn("node {}: executor {} died ({}); replacing it", node_, pid,
                    sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code));
     any = true;
     events_.exited(slot, sig, code);
@@ -170,35 +174,32 @@ void ExecutorSet::reap_exited() {
 
 void ExecutorSet::read(const std::shared_ptr<Exec>& e) {
   auto span = e->reader.buffer();
-  e->socket.async_read_some(asio::buffer(span.data(), span.size()),
-                            [this, e, alive = alive_](const asio::error_code& ec, std::size_t n) {
-                              if (!*alive || !e->socket.is_open()) return;
-                              if (ec) {  // EOF: the process is exiting; its pidfd reports it
-                                asio::error_code ignored;
-                                e->socket.shutdown(asio::socket_base::shutdown_both, ignored);
-                                if (!e->pidfd.is_open())
-                                  poll_exit(e, std::chrono::steady_clock::now());
-                                return;
-                              }
-                              e->reader.commit(n);
-                              for (;;) {
-                                auto r = e->reader.next();
-                                if (!r) {
-                                  spdlog::error(
-                                      "node {}: executor sent a bad record ({}); killing it",
-                                      spec_.node_name, r.error());
-                                  e->proc.kill();
-                                  if (!e->pidfd.is_open())
-                                    poll_exit(e, std::chrono::steady_clock::now());
-                                  return;
-                                }
-                                if (!*r) break;
-                                events_.record(e->slot, std::move(**r));
-                                if (!*alive || execs_[e->slot] != e) return;
-                              }
-                              events_.settled();
-                              if (*alive && e->socket.is_open()) read(e);
-                            });
+  e->socket.async_read_some(
+      asio::buffer(span.data(), span.size()),
+      [this, e, alive = alive_](const asio::error_code& ec, std::size_t n) {
+        if (!*alive || !e->socket.is_open()) return;
+        if (ec) {  // EOF: the process is exiting; its pidfd reports it
+          asio::error_code ignored;
+          e->socket.shutdown(asio::socket_base::shutdown_both, ignored);
+          if (!e->pidfd.is_open()) poll_exit(e, std::chrono::steady_clock::now());
+          return;
+        }
+        e->reader.commit(n);
+        for (;;) {
+          auto r = e->reader.next();
+          if (!r) {
+            spdlog::error("node {}: executor sent a bad record ({}); killing it", node_, r.error());
+            e->proc.kill();
+            if (!e->pidfd.is_open()) poll_exit(e, std::chrono::steady_clock::now());
+            return;
+          }
+          if (!*r) break;
+          events_.record(e->slot, std::move(**r));
+          if (!*alive || execs_[e->slot] != e) return;
+        }
+        events_.settled();
+        if (*alive && e->socket.is_open()) read(e);
+      });
 }
 
 void ExecutorSet::write(const std::shared_ptr<Exec>& e) {

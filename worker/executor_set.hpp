@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "child_process.hpp"
 #include "exec_channel.hpp"
-#include "executor_process.hpp"
 #include "payload.hpp"
 
 namespace dpool::internal {
@@ -36,7 +36,9 @@ class ExecutorSet {
     std::function<void()> settled;
   };
 
-  ExecutorSet(asio::io_context& io, SpawnSpec spec, std::size_t slots, Events events);
+  // `node` names the node in logs; `spec` starts one executor.
+  ExecutorSet(asio::io_context& io, std::string node, SpawnSpec spec, std::size_t slots,
+              Events events);
   ~ExecutorSet();
   ExecutorSet(const ExecutorSet&) = delete;
   ExecutorSet& operator=(const ExecutorSet&) = delete;
@@ -78,6 +80,7 @@ class ExecutorSet {
   void write(const std::shared_ptr<Exec>& e);
 
   asio::io_context& io_;
+  std::string node_;
   SpawnSpec spec_;
   Events events_;
   std::vector<std::shared_ptr<Exec>> execs_;  // one per slot; fixed size

@@ -8,6 +8,8 @@
 #include <dpool/init.hpp>
 #include <filesystem>
 
+#include "executor_loop.hpp"
+
 namespace dpool::internal {
 namespace {
 
@@ -71,7 +73,9 @@ NodeDaemon::~NodeDaemon() {
 }
 
 void NodeDaemon::init_spawn_spec() {
-  spawn_spec_.node_name = name_;
+  spawn_spec_.env = {{kEnvExecutorFd, std::to_string(kChildFd)},
+                     {kEnvNodeName, name_},
+                     {kEnvParentPid, std::to_string(::getpid())}};
   if (!options_.exec.empty()) {
     spawn_spec_.program = options_.exec;
     spawn_spec_.argv.push_back(options_.exec);
@@ -98,8 +102,8 @@ void NodeDaemon::init_spawn_spec() {
 }
 
 void NodeDaemon::start(const CoordinatorLink::MakeLink& make_link) {
-  execs_ =
-      std::make_unique<ExecutorSet>(io_, spawn_spec_, supervisor_.processes(), executor_events());
+  execs_ = std::make_unique<ExecutorSet>(io_, name_, spawn_spec_, supervisor_.processes(),
+                                         executor_events());
   inited_.resize(supervisor_.processes());
   CoordinatorLink::Options o;
   o.where = options_.connect.empty() ? "the embedded coordinator" : options_.connect;

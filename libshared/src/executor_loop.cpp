@@ -1,6 +1,5 @@
 #include "executor_loop.hpp"
 
-#include <cxxabi.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -20,7 +19,9 @@
 #include <unordered_map>
 
 #include "calls.hpp"
+#include "exception_type.hpp"
 #include "exec_channel.hpp"
+#include "process_start.hpp"
 #include "protocol.hpp"
 
 namespace dpool::internal {
@@ -30,16 +31,6 @@ std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string current_exception_type() {
-  auto* t = abi::__cxa_current_exception_type();
-  if (!t) return "unknown";
-  int status = 0;
-  char* name = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
-  std::string s = status == 0 && name ? name : t->name();
-  std::free(name);
-  return s;
 }
 
 bool write_all(int fd, const iovec* iov, int n) {
@@ -297,6 +288,7 @@ class Executor {
 }  // namespace
 
 int run_executor(int fd) {
+  set_current_process_name("Executor-" + std::to_string(::getpid()));
   const char* node = std::getenv(kEnvNodeName);
   Executor e(fd, node ? node : "local");
   int rc = e.run();

@@ -10,6 +10,7 @@
 
 #include "executor_loop.hpp"
 #include "init_state.hpp"
+#include "process_start.hpp"
 
 namespace dpool {
 namespace {
@@ -27,6 +28,7 @@ void init(int argc, char** argv) {
   else
     spdlog::set_level(spdlog::level::warn);
   g_initialized = true;
+  internal::become_process_if_spawned();  // never returns in a Process's child
 }
 
 void set_log_level(const std::string& level) {

@@ -298,7 +298,7 @@ TEST_CASE("cancel removes a queued task and leaves the others (test_cancel)") {
     CHECK_THROWS_AS(victim.get(10s), dpool::Cancelled);
     CHECK_FALSE(keeper.ready());
     for (auto& b : blockers) CHECK(b.cancel());  // running or queued: all stop
-    CHECK(keeper.get(30s) == 64);  // the keeper was left in the queue
+    CHECK(keeper.get(30s) == 64);                // the keeper was left in the queue
     for (auto& b : blockers) CHECK_THROWS_AS(b.get(10s), dpool::Cancelled);
     CHECK_FALSE(victim.cancel());  // already done
   });

@@ -8,6 +8,7 @@
 #include <dpool/node.hpp>
 #include <dpool/options.hpp>
 #include <dpool/pool.hpp>
+#include <dpool/process.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/results.hpp>
 #include <dpool/this_task.hpp>

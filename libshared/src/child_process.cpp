@@ -1,4 +1,4 @@
-#include "executor_process.hpp"
+#include "child_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -13,20 +13,17 @@
 #include <system_error>
 #include <utility>
 
-#include "executor_loop.hpp"
-
 extern char** environ;
 
 namespace dpool::internal {
 namespace {
-constexpr int kChildFd = 3;
 
 [[noreturn]] void fail(const char* what, int err) {
   throw std::system_error(err, std::generic_category(), what);
 }
 }  // namespace
 
-ExecutorProcess ExecutorProcess::spawn(const SpawnSpec& spec) {
+ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
   if (sv[1] == kChildFd) {  // dup2(3, 3) would keep close-on-exec set
@@ -35,16 +32,17 @@ ExecutorProcess ExecutorProcess::spawn(const SpawnSpec& spec) {
     sv[1] = moved;
   }
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("DPOOL_EXECUTOR_FD=") || kv.starts_with("DPOOL_NODE_NAME=") ||
-        kv.starts_with("DPOOL_PARENT_PID="))
-      continue;
-    env_strings.emplace_back(kv);
-  }
-  env_strings.push_back(std::string(kEnvExecutorFd) + "=" + std::to_string(kChildFd));
-  env_strings.push_back(std::string(kEnvNodeName) + "=" + spec.node_name);
-  env_strings.push_back(std::string(kEnvParentPid) + "=" + std::to_string(::getpid()));
+  auto dropped = [&](std::string_view kv) {
+    auto name = kv.substr(0, kv.find('='));
+    for (auto& [k, v] : spec.env)
+      if (name == k) return true;
+    for (auto& k : spec.unset)
+      if (name == k) return true;
+    return false;
+  };
+  for (char** e = environ; *e; ++e)
+    if (!dropped(*e)) env_strings.emplace_back(*e);
+  for (auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp, argv;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -76,32 +74,32 @@ ExecutorProcess ExecutorProcess::spawn(const SpawnSpec& spec) {
   ::close(sv[1]);
   if (rc != 0) {
     ::close(sv[0]);
-    fail(("cannot start executor " + spec.program).c_str(), rc);
+    fail(("cannot start " + spec.program).c_str(), rc);
   }
-  ExecutorProcess p;
+  ChildProcess p;
   p.pid_ = pid;
   p.socket_ = sv[0];
-  // Without pidfds (valgrind, old kernels or seccomp profiles) the node
-  // watches the executor through its socket instead; see has_pidfd().
+  // Without pidfds (valgrind, old kernels or seccomp profiles) the parent
+  // watches the child through its socket instead; see has_pidfd().
   if (!std::getenv("DPOOL_NO_PIDFD"))
     p.pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   return p;
 }
 
-ExecutorProcess::ExecutorProcess(ExecutorProcess&& o) noexcept
+ChildProcess::ChildProcess(ChildProcess&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)),
       socket_(std::exchange(o.socket_, -1)),
       pidfd_(std::exchange(o.pidfd_, -1)) {}
 
-ExecutorProcess& ExecutorProcess::operator=(ExecutorProcess&& o) noexcept {
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   if (this != &o) {
-    this->~ExecutorProcess();
-    new (this) ExecutorProcess(std::move(o));
+    this->~ChildProcess();
+    new (this) ChildProcess(std::move(o));
   }
   return *this;
 }
 
-ExecutorProcess::~ExecutorProcess() {
+ChildProcess::~ChildProcess() {
   if (socket_ >= 0) ::close(socket_);
   if (pidfd_ >= 0) ::close(pidfd_);
   if (pid_ > 0) {
@@ -110,15 +108,19 @@ ExecutorProcess::~ExecutorProcess() {
   }
 }
 
-int ExecutorProcess::release_socket() noexcept {
+int ChildProcess::release_socket() noexcept {
   return std::exchange(socket_, -1);
 }
-int ExecutorProcess::release_pidfd() noexcept {
+int ChildProcess::release_pidfd() noexcept {
   return std::exchange(pidfd_, -1);
 }
 
-void ExecutorProcess::kill() noexcept {
-  if (pid_ > 0) ::kill(pid_, SIGKILL);
+void ChildProcess::kill() noexcept {
+  signal(SIGKILL);
+}
+
+void ChildProcess::signal(int sig) noexcept {
+  if (pid_ > 0) ::kill(pid_, sig);
 }
 
 namespace {
@@ -128,7 +130,7 @@ std::pair<int, int> decode_status(int status) {
 }
 }  // namespace
 
-std::pair<int, int> ExecutorProcess::reap() noexcept {
+std::pair<int, int> ChildProcess::reap() noexcept {
   if (pid_ <= 0) return {0, 0};
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
@@ -137,7 +139,7 @@ std::pair<int, int> ExecutorProcess::reap() noexcept {
   return decode_status(status);
 }
 
-std::optional<std::pair<int, int>> ExecutorProcess::try_reap() noexcept {
+std::optional<std::pair<int, int>> ChildProcess::try_reap() noexcept {
   if (pid_ <= 0) return std::nullopt;
   int status = 0;
   pid_t r;

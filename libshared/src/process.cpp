@@ -1,0 +1,244 @@
+// dpool::Process on this machine: the parent side (start, wait, signal).
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <dpool/process.hpp>
+#include <dpool/registry.hpp>
+#include <dpool/this_task.hpp>
+#include <mutex>
+#include <stdexcept>
+
+#include "child_process.hpp"
+#include "exec_channel.hpp"
+#include "executor_loop.hpp"
+#include "init_state.hpp"
+#include "process_start.hpp"
+
+namespace dpool {
+namespace internal {
+namespace {
+
+std::atomic<unsigned> g_process_counter{0};
+
+std::mutex g_children_mu;
+std::vector<Process*> g_children;  // started and not yet destroyed
+
+std::string self_exe() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "/proc/self/exe";
+}
+
+std::string host_name() {
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host - 1);
+  return host;
+}
+
+bool send_all(int fd, const std::string& bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    sent += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+class ProcessState {
+ public:
+  ProcessState(ProcessOptions o, Call c) : options(std::move(o)), call(std::move(c)) {
+    if (options.name.empty()) options.name = "Process-" + std::to_string(++g_process_counter);
+  }
+
+  // The exit code if the process has ended (reaping it); lock held.
+  std::optional<int> poll_exit() {
+    if (!started || exitcode) return exitcode;
+    if (auto status = child.try_reap()) {
+      auto [sig, code] = *status;
+      exitcode = sig ? -sig : code;
+    }
+    return exitcode;
+  }
+
+  std::mutex mu;
+  ProcessOptions options;
+  Call call;
+  bool started = false;
+  int pid = 0;  // kept after the process is reaped, as in multiprocessing
+  ChildProcess child;
+  std::optional<int> exitcode;
+};
+
+}  // namespace internal
+
+Process::Process(ProcessOptions options, Call call)
+    : state_(std::make_unique<internal::ProcessState>(std::move(options), std::move(call))) {}
+
+Process::~Process() {
+  bool started;
+  {
+    std::lock_guard lock(internal::g_children_mu);
+    std::erase(internal::g_children, this);
+    std::lock_guard own(state_->mu);
+    started = state_->started;
+  }
+  if (!started) return;
+  if (state_->options.daemon) kill();
+  join();
+}
+
+void Process::start() {
+  auto& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.started)
+      throw std::logic_error("Process::start() was called twice for " + s.options.name +
+                             "; a process can be started once, as in multiprocessing");
+    if (s.call.name.empty())
+      throw UnknownTask("the function of " + s.options.name +
+                        " is not registered as a task; add DPOOL_REGISTER(function_name) at "
+                        "namespace scope next to its definition");
+    // The child is a copy of this program: what this one has registered is
+    // what it can run.
+    auto* entry = detail::Registry::instance().find(s.call.name);
+    if (!entry)
+      throw UnknownTask("no task named '" + s.call.name + "' is registered in this program, so " +
+                        s.options.name + " cannot run it; register it with DPOOL_REGISTER");
+    if (entry->fingerprint != s.call.fingerprint)
+      throw SignatureMismatch(s.options.name + " calls '" + s.call.name +
+                              "' with other types than it is registered with (" + entry->signature +
+                              ")");
+    if (this_task::inside())
+      throw Error(
+          "a task cannot start a dpool::Process on its executor (pool executors are "
+          "daemonic, as in multiprocessing); start it from the program, or use "
+          "pool.process");
+    internal::require_init("a dpool::Process");
+    internal::SpawnSpec spec;
+    spec.program = internal::self_exe();
+    spec.argv.push_back(spec.program);
+    auto& argv = internal::program_argv();
+    for (std::size_t i = 1; i < argv.size(); ++i) spec.argv.push_back(argv[i]);
+    spec.env = {{internal::kEnvProcessFd, std::to_string(internal::kChildFd)},
+                {internal::kEnvParentPid, std::to_string(::getpid())}};
+    spec.unset = {internal::kEnvExecutorFd, internal::kEnvNodeName};
+    try {
+      s.child = internal::ChildProcess::spawn(spec);
+    } catch (const std::exception& e) {
+      throw Error("could not start " + s.options.name + ": " + e.what());
+    }
+    internal::ProcessStart start{s.options.name, s.call.name, s.call.fingerprint, s.options.daemon};
+    auto meta = internal::wire::encode_meta(start);
+    std::string record(internal::kRecordHeaderBytes, '\0');
+    internal::put_record_header(record.data(), internal::RecordKind::kRun, meta.size(),
+                                s.call.args.size());
+    record += meta;
+    record += s.call.args;
+    // A child that dies before reading this is reported by its exit code.
+    internal::send_all(s.child.socket(), record);
+    s.call.args.clear();
+    s.call.args.shrink_to_fit();
+    s.pid = static_cast<int>(s.child.pid());
+    s.started = true;
+  }
+  std::lock_guard lock(internal::g_children_mu);
+  internal::g_children.push_back(this);
+}
+
+void Process::join() {
+  join_for(std::chrono::steady_clock::duration::max());
+}
+
+bool Process::join_for(std::chrono::steady_clock::duration timeout) {
+  auto& s = *state_;
+  int fd;
+  {
+    std::lock_guard lock(s.mu);
+    if (!s.started)
+      throw std::logic_error("Process::join() before start() of " + s.options.name +
+                             "; only a started process can be joined, as in multiprocessing");
+    if (s.poll_exit()) return true;
+    fd = s.child.has_pidfd() ? s.child.pidfd() : s.child.socket();
+  }
+  auto deadline = detail::deadline_after(timeout);
+  for (;;) {
+    // A pidfd turns readable when the process exits; without one, the end of
+    // its socket (which it keeps open until it exits) says the same.
+    auto left = deadline - std::chrono::steady_clock::now();
+    int ms = -1;
+    if (deadline != std::chrono::steady_clock::time_point::max())
+      ms = static_cast<int>(
+          std::max<long long>(0, std::chrono::ceil<std::chrono::milliseconds>(left).count()));
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, ms);
+    std::lock_guard lock(s.mu);
+    if (s.poll_exit()) return true;
+    if (r > 0 && !s.child.has_pidfd()) {
+      // End of stream without a pidfd: it is exiting; wait for it to be gone.
+      auto [sig, code] = s.child.reap();
+      s.exitcode = sig ? -sig : code;
+      return true;
+    }
+    if (r == 0 || std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
+
+bool Process::is_alive() {
+  std::lock_guard lock(state_->mu);
+  return state_->started && !state_->poll_exit();
+}
+
+std::optional<int> Process::exitcode() {
+  std::lock_guard lock(state_->mu);
+  return state_->poll_exit();
+}
+
+int Process::pid() const {
+  std::lock_guard lock(state_->mu);
+  return state_->pid;
+}
+
+std::string Process::node() const {
+  static const std::string host = internal::host_name();
+  return host;
+}
+
+std::string Process::name() const {
+  std::lock_guard lock(state_->mu);
+  return state_->options.name;
+}
+
+bool Process::daemon() const {
+  std::lock_guard lock(state_->mu);
+  return state_->options.daemon;
+}
+
+void Process::terminate() {
+  std::lock_guard lock(state_->mu);
+  if (state_->started && !state_->poll_exit()) state_->child.signal(SIGTERM);
+}
+
+void Process::kill() {
+  std::lock_guard lock(state_->mu);
+  if (state_->started && !state_->poll_exit()) state_->child.signal(SIGKILL);
+}
+
+std::vector<Process*> active_children() {
+  std::lock_guard lock(internal::g_children_mu);
+  std::vector<Process*> alive;
+  for (auto* p : internal::g_children)
+    if (p->is_alive()) alive.push_back(p);
+  return alive;
+}
+
+}  // namespace dpool

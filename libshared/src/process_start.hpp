@@ -1,0 +1,38 @@
+// How a local dpool::Process learns what to run: its parent starts a copy of
+// the program (ChildProcess) with kEnvProcessFd set, and writes one RUN
+// record on fd 3 whose meta is a ProcessStart and whose payload holds the
+// arguments. The child keeps fd 3 open until it exits, so the parent sees
+// the end of the stream when it does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "protocol.hpp"
+
+namespace dpool::internal {
+
+inline constexpr const char* kEnvProcessFd = "DPOOL_PROCESS_FD";
+
+struct ProcessStart {
+  std::string name;  // the Process's name
+  std::string task;  // the registered function
+  std::uint64_t fingerprint = 0;
+  bool daemon = false;  // dies with its parent
+  template <class Ar>
+  void serialize(Ar& ar) {
+    wire::text(ar, name, wire::kMaxName);
+    wire::text(ar, task, wire::kMaxName);
+    ar(fingerprint, daemon);
+  }
+};
+
+// In a copy of the program started as a Process (dpool::init calls this):
+// runs its function and exits with its exit code. Returns at once otherwise.
+void become_process_if_spawned();
+
+// Names the current process for dpool::current_process() (executors, Process
+// children).
+void set_current_process_name(std::string name);
+
+}  // namespace dpool::internal
