@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <dpool/process.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/this_task.hpp>
@@ -17,6 +18,7 @@
 #include "child_process.hpp"
 #include "exec_channel.hpp"
 #include "executor_loop.hpp"
+#include "fd_io.hpp"
 #include "init_state.hpp"
 #include "process_start.hpp"
 
@@ -41,23 +43,42 @@ std::string host_name() {
   return host;
 }
 
-bool send_all(int fd, const std::string& bytes) {
+// Sends `bytes`, with `fds` attached to the first of them (SCM_RIGHTS).
+bool send_with_fds(int fd, const std::string& bytes, const std::vector<int>& fds) {
   std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
+  if (!fds.empty()) {
+    std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+    iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    ssize_t n;
+    while ((n = ::sendmsg(fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
     if (n <= 0) return false;
-    sent += static_cast<std::size_t>(n);
+    sent = static_cast<std::size_t>(n);
   }
-  return true;
+  return send_all(fd, std::string_view(bytes).substr(sent));
 }
 
 }  // namespace
 
 class ProcessState {
  public:
-  ProcessState(ProcessOptions o, Call c) : options(std::move(o)), call(std::move(c)) {
+  explicit ProcessState(ProcessOptions o) : options(std::move(o)) {
     if (options.name.empty()) options.name = "Process-" + std::to_string(++g_process_counter);
+  }
+  ~ProcessState() { close_fds(); }
+  void close_fds() {
+    for (int fd : fds) ::close(fd);
+    fds.clear();
   }
 
   // The exit code if the process has ended (reaping it); lock held.
@@ -73,6 +94,7 @@ class ProcessState {
   std::mutex mu;
   ProcessOptions options;
   Call call;
+  std::vector<int> fds;  // descriptors of Connection arguments, sent at start
   bool started = false;
   int pid = 0;  // kept after the process is reaped, as in multiprocessing
   ChildProcess child;
@@ -81,8 +103,13 @@ class ProcessState {
 
 }  // namespace internal
 
-Process::Process(ProcessOptions options, Call call)
-    : state_(std::make_unique<internal::ProcessState>(std::move(options), std::move(call))) {}
+Process::Process(ProcessOptions options, Prepared)
+    : state_(std::make_unique<internal::ProcessState>(std::move(options))) {}
+
+void Process::set_call(Call call, std::vector<int> fds) {
+  state_->call = std::move(call);
+  state_->fds = std::move(fds);
+}
 
 Process::~Process() {
   bool started;
@@ -137,7 +164,8 @@ void Process::start() {
     } catch (const std::exception& e) {
       throw Error("could not start " + s.options.name + ": " + e.what());
     }
-    internal::ProcessStart start{s.options.name, s.call.name, s.call.fingerprint, s.options.daemon};
+    internal::ProcessStart start{s.options.name, s.call.name, s.call.fingerprint, s.options.daemon,
+                                 static_cast<std::uint32_t>(s.fds.size())};
     auto meta = internal::wire::encode_meta(start);
     std::string record(internal::kRecordHeaderBytes, '\0');
     internal::put_record_header(record.data(), internal::RecordKind::kRun, meta.size(),
@@ -145,9 +173,10 @@ void Process::start() {
     record += meta;
     record += s.call.args;
     // A child that dies before reading this is reported by its exit code.
-    internal::send_all(s.child.socket(), record);
+    internal::send_with_fds(s.child.socket(), record, s.fds);
     s.call.args.clear();
     s.call.args.shrink_to_fit();
+    s.close_fds();  // the child has its own now
     s.pid = static_cast<int>(s.child.pid());
     s.started = true;
   }
@@ -174,13 +203,8 @@ bool Process::join_for(std::chrono::steady_clock::duration timeout) {
   for (;;) {
     // A pidfd turns readable when the process exits; without one, the end of
     // its socket (which it keeps open until it exits) says the same.
-    auto left = deadline - std::chrono::steady_clock::now();
-    int ms = -1;
-    if (deadline != std::chrono::steady_clock::time_point::max())
-      ms = static_cast<int>(
-          std::max<long long>(0, std::chrono::ceil<std::chrono::milliseconds>(left).count()));
     pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, ms);
+    int r = internal::poll_until(&p, 1, deadline);
     std::lock_guard lock(s.mu);
     if (s.poll_exit()) return true;
     if (r > 0 && !s.child.has_pidfd()) {

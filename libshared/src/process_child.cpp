@@ -4,9 +4,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <dpool/connection.hpp>
 #include <dpool/process.hpp>
 #include <dpool/registry.hpp>
 #include <mutex>
@@ -29,17 +31,31 @@ std::string g_name = "MainProcess";
   std::_Exit(1);
 }
 
-// Reads the one RUN record the parent writes first.
-Record read_start(int fd) {
+// Reads the one RUN record the parent writes first, and the descriptors
+// that come with it.
+Record read_start(int fd, std::vector<int>& fds) {
   RecordReader reader;
   for (;;) {
     auto r = reader.next();
     if (!r) die("?", "bad start record from the parent: " + r.error());
     if (*r) return std::move(**r);
     auto span = reader.buffer();
-    ssize_t n = ::recv(fd, span.data(), span.size(), 0);
+    iovec iov{span.data(), span.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) std::_Exit(1);  // the parent went away before saying what to run
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const auto* data = reinterpret_cast<const int*>(CMSG_DATA(c));
+        fds.insert(fds.end(), data, data + count);
+      }
     reader.commit(static_cast<std::size_t>(n));
   }
 }
@@ -58,7 +74,8 @@ void become_process_if_spawned() {
   ::unsetenv(kEnvProcessFd);  // our own children are not this Process
   // Kept open until exit, so that the parent sees its end then; not inherited.
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  auto record = read_start(fd);
+  std::vector<int> fds;
+  auto record = read_start(fd, fds);
   auto start = wire::decode_meta<ProcessStart>(record.meta);
   if (!start || record.kind != RecordKind::kRun) die("?", "bad start record from the parent");
   if (start->daemon) {
@@ -75,6 +92,10 @@ void become_process_if_spawned() {
   if (entry->fingerprint != start->fingerprint)
     die(start->name, "'" + start->task + "' is registered as " + entry->signature +
                          ", not as the Process was started with");
+  if (fds.size() != start->fds)
+    die(start->name, "expected " + std::to_string(start->fds) +
+                         " descriptors from the parent, got " + std::to_string(fds.size()));
+  detail::FdTable table(std::move(fds));  // Connections among the arguments take them
   std::string out;
   try {
     entry->invoke(record.payload.view(), false, out);

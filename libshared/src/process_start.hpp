@@ -1,7 +1,8 @@
 // How a local dpool::Process learns what to run: its parent starts a copy of
 // the program (ChildProcess) with kEnvProcessFd set, and writes one RUN
 // record on fd 3 whose meta is a ProcessStart and whose payload holds the
-// arguments. The child keeps fd 3 open until it exits, so the parent sees
+// arguments; the descriptors of Connection arguments ride on its first bytes
+// (SCM_RIGHTS). The child keeps fd 3 open until it exits, so the parent sees
 // the end of the stream when it does.
 #pragma once
 
@@ -18,12 +19,13 @@ struct ProcessStart {
   std::string name;  // the Process's name
   std::string task;  // the registered function
   std::uint64_t fingerprint = 0;
-  bool daemon = false;  // dies with its parent
+  bool daemon = false;    // dies with its parent
+  std::uint32_t fds = 0;  // descriptors attached (Connection arguments), in order
   template <class Ar>
   void serialize(Ar& ar) {
     wire::text(ar, name, wire::kMaxName);
     wire::text(ar, task, wire::kMaxName);
-    ar(fingerprint, daemon);
+    ar(fingerprint, daemon, fds);
   }
 };
 

@@ -124,6 +124,14 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
       return std::make_exception_ptr(ConnectionError(f.message));
     case ErrorCode::kQueueFull:
       return std::make_exception_ptr(QueueFull(t + " was refused: " + f.message));
+    case ErrorCode::kEOF:
+      return std::make_exception_ptr(EOFError(t + ": " + f.message));
+    case ErrorCode::kFull:
+      return std::make_exception_ptr(Full(t + ": " + f.message));
+    case ErrorCode::kEmpty:
+      return std::make_exception_ptr(Empty(t + ": " + f.message));
+    case ErrorCode::kShutDown:
+      return std::make_exception_ptr(ShutDown(t + ": " + f.message));
     case ErrorCode::kRefused:
       break;
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <dpool/async_result.hpp>
+#include <dpool/connection.hpp>
 #include <dpool/coordinator.hpp>
 #include <dpool/errors.hpp>
 #include <dpool/init.hpp>
@@ -9,6 +10,7 @@
 #include <dpool/options.hpp>
 #include <dpool/pool.hpp>
 #include <dpool/process.hpp>
+#include <dpool/queue.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/results.hpp>
 #include <dpool/this_task.hpp>

@@ -27,6 +27,10 @@ enum class ErrorCode : std::uint16_t {
   kConnection = 11,        // coordinator unreachable or refused: final
   kQueueFull = 12,         // the coordinator's queue is at its bound: retry later
   kRefused = 14,           // the coordinator refused a call (not this caller's, or unknown): final
+  kEOF = 15,               // a connection's other end closed and nothing is left: final
+  kFull = 16,              // a queue stayed full until the put's timeout: retry later
+  kEmpty = 17,             // a queue stayed empty until the get's timeout: retry later
+  kShutDown = 18,          // the queue was shut down: final
 };
 
 class DPOOL_API Error : public std::runtime_error {
@@ -123,6 +127,30 @@ class DPOOL_API ConnectionError : public Error {
 class DPOOL_API QueueFull : public Error {
  public:
   explicit QueueFull(const std::string& what) : Error(what, ErrorCode::kQueueFull) {}
+};
+
+// recv() on a Connection whose other end closed, with nothing left to read.
+class DPOOL_API EOFError : public Error {
+ public:
+  explicit EOFError(const std::string& what) : Error(what, ErrorCode::kEOF) {}
+};
+
+// A queue's put with a timeout found it still full.
+class DPOOL_API Full : public Error {
+ public:
+  explicit Full(const std::string& what) : Error(what, ErrorCode::kFull) {}
+};
+
+// A queue's get with a timeout found it still empty.
+class DPOOL_API Empty : public Error {
+ public:
+  explicit Empty(const std::string& what) : Error(what, ErrorCode::kEmpty) {}
+};
+
+// A put on a shut-down queue, or a get on one that is shut down and drained.
+class DPOOL_API ShutDown : public Error {
+ public:
+  explicit ShutDown(const std::string& what) : Error(what, ErrorCode::kShutDown) {}
 };
 
 }  // namespace dpool

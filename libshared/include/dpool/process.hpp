@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <dpool/async_result.hpp>
+#include <dpool/connection.hpp>
 #include <dpool/detail/arguments.hpp>
 #include <dpool/export.hpp>
 #include <dpool/options.hpp>
@@ -40,7 +41,8 @@ class DPOOL_API ProcessIdentity {
 
 // One process that runs f(args...) once started. f is a registered function
 // (DPOOL_REGISTER, or a Remote handle); its result is discarded, as in
-// Python. The arguments are copied (serialized) when the Process is made.
+// Python. The arguments are copied (serialized) when the Process is made;
+// Connections among them travel as references to the same pipe end.
 // Neither copied nor moved; its methods may be called from any thread.
 //
 // Exit codes, as Python reports them: 0 when f returned, 1 when f threw (its
@@ -53,8 +55,11 @@ class DPOOL_API Process {
       : Process(ProcessOptions{}, f, std::forward<A>(args)...) {}
 
   template <class F, class... A>
-  Process(ProcessOptions options, F f, A&&... args)
-      : Process(std::move(options), make_call(f, std::forward<A>(args)...)) {}
+  Process(ProcessOptions options, F f, A&&... args) : Process(std::move(options), Prepared{}) {
+    detail::FdCollector fds;  // Connections among the arguments travel as descriptors
+    auto call = make_call(f, std::forward<A>(args)...);  // first: it fills `fds`
+    set_call(std::move(call), fds.take());
+  }
 
   // A running daemon process is killed; a running non-daemon process is
   // joined (this blocks until it ends).
@@ -99,7 +104,9 @@ class DPOOL_API Process {
     return call;
   }
 
-  Process(ProcessOptions options, Call call);
+  struct Prepared {};
+  Process(ProcessOptions options, Prepared);
+  void set_call(Call call, std::vector<int> fds);
   bool join_for(std::chrono::steady_clock::duration timeout);
 
   std::unique_ptr<internal::ProcessState> state_;

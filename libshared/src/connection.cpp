@@ -1,0 +1,272 @@
+// dpool::pipe() and Connection over a Unix stream socketpair, and the
+// passing of their descriptors to a Process. A message on the stream is
+//   u32 name length | u64 type fingerprint (0: raw bytes) | u64 body length |
+//   type name | body
+// little-endian, so that recv<T> can refuse a message sent as another type.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <dpool/connection.hpp>
+#include <mutex>
+#include <system_error>
+
+#include "fd_io.hpp"
+
+namespace dpool {
+namespace internal {
+namespace {
+
+constexpr std::size_t kHeaderBytes = 20;
+constexpr std::uint32_t kMaxTypeName = 4096;
+constexpr std::uint64_t kMaxBody = std::uint64_t{16} << 30;
+
+void put_le(char* p, std::uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+std::uint64_t get_le(const char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+}  // namespace
+
+class ConnectionState {
+ public:
+  ConnectionState(int fd, bool readable, bool writable)
+      : fd_(fd), readable_(readable), writable_(writable) {}
+  ~ConnectionState() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  int fd() const {
+    std::lock_guard lock(fd_mu_);
+    return fd_;
+  }
+  bool readable() const { return readable_; }
+  bool writable() const { return writable_; }
+
+  // As in Python, a Connection is not meant to be closed while another
+  // thread is in send or recv on it. No shutdown(2): a copy of this end
+  // handed to a Process must go on working.
+  void close() {
+    std::lock_guard lock(fd_mu_);
+    if (fd_ < 0) return;
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+  void send(const std::string& head, std::string_view body) {
+    if (!writable_)
+      throw Error("Connection::send on the receiving end of a one-way pipe; send on the other end");
+    std::lock_guard lock(send_mu_);
+    int fd = open_fd("send");
+    if (!send_all(fd, head) || !send_all(fd, body))
+      throw Error("Connection::send: the other end of the pipe is closed");
+  }
+
+  // The next message's type and body; throws EOFError at the end.
+  std::pair<detail::MessageType, std::string> recv() {
+    if (!readable_)
+      throw Error(
+          "Connection::recv on the sending end of a one-way pipe; receive on the other end");
+    std::lock_guard lock(recv_mu_);
+    int fd = open_fd("recv");
+    char head[kHeaderBytes];
+    if (!read_all(fd, head, sizeof head))
+      throw EOFError("Connection::recv: the other end of the pipe is closed and nothing is left");
+    auto name_len = static_cast<std::uint32_t>(get_le(head, 4));
+    std::uint64_t fingerprint = get_le(head + 4, 8);
+    std::uint64_t body_len = get_le(head + 12, 8);
+    if (name_len > kMaxTypeName || body_len > kMaxBody)
+      throw Error("Connection::recv: a malformed message (not written by dpool's send?)");
+    detail::MessageType type;
+    type.fingerprint = fingerprint;
+    type.name.resize(name_len);
+    std::string body;
+    body.resize(body_len);
+    if (!read_all(fd, type.name.data(), name_len) || !read_all(fd, body.data(), body_len))
+      throw EOFError("Connection::recv: the other end closed in the middle of a message");
+    return {std::move(type), std::move(body)};
+  }
+
+ private:
+  int open_fd(const char* what) const {
+    std::lock_guard lock(fd_mu_);
+    if (fd_ < 0)
+      throw Error(std::string("Connection::") + what +
+                  " on a closed connection (or one that was never opened)");
+    return fd_;
+  }
+
+  // False at the end of the stream before `size` bytes.
+  static bool read_all(int fd, char* data, std::size_t size) {
+    std::size_t done = 0;
+    while (done < size) {
+      ssize_t n = ::recv(fd, data + done, size - done, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  mutable std::mutex fd_mu_;
+  std::mutex send_mu_, recv_mu_;  // one message at a time each way
+  int fd_;
+  bool readable_, writable_;
+};
+
+namespace {
+
+thread_local detail::FdCollector* t_collector = nullptr;
+thread_local detail::FdTable* t_table = nullptr;
+
+ConnectionState& state_of(const std::shared_ptr<ConnectionState>& s) {
+  if (!s) throw Error("this dpool::Connection refers to nothing; make one with dpool::pipe()");
+  return *s;
+}
+
+}  // namespace
+}  // namespace internal
+
+namespace detail {
+
+FdCollector::FdCollector() : outer_(internal::t_collector) {
+  internal::t_collector = this;
+}
+
+FdCollector::~FdCollector() {
+  internal::t_collector = outer_;
+  for (int fd : fds_)
+    if (fd >= 0) ::close(fd);
+}
+
+std::vector<int> FdCollector::take() {
+  return std::exchange(fds_, {});
+}
+
+FdTable::FdTable(std::vector<int> fds) : fds_(std::move(fds)), outer_(internal::t_table) {
+  internal::t_table = this;
+}
+
+FdTable::~FdTable() {
+  internal::t_table = outer_;
+  for (int fd : fds_)
+    if (fd >= 0) ::close(fd);
+}
+
+std::uint32_t pass_fd(int fd) {
+  auto* c = internal::t_collector;
+  if (!c)
+    throw SerializationError(
+        "a dpool::Connection travels only as an argument of a dpool::Process on this machine; "
+        "tasks and other nodes cannot use a pipe made by dpool::pipe()");
+  if (fd < 0) throw SerializationError("a closed dpool::Connection cannot be passed on");
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) throw SerializationError("could not duplicate a Connection's descriptor");
+  c->fds_.push_back(copy);
+  return static_cast<std::uint32_t>(c->fds_.size() - 1);
+}
+
+int take_fd(std::uint32_t index) {
+  auto* t = internal::t_table;
+  if (!t || index >= t->fds_.size() || t->fds_[index] < 0)
+    throw SerializationError("a dpool::Connection arrived without its descriptor");
+  return std::exchange(t->fds_[index], -1);
+}
+
+}  // namespace detail
+
+Connection::Connection(int fd, bool readable, bool writable)
+    : state_(std::make_shared<internal::ConnectionState>(fd, readable, writable)) {}
+
+void Connection::send_bytes(std::span<const std::byte> bytes) {
+  send_message(detail::MessageType{},
+               std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+void Connection::send_message(const detail::MessageType& type, std::string_view bytes) {
+  auto& s = internal::state_of(state_);
+  std::string head(internal::kHeaderBytes, '\0');
+  internal::put_le(head.data(), type.name.size(), 4);
+  internal::put_le(head.data() + 4, type.fingerprint, 8);
+  internal::put_le(head.data() + 12, bytes.size(), 8);
+  head += type.name;
+  s.send(head, bytes);
+}
+
+std::string Connection::recv_message(const detail::MessageType& expected) {
+  auto [type, body] = internal::state_of(state_).recv();
+  if (type.fingerprint != expected.fingerprint)
+    throw SignatureMismatch("Connection::recv<" + expected.name + "> got " +
+                            (type.fingerprint ? "a " + type.name : std::string("raw bytes")) +
+                            " (the message is consumed); receive it as what was sent");
+  return std::move(body);
+}
+
+std::vector<std::byte> Connection::recv_bytes() {
+  auto body = recv_message(detail::MessageType{});
+  std::vector<std::byte> out(body.size());
+  if (!body.empty()) std::memcpy(out.data(), body.data(), body.size());
+  return out;
+}
+
+bool Connection::poll_for(std::chrono::steady_clock::duration timeout) {
+  auto& s = internal::state_of(state_);
+  if (!s.readable())
+    throw Error("Connection::poll on the sending end of a one-way pipe; poll the other end");
+  int fd = s.fd();
+  if (fd < 0) throw Error("Connection::poll on a closed connection");
+  pollfd p{fd, POLLIN, 0};
+  // Readable, or hung up (recv then throws EOFError).
+  return internal::poll_until(&p, 1, detail::deadline_after(timeout)) > 0;
+}
+
+void Connection::close() {
+  if (state_) state_->close();
+}
+
+bool Connection::closed() const {
+  return !state_ || state_->fd() < 0;
+}
+
+bool Connection::readable() const {
+  return state_ && state_->readable();
+}
+
+bool Connection::writable() const {
+  return state_ && state_->writable();
+}
+
+int Connection::fileno() const {
+  return state_ ? state_->fd() : -1;
+}
+
+std::pair<Connection, Connection> pipe(bool duplex) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    throw Error(std::string("dpool::pipe: socketpair failed: ") + std::strerror(errno));
+  if (!duplex) {
+    ::shutdown(sv[0], SHUT_WR);  // the first end only receives
+    ::shutdown(sv[1], SHUT_RD);  // the second only sends
+  }
+  return {Connection(sv[0], true, duplex), Connection(sv[1], duplex, true)};
+}
+
+std::vector<std::size_t> wait_connections(const std::vector<Connection>& connections,
+                                          std::chrono::steady_clock::duration timeout) {
+  std::vector<pollfd> fds;
+  for (auto& c : connections) fds.push_back(pollfd{c.fileno(), POLLIN, 0});
+  internal::poll_until(fds.data(), fds.size(), detail::deadline_after(timeout));
+  std::vector<std::size_t> ready;
+  for (std::size_t i = 0; i < fds.size(); ++i)
+    if (fds[i].fd >= 0 && fds[i].revents) ready.push_back(i);
+  return ready;
+}
+
+}  // namespace dpool
