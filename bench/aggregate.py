@@ -70,6 +70,14 @@ W8_MIXES = [
 ]
 ROWS += [(f"W8 {label}: makespan / ideal", f"W8_{name}", "makespan_ratio", "ratio", None, "low")
          for name, label in W8_MIXES]
+# Process, pipe and Queue on one machine (bench/dpool_ipc.cpp, bench/peers_ipc.py).
+ROWS += [
+    ("P1 pipe ping-pong to a Process, median", "P1_pipe_pingpong", "median", "µs", None, "low"),
+    ("Q1 Queue, one producer process → one consumer", "Q1_queue_throughput", "throughput",
+     "items/s", None, "high"),
+    ("S1 Process start → first message (mp: spawn)", "S1_process_start", "median", "ms", None,
+     "low"),
+]
 
 
 def load(path):
@@ -309,6 +317,19 @@ def main():
                        f"(the killed executor's task fails)"))
     w7 = fig("dpool_local", "W7_startup", "time_to_first_result")
     target("W7 local ≤ 20 ms", w7, 20, "<=", f"mp_pool {fmt(mp('W7_startup', 'time_to_first_result'))} ms")
+    p1 = fig("dpool_local", "P1_pipe_pingpong", "median")
+    target("P1 pipe round trip ≤ 1.0 × multiprocessing.Pipe", ratio(p1, mp("P1_pipe_pingpong", "median")),
+           1.0, "<=", f"{fmt(p1)} µs vs mp {fmt(mp('P1_pipe_pingpong', 'median'))} µs")
+    fc = fig("floor_c", "P1_pipe_pingpong", "median")
+    target("P1 pipe round trip ≤ 1.2 × raw socketpair ping-pong", ratio(p1, fc), 1.2, "<=",
+           f"{fmt(p1)} µs vs floor {fmt(fc)} µs")
+    q1 = fig("dpool_local", "Q1_queue_throughput", "throughput")
+    target("Q1 local Queue ≥ 5 × multiprocessing.Queue", ratio(q1, mp("Q1_queue_throughput", "throughput")),
+           5, ">=", f"{fmt(q1)} vs mp {fmt(mp('Q1_queue_throughput', 'throughput'))} items/s")
+    s1 = fig("dpool_local", "S1_process_start", "median")
+    target("S1 Process start ≤ 1.5 × multiprocessing spawn", ratio(s1, mp("S1_process_start", "median")),
+           1.5, "<=", f"{fmt(s1)} ms vs mp spawn {fmt(mp('S1_process_start', 'median'))} ms "
+           f"(fork: {fmt(mp('S1_process_start_fork', 'median'))} ms)")
     for name, label in W8_MIXES:
         peer = mp(f"W8_{name}", "makespan_ratio")
         for mode in ("dpool_local", "dpool_cluster"):
