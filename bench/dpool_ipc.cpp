@@ -78,8 +78,10 @@ void pipe_pingpong(int n, int warm, Reporter& out) {
   a.send(-1);
   a.recv<int>();
   p.join();
-  std::string note = std::to_string(n) + " round trips of an int through dpool::pipe() to a "
-                     "Process and back, after " + std::to_string(warm) + " untimed";
+  std::string note = std::to_string(n) +
+                     " round trips of an int through dpool::pipe() to a "
+                     "Process and back, after " +
+                     std::to_string(warm) + " untimed";
   out.emit("P1_pipe_pingpong", "median", percentile(us, 50), "us", n, note);
   out.emit("P1_pipe_pingpong", "p99", percentile(us, 99), "us", n, note);
 }

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <dpool/dpool.hpp>
+#include <mutex>
 #include <stdexcept>
 
 namespace process_tasks {
@@ -72,6 +75,66 @@ void announce_then_get(dpool::Queue<int> q, std::string started) {
   announce(q.get());
 }
 
+void add_to(dpool::Value<int> v, int n, bool locked) {
+  for (int i = 0; i < n; ++i) {
+    if (locked) {
+      std::lock_guard guard(v.get_lock());
+      v.value() = v.value() + 1;
+    } else {
+      // A read, some work, a write: another process's increment in between is lost.
+      int seen = std::atomic_ref<int>(v.value()).load(std::memory_order_relaxed);
+      for (int spin = 0; spin < 50; ++spin) std::atomic_signal_fence(std::memory_order_seq_cst);
+      std::atomic_ref<int>(v.value()).store(seen + 1, std::memory_order_relaxed);
+    }
+  }
+}
+
+void fill(dpool::Array<double> a) {
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<double>(i) * 1.5;
+}
+
+void barrier_party(dpool::Barrier b, int rounds, dpool::Queue<int> out) {
+  for (int r = 0; r < rounds; ++r) out.put(static_cast<int>(b.wait()));
+}
+
+void barrier_waits(dpool::Barrier b, int timeout_ms, dpool::Queue<int> out) {
+  try {
+    b.wait(std::chrono::milliseconds(timeout_ms));
+    out.put(0);
+  } catch (const dpool::BrokenBarrierError&) {
+    out.put(1);
+  }
+}
+
+void hold_and_hang(dpool::Lock l, dpool::Value<int> v, std::string started) {
+  l.lock();
+  v.value() = v.value() + 1;
+  int fd = ::open(started.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  const auto pid = static_cast<std::int32_t>(::getpid());
+  if (fd >= 0) {
+    ssize_t w = ::write(fd, &pid, sizeof pid);
+    (void)w;
+    ::close(fd);
+  }
+  for (;;) ::pause();  // holding the lock until killed
+}
+
+void wait_for_value(dpool::Condition c, dpool::Value<int> v, int target, dpool::Queue<int> out) {
+  std::unique_lock guard(c);
+  c.wait_for([&] { return v.value() >= target; });
+  out.put(v.value());
+}
+
+void set_event(dpool::Event e, dpool::Queue<int> out) {
+  out.put(1);
+  e.set();
+}
+
+void write_segment(std::string name) {
+  dpool::SharedMemory shm(name);
+  for (std::size_t i = 0; i < shm.size(); ++i) shm.data()[i] = static_cast<std::byte>(i % 251);
+}
+
 }  // namespace process_tasks
 
 DPOOL_REGISTER_AS(process_tasks::note, "process_note");
@@ -81,3 +144,11 @@ DPOOL_REGISTER_AS(process_tasks::count_to, "process_count_to");
 DPOOL_REGISTER_AS(process_tasks::produce, "process_produce");
 DPOOL_REGISTER_AS(process_tasks::square_worker, "process_square_worker");
 DPOOL_REGISTER_AS(process_tasks::announce_then_get, "process_announce_then_get");
+DPOOL_REGISTER_AS(process_tasks::add_to, "process_add_to");
+DPOOL_REGISTER_AS(process_tasks::fill, "process_fill");
+DPOOL_REGISTER_AS(process_tasks::barrier_party, "process_barrier_party");
+DPOOL_REGISTER_AS(process_tasks::barrier_waits, "process_barrier_waits");
+DPOOL_REGISTER_AS(process_tasks::hold_and_hang, "process_hold_and_hang");
+DPOOL_REGISTER_AS(process_tasks::wait_for_value, "process_wait_for_value");
+DPOOL_REGISTER_AS(process_tasks::set_event, "process_set_event");
+DPOOL_REGISTER_AS(process_tasks::write_segment, "process_write_segment");

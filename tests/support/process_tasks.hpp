@@ -4,6 +4,9 @@
 
 #include <dpool/connection.hpp>
 #include <dpool/queue.hpp>
+#include <dpool/shared_memory.hpp>
+#include <dpool/shared_value.hpp>
+#include <dpool/sync.hpp>
 #include <string>
 
 namespace process_tasks {
@@ -25,5 +28,23 @@ void square_worker(dpool::Queue<int> in, dpool::Queue<int> out);
 // Announces its start on the TaskStarts FIFO `started`, then waits for an
 // item of `q` and writes it to the FIFO too (as its pid would be).
 void announce_then_get(dpool::Queue<int> q, std::string started);
+// Adds 1 to `v` n times, holding its lock for each addition when `locked`
+// (the read and the write then cannot interleave with another process's).
+void add_to(dpool::Value<int> v, int n, bool locked);
+// Sets a[i] = i * 1.5 for every i.
+void fill(dpool::Array<double> a);
+// Waits at the barrier `rounds` times, putting its index on `out` each time.
+void barrier_party(dpool::Barrier b, int rounds, dpool::Queue<int> out);
+// Waits at the barrier once with `timeout_ms`; puts 1 on `out` if it broke.
+void barrier_waits(dpool::Barrier b, int timeout_ms, dpool::Queue<int> out);
+// Takes the lock, increments `v`, announces its pid on `started`, and waits
+// for ever holding it (the test kills it).
+void hold_and_hang(dpool::Lock l, dpool::Value<int> v, std::string started);
+// Waits on `c` until `v` reaches `target` (a Condition consumer), then puts v on `out`.
+void wait_for_value(dpool::Condition c, dpool::Value<int> v, int target, dpool::Queue<int> out);
+// Sets `e` after putting 1 on `out`.
+void set_event(dpool::Event e, dpool::Queue<int> out);
+// Writes bytes i % 251 over the whole segment `name`.
+void write_segment(std::string name);
 
 }  // namespace process_tasks

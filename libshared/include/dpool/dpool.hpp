@@ -13,4 +13,7 @@
 #include <dpool/queue.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/results.hpp>
+#include <dpool/shared_memory.hpp>
+#include <dpool/shared_value.hpp>
+#include <dpool/sync.hpp>
 #include <dpool/this_task.hpp>

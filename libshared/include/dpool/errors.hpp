@@ -31,6 +31,7 @@ enum class ErrorCode : std::uint16_t {
   kFull = 16,              // a queue stayed full until the put's timeout: retry later
   kEmpty = 17,             // a queue stayed empty until the get's timeout: retry later
   kShutDown = 18,          // the queue was shut down: final
+  kBrokenBarrier = 19,     // a barrier was aborted, reset or timed out: final
 };
 
 class DPOOL_API Error : public std::runtime_error {
@@ -151,6 +152,12 @@ class DPOOL_API Empty : public Error {
 class DPOOL_API ShutDown : public Error {
  public:
   explicit ShutDown(const std::string& what) : Error(what, ErrorCode::kShutDown) {}
+};
+
+// A Barrier was aborted or reset, or a party's wait timed out.
+class DPOOL_API BrokenBarrierError : public Error {
+ public:
+  explicit BrokenBarrierError(const std::string& what) : Error(what, ErrorCode::kBrokenBarrier) {}
 };
 
 }  // namespace dpool

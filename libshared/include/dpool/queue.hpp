@@ -11,6 +11,7 @@
 #include <dpool/detail/codec.hpp>
 #include <dpool/errors.hpp>
 #include <dpool/export.hpp>
+#include <dpool/shared_block.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,9 +31,8 @@ class DPOOL_API QueueCore {
   // Holds at most `maxsize` items (0: no limit) and `ring_bytes` bytes of
   // serialized items (what an "unbounded" queue is bounded by).
   static std::shared_ptr<QueueCore> create(std::size_t maxsize, std::size_t ring_bytes);
-  // The queue behind `fd` (a descriptor from create's, passed to a child); takes it.
-  static std::shared_ptr<QueueCore> attach(int fd);
-  ~QueueCore();
+  // The queue in `block` (one create made, passed to a child).
+  static std::shared_ptr<QueueCore> attach(std::shared_ptr<SharedBlock> block);
   QueueCore(const QueueCore&) = delete;
   QueueCore& operator=(const QueueCore&) = delete;
 
@@ -48,15 +48,14 @@ class DPOOL_API QueueCore {
   void task_done();  // std::logic_error when called more often than put
   void join();
   void shutdown(bool immediate);
-  int fd() const noexcept { return fd_; }
+  const std::shared_ptr<SharedBlock>& block() const noexcept { return block_; }
 
   struct Shared;  // the header in shared memory
 
  private:
-  QueueCore(int fd, Shared* shared, std::size_t mapped);
-  int fd_;
+  explicit QueueCore(std::shared_ptr<SharedBlock> block);
+  std::shared_ptr<SharedBlock> block_;
   Shared* shared_;
-  std::size_t mapped_;
 };
 
 // What an unbounded queue holds at most, in serialized bytes.
@@ -114,13 +113,11 @@ class Queue {
   // As an argument to a Process: a reference to this queue.
   template <class Ar>
   void save(Ar& ar) const {
-    ar(detail::pass_fd(core_->fd()));
+    detail::SharedBlock::save(ar, core_->block());
   }
   template <class Ar>
   void load(Ar& ar) {
-    std::uint32_t index = 0;
-    ar(index);
-    core_ = detail::QueueCore::attach(detail::take_fd(index));
+    core_ = detail::QueueCore::attach(detail::SharedBlock::load(ar));
   }
 
  private:
