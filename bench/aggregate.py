@@ -77,6 +77,11 @@ ROWS += [
      "items/s", None, "high"),
     ("S1 Process start → first message (mp: spawn)", "S1_process_start", "median", "ms", None,
      "low"),
+    ("V1 locked Value, 2 processes × 100k", "V1_locked_value", "throughput", "increments/s", None,
+     "high"),
+    ("L1 uncontended Lock acquire + release", "L1_lock_pair", "median", "ns", None, "low"),
+    ("M1 SharedMemory 1 GiB written by one process, read by another", "M1_shared_memory",
+     "throughput", "MB/s", None, "high"),
 ]
 
 
@@ -330,6 +335,13 @@ def main():
     target("S1 Process start ≤ 1.5 × multiprocessing spawn", ratio(s1, mp("S1_process_start", "median")),
            1.5, "<=", f"{fmt(s1)} ms vs mp spawn {fmt(mp('S1_process_start', 'median'))} ms "
            f"(fork: {fmt(mp('S1_process_start_fork', 'median'))} ms)")
+    v1 = fig("dpool_local", "V1_locked_value", "throughput")
+    target("V1 locked Value ≥ 5 × multiprocessing.Value", ratio(v1, mp("V1_locked_value", "throughput")),
+           5, ">=", f"{fmt(v1)} vs mp {fmt(mp('V1_locked_value', 'throughput'))} increments/s")
+    m1, mfl = fig("dpool_local", "M1_shared_memory", "throughput"), fig("floor_c", "M1_shared_memory", "throughput")
+    target("M1 SharedMemory write + read across processes within 1.2 × the same loops on private memory (time)",
+           ratio(mfl, m1), 1.2, "<=",
+           f"{fmt(m1)} MB/s vs {fmt(mfl)} MB/s in one process (mp {fmt(mp('M1_shared_memory', 'throughput'))})")
     for name, label in W8_MIXES:
         peer = mp(f"W8_{name}", "makespan_ratio")
         for mode in ("dpool_local", "dpool_cluster"):
