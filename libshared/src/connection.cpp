@@ -173,6 +173,10 @@ std::uint32_t pass_fd(int fd) {
   return static_cast<std::uint32_t>(c->fds_.size() - 1);
 }
 
+bool collecting_fds() noexcept {
+  return internal::t_collector != nullptr;
+}
+
 int take_fd(std::uint32_t index) {
   auto* t = internal::t_table;
   if (!t || index >= t->fds_.size() || t->fds_[index] < 0)

@@ -1,15 +1,18 @@
 // Lock, RLock, Semaphore, Event, Condition and Barrier over process-shared
 // pthread objects in SharedBlocks (shared_sync.hpp), and the blocks
 // themselves.
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <dpool/shared_value.hpp>
 #include <dpool/sync.hpp>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include "shared_sync.hpp"
 
@@ -95,6 +98,66 @@ std::shared_ptr<SharedBlock> SharedBlock::attach(int fd) {
     internal::fail("mmap");
   }
   return std::shared_ptr<SharedBlock>(new SharedBlock(fd, p, static_cast<std::size_t>(size)));
+}
+
+namespace {
+
+const std::string& this_boot() {
+  static const std::string id = [] {
+    std::string s;
+    if (FILE* f = std::fopen("/proc/sys/kernel/random/boot_id", "r")) {
+      char buf[64] = {};
+      if (std::fgets(buf, sizeof buf, f)) s = buf;
+      std::fclose(f);
+    }
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+  }();
+  return id;
+}
+
+const std::string& this_host() {
+  static const std::string host = [] {
+    char h[256] = "localhost";
+    ::gethostname(h, sizeof h - 1);
+    return std::string(h);
+  }();
+  return host;
+}
+
+}  // namespace
+
+SharedBlock::Ref SharedBlock::ref() const {
+  Ref r;
+  if (collecting_fds()) {
+    r.kind = 0;
+    r.index = pass_fd(fd_);
+    return r;
+  }
+  r.kind = 1;
+  r.boot = this_boot();
+  r.host = this_host();
+  r.pid = static_cast<std::int32_t>(::getpid());
+  r.fd = fd_;
+  return r;
+}
+
+std::shared_ptr<SharedBlock> SharedBlock::from(const Ref& r, const char* what,
+                                               const char* manager_equivalent) {
+  if (r.kind == 0) return attach(take_fd(r.index));
+  if (r.kind != 1) throw SerializationError(std::string(what) + " arrived in an unknown form");
+  if (r.boot != this_boot() || r.boot.empty())
+    throw SerializationError(std::string(what) + " made on " + r.host +
+                             " lives in that machine's memory and cannot be used on " +
+                             this_host() + "; use " + manager_equivalent +
+                             " for an object that every node reaches");
+  auto path = "/proc/" + std::to_string(r.pid) + "/fd/" + std::to_string(r.fd);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    throw SerializationError(std::string(what) + " is gone: the program that made it (pid " +
+                             std::to_string(r.pid) +
+                             ") no longer holds it; keep the handle alive until the task ran");
+  return attach(fd);
 }
 
 SharedBlock::~SharedBlock() {

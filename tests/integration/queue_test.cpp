@@ -147,9 +147,16 @@ TEST_CASE("an item larger than the queue is refused with the sizes") {
   CHECK(q.empty());
 }
 
-TEST_CASE("a local queue cannot be passed to a pool's task") {
-  dpool::Pool pool(1);
+TEST_CASE("a local queue reaches the tasks of a local pool, as a reference") {
+  dpool::Pool pool(2);
   dpool::Queue<int> q;
   dpool::Remote<void(dpool::Queue<int>, int, int)> produce{"process_produce"};
-  CHECK_THROWS_AS(pool.apply_async(produce, q, 0, 1), dpool::SerializationError);
+  std::vector<dpool::AsyncResult<void>> rs;
+  for (int i = 0; i < 4; ++i) rs.push_back(pool.apply_async(produce, q, i * 100, 100));
+  for (auto& r : rs) r.get(30s);
+  std::set<int> got;
+  while (auto v = q.try_get()) got.insert(*v);
+  CHECK(got.size() == 400);
+  CHECK(*got.begin() == 0);
+  CHECK(*got.rbegin() == 399);
 }

@@ -246,3 +246,54 @@ TEST_CASE(
   }
   CHECK_THROWS_AS(dpool::SharedMemory{name}, dpool::Error);  // gone
 }
+
+TEST_CASE("200 tasks of a local pool increment a locked Value to exactly 200") {
+  dpool::Pool pool(2);
+  dpool::Value<int> counter(0);
+  dpool::Remote<void(dpool::Value<int>, int, bool)> add_to{"process_add_to"};
+  std::vector<dpool::AsyncResult<void>> rs;
+  for (int i = 0; i < 200; ++i) rs.push_back(pool.apply_async(add_to, counter, 1, true));
+  for (auto& r : rs) r.get(30s);
+  CHECK(counter.value() == 200);
+}
+
+TEST_CASE("a task whose shared object's maker dropped it before it ran fails with a clear error") {
+  dpool::Pool pool(1);
+  ts::TaskStarts starts;
+  ts::TaskGate gate;
+  // The only executor waits at the gate, so the next task cannot start yet.
+  dpool::Remote<void(std::string, std::string)> wait_at_gate{"process_wait_at_gate"};
+  auto blocker = pool.apply_async(wait_at_gate, starts.path(), gate.path());
+  REQUIRE(starts.wait(1, 30s).size() == 1);
+  dpool::AsyncResult<void> late;
+  {
+    dpool::Value<int> v(0);
+    dpool::Remote<void(dpool::Value<int>, int, bool)> add_to{"process_add_to"};
+    late = pool.apply_async(add_to, v, 1, true);
+  }  // the last handle is gone: nothing in this program holds the block
+  gate.open();
+  blocker.get(30s);
+  try {
+    late.get(30s);
+    FAIL("the task ran on an object that no longer exists");
+  } catch (const dpool::SerializationError& e) {
+    CHECK(std::string(e.what()).find("is gone") != std::string::npos);
+  }
+}
+
+TEST_CASE("a shared object from another machine is refused, naming the Manager's equivalent") {
+  dpool::detail::SharedBlock::Ref foreign;
+  foreign.kind = 1;
+  foreign.boot = "00000000-0000-0000-0000-000000000000";
+  foreign.host = "elsewhere";
+  foreign.pid = 1;
+  foreign.fd = 3;
+  try {
+    dpool::detail::SharedBlock::from(foreign, "a dpool::Lock or RLock", "mgr.lock");
+    FAIL("a block of another machine was opened");
+  } catch (const dpool::SerializationError& e) {
+    std::string what = e.what();
+    CHECK(what.find("elsewhere") != std::string::npos);
+    CHECK(what.find("mgr.lock") != std::string::npos);
+  }
+}

@@ -130,6 +130,22 @@ void set_event(dpool::Event e, dpool::Queue<int> out) {
   e.set();
 }
 
+void wait_at_gate(std::string started, std::string gate) {
+  int fd = ::open(started.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  const auto pid = static_cast<std::int32_t>(::getpid());
+  if (fd >= 0) {
+    ssize_t w = ::write(fd, &pid, sizeof pid);
+    (void)w;
+    ::close(fd);
+  }
+  fd = ::open(gate.c_str(), O_RDONLY | O_CLOEXEC);  // until the test opens the gate
+  if (fd < 0) throw std::runtime_error("cannot open " + gate);
+  char c;
+  while (::read(fd, &c, 1) > 0) {
+  }
+  ::close(fd);
+}
+
 void write_segment(std::string name) {
   dpool::SharedMemory shm(name);
   for (std::size_t i = 0; i < shm.size(); ++i) shm.data()[i] = static_cast<std::byte>(i % 251);
@@ -152,3 +168,4 @@ DPOOL_REGISTER_AS(process_tasks::hold_and_hang, "process_hold_and_hang");
 DPOOL_REGISTER_AS(process_tasks::wait_for_value, "process_wait_for_value");
 DPOOL_REGISTER_AS(process_tasks::set_event, "process_set_event");
 DPOOL_REGISTER_AS(process_tasks::write_segment, "process_write_segment");
+DPOOL_REGISTER_AS(process_tasks::wait_at_gate, "process_wait_at_gate");

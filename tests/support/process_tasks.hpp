@@ -44,6 +44,9 @@ void hold_and_hang(dpool::Lock l, dpool::Value<int> v, std::string started);
 void wait_for_value(dpool::Condition c, dpool::Value<int> v, int target, dpool::Queue<int> out);
 // Sets `e` after putting 1 on `out`.
 void set_event(dpool::Event e, dpool::Queue<int> out);
+// Announces its start on the TaskStarts FIFO `started`, then waits at the
+// TaskGate `gate`.
+void wait_at_gate(std::string started, std::string gate);
 // Writes bytes i % 251 over the whole segment `name`.
 void write_segment(std::string name);
 

@@ -61,6 +61,8 @@ class DPOOL_API FdTable {
 };
 
 DPOOL_API std::uint32_t pass_fd(int fd);
+// True while an FdCollector lives on this thread (a Process is being made).
+DPOOL_API bool collecting_fds() noexcept;
 DPOOL_API int take_fd(std::uint32_t index);
 
 // What travels in front of every message: its type, so that recv<T> of

@@ -117,7 +117,8 @@ class Queue {
   }
   template <class Ar>
   void load(Ar& ar) {
-    core_ = detail::QueueCore::attach(detail::SharedBlock::load(ar));
+    core_ = detail::QueueCore::attach(
+        detail::SharedBlock::load(ar, "a dpool::Queue", "pool.queue or mgr.queue"));
   }
 
  private:

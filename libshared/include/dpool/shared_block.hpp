@@ -10,6 +10,7 @@
 #include <dpool/connection.hpp>
 #include <dpool/export.hpp>
 #include <memory>
+#include <string>
 
 namespace dpool::detail {
 
@@ -28,16 +29,36 @@ class DPOOL_API SharedBlock {
   std::size_t size() const noexcept { return size_; }
   int fd() const noexcept { return fd_; }
 
-  // Serialization of a handle's block: a descriptor passed to a Process.
+  // How a handle's block travels. To a Process being started: as a
+  // descriptor it receives (FdCollector). Anywhere else (a local-mode task):
+  // as this process's descriptor number, which a process on this machine
+  // opens through /proc while the handle lives here. `manager_equivalent`
+  // (e.g. "mgr.lock") names what to use instead in the error a process on
+  // another machine gets.
+  struct Ref {
+    std::uint8_t kind = 0;  // 0: descriptor passed; 1: /proc/<pid>/fd/<fd> on machine `boot`
+    std::uint32_t index = 0;
+    std::string boot, host;
+    std::int32_t pid = 0, fd = -1;
+    template <class Ar>
+    void serialize(Ar& ar) {
+      ar(kind, index, boot, host, pid, fd);
+    }
+  };
+  Ref ref() const;
+  static std::shared_ptr<SharedBlock> from(const Ref& ref, const char* what,
+                                           const char* manager_equivalent);
+
   template <class Ar>
   static void save(Ar& ar, const std::shared_ptr<SharedBlock>& block) {
-    ar(pass_fd(block->fd()));
+    ar(block->ref());
   }
   template <class Ar>
-  static std::shared_ptr<SharedBlock> load(Ar& ar) {
-    std::uint32_t index = 0;
-    ar(index);
-    return attach(take_fd(index));
+  static std::shared_ptr<SharedBlock> load(Ar& ar, const char* what = "shared object",
+                                           const char* manager_equivalent = "the Manager") {
+    Ref r;
+    ar(r);
+    return from(r, what, manager_equivalent);
   }
 
  private:

@@ -41,7 +41,8 @@ class DPOOL_API BlockHandle {
   }
   template <class Ar>
   void load(Ar& ar) {
-    block_ = SharedBlock::load(ar);
+    block_ = SharedBlock::load(ar, "a dpool Value, Array, Semaphore, Event or Barrier",
+                               "the Manager's mgr.value, mgr.semaphore, mgr.event or mgr.barrier");
   }
 
  protected:
@@ -74,7 +75,7 @@ class DPOOL_API SharedMutex {
   }
   template <class Ar>
   void load(Ar& ar) {
-    block_ = SharedBlock::load(ar);
+    block_ = SharedBlock::load(ar, "a dpool::Lock or RLock", "mgr.lock");
     ar(offset_);
   }
 
@@ -209,7 +210,7 @@ class DPOOL_API Condition {
   template <class Ar>
   void load(Ar& ar) {
     ar(lock_);
-    block_ = detail::SharedBlock::load(ar);
+    block_ = detail::SharedBlock::load(ar, "a dpool::Condition", "mgr.condition");
   }
 
  private:
