@@ -22,6 +22,15 @@ void append_line(const std::string& path, const std::string& line) {
   if (!ok) throw std::runtime_error("cannot write " + path);
 }
 
+// Writes one 4-byte record to a TaskStarts FIFO (skipped if nobody listens).
+void announce(const std::string& fifo, std::int32_t value) {
+  int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t w = ::write(fd, &value, sizeof value);
+  (void)w;
+  ::close(fd);
+}
+
 }  // namespace
 
 void note(std::string path, std::string text) {
@@ -64,15 +73,8 @@ void square_worker(dpool::Queue<int> in, dpool::Queue<int> out) {
 }
 
 void announce_then_get(dpool::Queue<int> q, std::string started) {
-  auto announce = [&](std::int32_t value) {
-    int fd = ::open(started.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("cannot open " + started);
-    bool ok = ::write(fd, &value, sizeof value) == static_cast<ssize_t>(sizeof value);
-    ::close(fd);
-    if (!ok) throw std::runtime_error("cannot write " + started);
-  };
-  announce(static_cast<std::int32_t>(::getpid()));
-  announce(q.get());
+  announce(started, static_cast<std::int32_t>(::getpid()));
+  announce(started, q.get());
 }
 
 void add_to(dpool::Value<int> v, int n, bool locked) {
@@ -109,13 +111,7 @@ void barrier_waits(dpool::Barrier b, int timeout_ms, dpool::Queue<int> out) {
 void hold_and_hang(dpool::Lock l, dpool::Value<int> v, std::string started) {
   l.lock();
   v.value() = v.value() + 1;
-  int fd = ::open(started.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  const auto pid = static_cast<std::int32_t>(::getpid());
-  if (fd >= 0) {
-    ssize_t w = ::write(fd, &pid, sizeof pid);
-    (void)w;
-    ::close(fd);
-  }
+  announce(started, static_cast<std::int32_t>(::getpid()));
   for (;;) ::pause();  // holding the lock until killed
 }
 
@@ -131,14 +127,8 @@ void set_event(dpool::Event e, dpool::Queue<int> out) {
 }
 
 void wait_at_gate(std::string started, std::string gate) {
-  int fd = ::open(started.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  const auto pid = static_cast<std::int32_t>(::getpid());
-  if (fd >= 0) {
-    ssize_t w = ::write(fd, &pid, sizeof pid);
-    (void)w;
-    ::close(fd);
-  }
-  fd = ::open(gate.c_str(), O_RDONLY | O_CLOEXEC);  // until the test opens the gate
+  announce(started, static_cast<std::int32_t>(::getpid()));
+  int fd = ::open(gate.c_str(), O_RDONLY | O_CLOEXEC);  // until the test opens the gate
   if (fd < 0) throw std::runtime_error("cannot open " + gate);
   char c;
   while (::read(fd, &c, 1) > 0) {
