@@ -19,10 +19,10 @@
 #include <unordered_map>
 
 #include "calls.hpp"
-#include "exception_type.hpp"
 #include "exec_channel.hpp"
 #include "process_start.hpp"
 #include "protocol.hpp"
+#include "task_runner.hpp"
 
 namespace dpool::internal {
 namespace {
@@ -183,46 +183,8 @@ class Executor {
   }
 
   void run_task(const wire::Task& task, const Blob& args, wire::Result& res, std::string& out) {
-    auto* entry = detail::Registry::instance().find(task.name);
-    if (!entry) {
-      res.failure.code = ErrorCode::kUnknownTask;
-      std::string known;
-      auto& registry = detail::Registry::instance();
-      auto names = registry.names(12);
-      for (auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      auto total = registry.names(SIZE_MAX).size();
-      if (total > names.size()) known += " (" + std::to_string(total) + " in all)";
-      res.failure.message =
-          "node " + node_ + " has no task named '" + task.name + "'" +
-          (known.empty() ? "; it knows no tasks at all" : "; it knows: " + known) +
-          ". Register the function with DPOOL_REGISTER in the program or "
-          "library that the node runs";
-      return;
-    }
-    if (entry->fingerprint != task.fingerprint) {
-      res.failure.code = ErrorCode::kSignatureMismatch;
-      res.failure.type = entry->signature;
-      res.failure.message =
-          "node " + node_ + " registered '" + task.name + "' as " + entry->signature;
-      return;
-    }
-    try {
-      entry->invoke(args.view(), task.chunk, out);
-    } catch (const SerializationError& e) {
-      res.failure.code = ErrorCode::kSerialization;
-      res.failure.message = e.what();
-      out.clear();
-    } catch (const std::exception& e) {
-      res.failure.code = ErrorCode::kTaskRaised;
-      res.failure.type = current_exception_type();
-      res.failure.message = e.what();
-      out.clear();
-    } catch (...) {
-      res.failure.code = ErrorCode::kTaskRaised;
-      res.failure.type = current_exception_type();
-      res.failure.message = "an exception not derived from std::exception";
-      out.clear();
-    }
+    res.failure =
+        run_registered(task.name, task.fingerprint, task.chunk, args.view(), "node " + node_, out);
   }
 
   // An initializer that fails makes every task of its pool in this executor

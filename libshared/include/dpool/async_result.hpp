@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <dpool/detail/bytes.hpp>
+#include <dpool/detail/next_iterator.hpp>
 #include <dpool/errors.hpp>
 #include <dpool/export.hpp>
 #include <exception>
@@ -294,6 +295,43 @@ std::size_t wait_any(std::span<AsyncResult<T>> results,
   return *i;
 }
 
+namespace detail {
+
+// The order in which watched results finish, as indexes, for the
+// as_completed ranges: each index once, TimeoutError once `timeout` (from
+// construction) passes with some unfinished. `noun` names the items in that
+// error ("results", "futures"). Single consumer.
+class CompletionOrder {
+ public:
+  CompletionOrder(std::size_t count, std::chrono::steady_clock::duration timeout, const char* noun)
+      : waiter_(std::make_shared<Waiter>()),
+        deadline_(deadline_after(timeout)),
+        timeout_(timeout),
+        count_(count),
+        left_(count),
+        noun_(noun) {}
+  void watch(StateBase& state, std::size_t index) { state.watch(waiter_, index); }
+  // The next finished index; nullopt once every one was given.
+  std::optional<std::size_t> next() {
+    if (left_ == 0) return std::nullopt;
+    auto i = waiter_->next(deadline_);
+    if (!i)
+      throw TimeoutError(std::to_string(left_) + " of " + std::to_string(count_) + " " + noun_ +
+                         " were not done within " + describe(timeout_));
+    --left_;
+    return i;
+  }
+
+ private:
+  std::shared_ptr<Waiter> waiter_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::duration timeout_;
+  std::size_t count_, left_;
+  const char* noun_;
+};
+
+}  // namespace detail
+
 // A range yielding results in the order they finish, like
 // concurrent.futures.as_completed. Iterating past `timeout` (counted from the
 // call) throws TimeoutError. Single pass; holds copies of the handles.
@@ -301,55 +339,23 @@ template <class T>
 class AsCompleted {
  public:
   AsCompleted(std::vector<AsyncResult<T>> results, std::chrono::steady_clock::duration timeout)
-      : results_(std::move(results)),
-        waiter_(std::make_shared<detail::Waiter>()),
-        deadline_(detail::deadline_after(timeout)),
-        timeout_(timeout),
-        left_(results_.size()) {
-    for (std::size_t i = 0; i < results_.size(); ++i) results_[i].state()->watch(waiter_, i);
+      : results_(std::move(results)), order_(results_.size(), timeout, "results") {
+    for (std::size_t i = 0; i < results_.size(); ++i) order_.watch(*results_[i].state(), i);
+  }
+  // The next result to finish; nullopt at the end; TimeoutError past the timeout.
+  std::optional<AsyncResult<T>> next() {
+    auto i = order_.next();
+    if (!i) return std::nullopt;
+    return results_[*i];
   }
 
-  class iterator {
-   public:
-    using value_type = AsyncResult<T>;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(AsCompleted* owner) : owner_(owner) { owner_->advance(); }
-    const AsyncResult<T>& operator*() const { return owner_->current_; }
-    iterator& operator++() {
-      owner_->advance();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return owner_->done_; }
-
-   private:
-    AsCompleted* owner_ = nullptr;
-  };
+  using iterator = detail::NextIterator<AsCompleted, AsyncResult<T>>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
  private:
-  void advance() {
-    if (left_ == 0) {
-      done_ = true;
-      return;
-    }
-    auto i = waiter_->next(deadline_);
-    if (!i)
-      throw TimeoutError(std::to_string(left_) + " of " + std::to_string(results_.size()) +
-                         " results were not ready within " + detail::describe(timeout_));
-    --left_;
-    current_ = results_[*i];
-  }
-
   std::vector<AsyncResult<T>> results_;
-  std::shared_ptr<detail::Waiter> waiter_;
-  std::chrono::steady_clock::time_point deadline_;
-  std::chrono::steady_clock::duration timeout_;
-  std::size_t left_;
-  AsyncResult<T> current_;
-  bool done_ = false;
+  detail::CompletionOrder order_;
 };
 
 template <class T>

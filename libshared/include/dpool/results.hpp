@@ -3,6 +3,7 @@
 
 #include <deque>
 #include <dpool/async_result.hpp>
+#include <dpool/detail/next_iterator.hpp>
 #include <dpool/detail/states.hpp>
 #include <functional>
 #include <memory>
@@ -59,24 +60,7 @@ class Results {
   // Items read from the input so far.
   std::size_t pulled() const noexcept { return impl_->pulled; }
 
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(Results* owner) : owner_(owner) { ++*this; }
-    const R& operator*() const { return *value_; }
-    iterator& operator++() {
-      value_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return !value_; }
-
-   private:
-    Results* owner_ = nullptr;
-    std::optional<R> value_;
-  };
+  using iterator = detail::NextIterator<Results, R>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
