@@ -5,6 +5,7 @@
 #include <dpool/connection.hpp>
 #include <dpool/coordinator.hpp>
 #include <dpool/errors.hpp>
+#include <dpool/futures.hpp>
 #include <dpool/init.hpp>
 #include <dpool/node.hpp>
 #include <dpool/options.hpp>
@@ -17,3 +18,4 @@
 #include <dpool/shared_value.hpp>
 #include <dpool/sync.hpp>
 #include <dpool/this_task.hpp>
+#include <dpool/thread_pool.hpp>

@@ -223,6 +223,7 @@ class DPOOL_API PoolView {
 
  protected:
   friend class Pool;
+  friend class ThreadPool;
   PoolView(std::shared_ptr<detail::PoolCore> core, TaskOptions options)
       : core_(std::move(core)), options_(options) {}
 
