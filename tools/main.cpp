@@ -73,6 +73,12 @@ int main(int argc, char** argv) {
                     "re-runs of a task whose node is lost before WorkerLost (3)");
   coord->add_option("--max-queued", copt.max_queued,
                     "tasks that may wait for a node; beyond, submissions fail with QueueFull");
+  coord
+      ->add_option("--manager-max-bytes", copt.manager_max_bytes,
+                   "bytes the Manager's objects and pool.queue items may hold, e.g. 512MiB (1GiB)")
+      ->transform(CLI::AsSizeValue(false));
+  coord->add_option("--manager-max-objects", copt.manager_max_objects,
+                    "Manager objects and pool.queues that may exist at once (100000)");
 
   dpool::NodeOptions nopt;
   auto* worker = app.add_subcommand("worker", "run executors for a coordinator");

@@ -218,8 +218,8 @@ TEST_CASE("a node lost while its task holds a lock: the lease ends at the node t
   REQUIRE(pids.size() == 1);
   node->process.signal(SIGKILL);
   REQUIRE(node->process.wait_exit(10s) != -1);
-  REQUIRE(::kill(pids[0], SIGKILL) == 0);  // its orphaned executor, so that nothing lingers
-  CHECK(lock.acquire(30s));                // the coordinator declares the node lost
+  CHECK(ts::wait_gone(pids[0], 10s));  // its executor dies with it (parent-death signal)
+  CHECK(lock.acquire(30s));            // the coordinator declares the node lost
   coordinator.process.wait_line("released: its holder is gone", 10s);
   // No node left: the task waits for one, as any task does; cancel it.
   holder.cancel();
@@ -283,4 +283,22 @@ TEST_CASE("this_task::manager outside a task says what to use instead") {
   } catch (const dpool::Error& e) {
     CHECK(std::string(e.what()).find("pool.manager()") != std::string::npos);
   }
+}
+
+TEST_CASE(
+    "--manager-max-bytes: a call past the limit is refused with QueueFull, and nothing lost") {
+  ts::Coordinator coordinator({"--manager-max-bytes", "1KiB"});
+  dpool::Pool pool(dpool::Connect{.address = coordinator.address});
+  auto d = pool.manager().dict<int, std::string>("big");
+  d.set(1, std::string(600, 'a'));
+  try {
+    d.set(2, std::string(600, 'b'));
+    FAIL("a set past the limit was taken");
+  } catch (const dpool::QueueFull& e) {
+    CHECK(std::string(e.what()).find("--manager-max-bytes") != std::string::npos);
+  }
+  CHECK(d.size() == 1);
+  CHECK(d.get(1) == std::string(600, 'a'));
+  d.erase(1);
+  d.set(2, std::string(600, 'b'));  // room again
 }
