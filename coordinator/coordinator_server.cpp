@@ -36,6 +36,7 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
       instance_(std::random_device{}() | 1),
       heartbeat_(loop_.io()),
       liveness_(options_.peer_timeout) {
+  if (!options_.state_dir.empty()) keep_state();
   if (options_.bind.empty()) return;
   loop_.call([this] {
     router_ = std::make_unique<ZmqSocket>(loop_.io(), zmq::socket_type::router,
@@ -52,6 +53,18 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
     arm_heartbeat();
   });
   spdlog::info("coordinator listening on {}", endpoint_);
+}
+
+// Makes the kept objects again and keeps every change from now on.
+void CoordinatorServer::keep_state() {
+  journal_ = std::make_unique<ObjectJournal>(options_.state_dir);
+  auto kept = journal_->load();
+  loop_.call([&] {
+    for (auto& [name, image] : kept) store_.restore(name, std::move(image));
+    store_.keep_changes();
+  });
+  spdlog::info("coordinator: Manager state in {}: {} object(s), {} byte(s)", journal_->path(),
+               kept.size(), store_.bytes());
 }
 
 CoordinatorServer::~CoordinatorServer() {
@@ -311,6 +324,8 @@ void CoordinatorServer::log_object_events() {
 // The store's answers, one REPLY message per peer.
 void CoordinatorServer::send_object_answers() {
   log_object_events();
+  // What the answers acknowledge is kept before they leave.
+  if (journal_) journal_->write(store_.take_changes());
   std::unordered_map<PeerId, wire::Message> out;
   for (auto& a : store_.take_answers()) {
     auto& m = out.try_emplace(a.peer, wire::Message{wire::Replies{}}).first->second;

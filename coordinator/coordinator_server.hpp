@@ -13,6 +13,7 @@
 #include "event_loop.hpp"
 #include "link.hpp"
 #include "liveness.hpp"
+#include "object_journal.hpp"
 #include "scheduler.hpp"
 #include "zmq_socket.hpp"
 
@@ -63,6 +64,7 @@ class CoordinatorServer final : public Hub {
   void schedule_flush();
   void flush();
   void send_object_answers();
+  void keep_state();
   void log_object_events();
   void arm_object_deadline();
 
@@ -72,6 +74,7 @@ class CoordinatorServer final : public Hub {
   std::string endpoint_;
   Scheduler scheduler_;
   ObjectStore store_;
+  std::unique_ptr<ObjectJournal> journal_;  // with --state
   CallHandler calls_{scheduler_, store_};
   asio::steady_timer object_deadline_;
   ObjectStore::TimePoint object_deadline_at_ = ObjectStore::TimePoint::max();

@@ -66,6 +66,9 @@ struct CoordinatorOptions {
   // keys, values and items, and this many objects; more is refused (QueueFull).
   std::size_t manager_max_bytes = std::size_t{1} << 30;
   std::size_t manager_max_objects = 100'000;
+  // Where the Manager's named objects are kept (SQLite, DIR/manager.db), so
+  // that they survive a restart; empty: in memory only.
+  std::string state_dir;
 };
 
 struct NodeOptions {
