@@ -496,33 +496,6 @@ void w7_startup(const Sizes& z, Reporter& out) {
 
 // ---------------------------------------------------------------- cluster mode
 
-// One coordinator and `nodes` worker nodes of `procs` executors each, on
-// loopback. After start-up their output is forwarded to our stderr; each
-// gets 5 s to stop.
-struct LocalCluster {
-  LocalCluster(const std::string& dpool, int nodes, int procs)
-      : coordinator({dpool, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "warn"}, 5s) {
-    auto line = coordinator.wait_line("listening on", 10s);
-    coordinator.forward_output();
-    address = line.substr(line.find("tcp://"));
-    for (int i = 0; i < nodes; ++i) {
-      auto& w = workers.emplace_back(std::make_unique<DpoolProcess>(
-          std::vector<std::string>{dpool, "worker", "--connect", address, "--procs",
-                                   std::to_string(procs), "--exec", self_path(), "--name",
-                                   "bench-worker-" + std::to_string(i), "--log", "warn"},
-          5s));
-      w->wait_line("connected", 20s);
-      w->forward_output();
-    }
-  }
-  ~LocalCluster() {
-    workers.clear();  // first, so the nodes say goodbye to a live coordinator
-  }
-  DpoolProcess coordinator;
-  std::string address;
-  std::vector<std::unique_ptr<DpoolProcess>> workers;
-};
-
 // Waits (bounded) until the pool reports `want` executors, so default
 // chunking sees the real pool size.
 void wait_for_executors(dpool::Pool& pool, unsigned want) {
