@@ -211,8 +211,12 @@ void CoordinatorServer::on(PeerId peer, wire::Cancel&& cancel) {
 
 void CoordinatorServer::on(PeerId peer, wire::Requests&& batch, Payloads&& args) {
   bool is_node = peers_.at(peer).role == wire::Role::kNode;
+  const auto parked = store_.parked();
   auto env =
       calls_.answer(peer, is_node, std::move(batch), std::move(args), ObjectStore::Clock::now());
+  if (store_.parked() > parked)
+    spdlog::debug("coordinator: {} call(s) of peer {} wait on hosted objects",
+                  store_.parked() - parked, peer);
   if (!std::get<wire::Replies>(env.message.body).replies.empty())
     send(env.to, std::move(env.message));
 }

@@ -348,3 +348,23 @@ TEST_CASE(
   CHECK(d.get("n") == 51);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a client killed while its get waits on a Manager queue leaves the item for the next") {
+  ts::Child coordinator({DPOOL_BIN, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "debug",
+                         "--heartbeat", "50ms", "--node-timeout", "500ms"});
+  auto line = coordinator.wait_line("listening on", 10s);
+  const std::string address = line.substr(line.find("tcp://"));
+  {
+    ts::Child client({TEST_CLIENT, "--get", address, "jobs"});
+    client.wait_line("getting", 10s);
+    coordinator.wait_line("wait on hosted objects", 10s);  // its get is parked
+    client.signal(SIGKILL);
+    REQUIRE(client.wait_exit(10s) != -1);
+  }
+  // The coordinator declares the client lost and drops its waiting get.
+  coordinator.wait_line("its waiting call was dropped", 10s);
+  dpool::Pool pool(dpool::Connect{.address = address});
+  auto q = pool.manager().queue<int>("jobs");
+  q.put(7);
+  CHECK(q.get(10s) == 7);
+}
