@@ -91,11 +91,15 @@ TEST_CASE("an executor killed while its task waits on calls: the task fails alon
 
 TEST_CASE(
     "an executor killed with its call outstanding: the late answer reaches no one (cluster)") {
-  ts::Coordinator coordinator;
+  // Long timeouts on both sides: however long the coordinator stays stopped
+  // on a busy machine, neither declares the other lost (which would fail
+  // the call instead of answering it late).
+  ts::Coordinator coordinator({"--node-timeout", "120s"});
   ts::Child worker({DPOOL_BIN, "worker", "--connect", coordinator.address, "--procs", "1", "--name",
-                    "calls-node", "--log", "debug", "--exec", TEST_TASK_HOST});
+                    "calls-node", "--log", "debug", "--coordinator-timeout", "120s", "--exec",
+                    TEST_TASK_HOST});
   worker.wait_line("connected", 10s);
-  dpool::Pool pool(dpool::Connect{.address = coordinator.address});
+  dpool::Pool pool(dpool::Connect{.address = coordinator.address, .coordinator_timeout = 120s});
   ts::TaskStarts started;
   ts::TaskGate gate;
   // One call, the executor's first: were its late answer handed to the

@@ -110,10 +110,9 @@ class MapState final : public ValueState<std::vector<R>> {
 
   void deliver(std::size_t part, Outcome&& o) override {
     std::unique_lock lock(this->mu_);
-    if (part >= payloads_.size() || !accept(*this, lock, o)) {
-      if (progress_ && this->ready_) progress_->finish();
-      return;
-    }
+    // The last progress line goes out before anyone waiting hears the end.
+    if (progress_ && !this->ready_ && o.failure.code != ErrorCode::kNone) progress_->finish();
+    if (part >= payloads_.size() || !accept(*this, lock, o)) return;
     payloads_[part] = std::move(o.payload);
     if (progress_) progress_->advance(sizes_[part]);
     if (parts_.last_arrived()) {
@@ -178,10 +177,8 @@ class MapState<void> final : public ValueState<void> {
   }
   void deliver(std::size_t part, Outcome&& o) override {
     std::unique_lock lock(mu_);
-    if (part >= sizes_.size() || !accept(*this, lock, o)) {
-      if (progress_ && ready_) progress_->finish();
-      return;
-    }
+    if (progress_ && !ready_ && o.failure.code != ErrorCode::kNone) progress_->finish();
+    if (part >= sizes_.size() || !accept(*this, lock, o)) return;
     if (progress_) progress_->advance(sizes_[part]);
     if (parts_.last_arrived()) {
       if (progress_) progress_->finish();
