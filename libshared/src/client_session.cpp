@@ -71,6 +71,14 @@ bool ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
                            std::vector<detail::TaskRequest>&& tasks,
                            std::shared_ptr<detail::StateBase> sink, const TaskOptions& options,
                            bool block) {
+  if (options_.max_message_bytes)
+    for (auto& t : tasks)
+      if (t.args.size() > options_.max_message_bytes)
+        throw SerializationError("the arguments of '" + name + "' take " +
+                                 std::to_string(t.args.size()) + " bytes, more than the " +
+                                 std::to_string(options_.max_message_bytes) +
+                                 " bytes a message may carry; raise Connect::max_message_bytes "
+                                 "here and --max-message on the coordinator and every worker");
   std::unique_lock lock(mu_);
   // A batch larger than the window goes in alone, once nothing else is in flight.
   auto room = [&] {

@@ -32,6 +32,9 @@ class ClientSession final : public detail::PoolCore,
     std::chrono::milliseconds heartbeat{0};
     std::chrono::milliseconds coordinator_timeout{5000};
     std::chrono::milliseconds reconnect_grace{60000};
+    // Tasks whose arguments are larger fail at submit (SerializationError):
+    // the coordinator would drop the connection. 0: no bound (in-process).
+    std::size_t max_message_bytes = 0;
   };
 
   // Connects through `make_link` (called on `io`'s thread) and waits for the

@@ -7,6 +7,7 @@
 #include <dpool/errors.hpp>
 #include <dpool/futures.hpp>
 #include <dpool/init.hpp>
+#include <dpool/keys.hpp>
 #include <dpool/node.hpp>
 #include <dpool/options.hpp>
 #include <dpool/pool.hpp>
