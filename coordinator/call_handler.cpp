@@ -15,17 +15,28 @@ wire::Reply refuse(const wire::Request& r, ErrorCode code, std::string why) {
 
 }  // namespace
 
-Envelope CallHandler::answer(PeerId peer, bool is_node, wire::Requests&& batch, Payloads&&) {
+Envelope CallHandler::answer(PeerId peer, bool is_node, wire::Requests&& batch, Payloads&& args,
+                             ObjectStore::TimePoint now) {
   wire::Replies replies;
   Payloads answers;
-  replies.replies.reserve(batch.requests.size());
-  answers.reserve(batch.requests.size());
-  for (auto& r : batch.requests) {
+  for (std::size_t i = 0; i < batch.requests.size(); ++i) {
+    auto& r = batch.requests[i];
     Payload answer;
-    wire::Reply reply;
+    std::optional<wire::Reply> reply;
     switch (static_cast<calls::Op>(r.op)) {
       case calls::Op::kTaskInfo:
         reply = task_info(peer, is_node, r, answer);
+        break;
+      case calls::Op::kObject:
+        reply = object(peer, is_node, r, args[i], now);
+        break;
+      case calls::Op::kExecutorExited:
+        if (!is_node) {
+          reply = refuse(r, ErrorCode::kRefused, "only a node reports its executors");
+          break;
+        }
+        store_.gone(peer, r.pid);
+        reply = wire::Reply{r.id, {}};
         break;
       default:
         reply = refuse(r, ErrorCode::kRefused,
@@ -33,11 +44,33 @@ Envelope CallHandler::answer(PeerId peer, bool is_node, wire::Requests&& batch, 
                            "; run the same dpool release on every client, coordinator and node");
         break;
     }
-    ++(reply.failure.code == ErrorCode::kNone ? stats_.answered : stats_.refused);
-    replies.replies.push_back(std::move(reply));
+    if (!reply) {
+      ++stats_.answered;  // by the store
+      continue;
+    }
+    ++(reply->failure.code == ErrorCode::kNone ? stats_.answered : stats_.refused);
+    replies.replies.push_back(std::move(*reply));
     answers.push_back(std::move(answer));
   }
   return Envelope{peer, {std::move(replies), std::move(answers)}};
+}
+
+std::optional<wire::Reply> CallHandler::object(PeerId peer, bool is_node, const wire::Request& r,
+                                               Payload& args, ObjectStore::TimePoint now) {
+  ObjectStore::Caller who{peer, 0, 0};
+  if (is_node) {
+    if (r.task == 0 || !scheduler_.running_on(peer, r.task))
+      return refuse(r, ErrorCode::kCancelled,
+                    "the coordinator no longer runs this task on this node (it was cancelled, or "
+                    "its node was declared lost and it runs elsewhere)");
+    who = {peer, r.pid, r.task};
+  }
+  auto decoded = wire::decode_meta<calls::ObjectCall>(args.view());
+  if (!decoded)
+    return refuse(r, ErrorCode::kRefused,
+                  "a call on a shared object that cannot be decoded (" + decoded.error() + ")");
+  store_.call(who, r.id, std::move(*decoded), now);
+  return std::nullopt;
 }
 
 wire::Reply CallHandler::task_info(PeerId peer, bool is_node, const wire::Request& r,

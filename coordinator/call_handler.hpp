@@ -1,23 +1,29 @@
 // Answers the calls that running tasks (through their nodes) and clients make
 // to the coordinator (REQUEST -> REPLY). A task's call is answered only when
 // it comes from the node the scheduler gave that task to, so what a call is
-// tied to (later: a lock's lease) is always a task that really runs there.
+// tied to (a lock's lease) is always a task that really runs there. Calls on
+// hosted objects go to the ObjectStore, which answers them (at once or after
+// they wait) through its own outbox.
 // Pure: requests in, replies out, no sockets or clocks. Loop thread only.
 #pragma once
 
+#include "object_store.hpp"
 #include "scheduler.hpp"
 
 namespace dpool::internal {
 
 class CallHandler {
  public:
-  // `scheduler` must outlive the handler.
-  explicit CallHandler(const Scheduler& scheduler) : scheduler_(scheduler) {}
+  // `scheduler` and `store` must outlive the handler.
+  CallHandler(const Scheduler& scheduler, ObjectStore& store)
+      : scheduler_(scheduler), store_(store) {}
 
   // The REPLY to one REQUEST from `peer` (`is_node`: a node forwarding its
   // tasks' calls; else a client's own). Every request gets exactly one
-  // reply: an answer, or a failure saying why not.
-  Envelope answer(PeerId peer, bool is_node, wire::Requests&& batch, Payloads&& args);
+  // reply: in the envelope returned (which may hold none), or, for a call
+  // on a hosted object, from the store.
+  Envelope answer(PeerId peer, bool is_node, wire::Requests&& batch, Payloads&& args,
+                  ObjectStore::TimePoint now);
 
   struct Stats {
     std::uint64_t answered = 0, refused = 0;
@@ -26,8 +32,12 @@ class CallHandler {
 
  private:
   wire::Reply task_info(PeerId peer, bool is_node, const wire::Request& r, Payload& answer);
+  // Hands the call to the store; a failure when it cannot go there.
+  std::optional<wire::Reply> object(PeerId peer, bool is_node, const wire::Request& r,
+                                    Payload& args, ObjectStore::TimePoint now);
 
   const Scheduler& scheduler_;
+  ObjectStore& store_;
   Stats stats_;
 };
 

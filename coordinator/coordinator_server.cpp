@@ -31,6 +31,8 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
       loop_("coordinator"),
       scheduler_({options_.max_queued, options_.node_loss_retries,
                   std::random_device{}() | std::uint64_t{std::random_device{}()} << 32}),
+      store_({options_.manager_max_objects, options_.manager_max_bytes}),
+      object_deadline_(loop_.io()),
       instance_(std::random_device{}() | 1),
       rejections_({.drop_after = options_.drop_after_refusals}),
       heartbeat_(loop_.io()),
@@ -49,6 +51,7 @@ CoordinatorServer::~CoordinatorServer() {
   stop();
   loop_.call([this] {
     heartbeat_.cancel();
+    object_deadline_.cancel();
     router_.reset();
     peers_.clear();
   });
@@ -190,8 +193,10 @@ void CoordinatorServer::on(PeerId peer, wire::Cancel&& cancel) {
 
 void CoordinatorServer::on(PeerId peer, wire::Requests&& batch, Payloads&& args) {
   bool is_node = peers_.at(peer).role == wire::Role::kNode;
-  auto env = calls_.answer(peer, is_node, std::move(batch), std::move(args));
-  send(env.to, std::move(env.message));
+  auto env =
+      calls_.answer(peer, is_node, std::move(batch), std::move(args), ObjectStore::Clock::now());
+  if (!std::get<wire::Replies>(env.message.body).replies.empty())
+    send(env.to, std::move(env.message));
 }
 
 void CoordinatorServer::on(PeerId peer, wire::Returned&& returned) {
@@ -241,6 +246,9 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
 void CoordinatorServer::peer_gone(PeerId peer_id) {
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) return;
+  // What it held is given back (and logged) while its name is still known.
+  store_.gone(peer_id);
+  log_object_events();
   if (it->second.welcomed) {
     if (it->second.role == wire::Role::kNode) {
       auto name = scheduler_.node_name(peer_id);
@@ -341,6 +349,51 @@ void CoordinatorServer::schedule_flush() {
 
 void CoordinatorServer::flush() {
   for (auto& env : scheduler_.take_outbox()) send(env.to, std::move(env.message));
+  send_object_answers();
+}
+
+// What the store did that an operator should hear of.
+void CoordinatorServer::log_object_events() {
+  for (auto& e : store_.take_events()) {
+    std::string who = e.holder.pid == 0 ? "client " + scheduler_.client_name(e.holder.peer)
+                                        : "executor " + std::to_string(e.holder.pid) + " of node " +
+                                              scheduler_.node_name(e.holder.peer);
+    if (e.warning)
+      spdlog::warn("coordinator: {} held by {}: {}", e.what, who, e.how);
+    else
+      spdlog::info("coordinator: {} of {}: {}", e.what, who, e.how);
+  }
+}
+
+// The store's answers, one REPLY message per peer.
+void CoordinatorServer::send_object_answers() {
+  log_object_events();
+  std::unordered_map<PeerId, wire::Message> out;
+  for (auto& a : store_.take_answers()) {
+    auto& m = out.try_emplace(a.peer, wire::Message{wire::Replies{}}).first->second;
+    auto& replies = std::get<wire::Replies>(m.body).replies;
+    bool ok = a.failure.code == ErrorCode::kNone;
+    replies.push_back(wire::Reply{a.request, std::move(a.failure)});
+    m.payloads.push_back(ok ? Payload::adopt(wire::encode_meta(a.answer)) : Payload());
+  }
+  for (auto& [peer, m] : out) send(peer, std::move(m));
+  arm_object_deadline();
+}
+
+// Wakes the loop when the earliest parked call on an object times out.
+void CoordinatorServer::arm_object_deadline() {
+  auto next = store_.next_deadline().value_or(ObjectStore::TimePoint::max());
+  if (next == object_deadline_at_) return;
+  object_deadline_at_ = next;
+  object_deadline_.cancel();
+  if (next == ObjectStore::TimePoint::max()) return;
+  object_deadline_.expires_at(next);
+  object_deadline_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    object_deadline_at_ = ObjectStore::TimePoint::max();
+    store_.expire(ObjectStore::Clock::now());
+    send_object_answers();
+  });
 }
 
 }  // namespace dpool::internal

@@ -1,6 +1,7 @@
 // The coordinator's I/O shell: a ROUTER socket (when bound) and in-process
-// peers, all on one event loop, feeding the Scheduler (tasks) and the
-// CallHandler (calls) and sending what they say.
+// peers, all on one event loop, feeding the Scheduler (tasks), the
+// CallHandler (calls) and the ObjectStore (hosted objects), and sending what
+// they say.
 #pragma once
 
 #include <asio/steady_timer.hpp>
@@ -73,13 +74,19 @@ class CoordinatorServer final : public Hub {
   void send(PeerId peer, wire::Message&& message);
   void schedule_flush();
   void flush();
+  void send_object_answers();
+  void log_object_events();
+  void arm_object_deadline();
 
   CoordinatorOptions options_;
   EventLoop loop_;
   std::unique_ptr<CoordinatorEndpoint> router_;
   std::string endpoint_;
   Scheduler scheduler_;
-  CallHandler calls_{scheduler_};
+  ObjectStore store_;
+  CallHandler calls_{scheduler_, store_};
+  asio::steady_timer object_deadline_;
+  ObjectStore::TimePoint object_deadline_at_ = ObjectStore::TimePoint::max();
   std::unordered_map<PeerId, Peer> peers_;
   std::unordered_map<std::string, PeerId> by_routing_id_;
   PeerId next_peer_ = 1;

@@ -81,6 +81,11 @@ std::string Scheduler::node_name(PeerId node) const {
   return it == nodes_.end() ? "?" : it->second.name;
 }
 
+std::string Scheduler::client_name(PeerId client) const {
+  auto it = clients_.find(client);
+  return it == clients_.end() ? "?" : it->second.name;
+}
+
 void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Payloads&& payloads) {
   auto found = clients_.find(client);
   if (found == clients_.end()) return;

@@ -65,6 +65,7 @@ class Scheduler {
   };
   Lost node_left(PeerId node);
   std::string node_name(PeerId node) const;
+  std::string client_name(PeerId client) const;
   // Results that arrived from a peer no longer registered.
   void count_stale(std::size_t n) { stats_.stale_results += n; }
 

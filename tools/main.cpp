@@ -129,6 +129,12 @@ int main(int argc, char** argv) {
                     "re-runs of a task whose node is lost before WorkerLost (3)");
   coord->add_option("--max-queued", copt.max_queued,
                     "tasks that may wait for a node; beyond, submissions fail with QueueFull");
+  coord
+      ->add_option("--manager-max-bytes", copt.manager_max_bytes,
+                   "bytes the Manager's objects and pool.queue items may hold, e.g. 512MiB (1GiB)")
+      ->transform(CLI::AsSizeValue(false));
+  coord->add_option("--manager-max-objects", copt.manager_max_objects,
+                    "Manager objects and pool.queues that may exist at once (100000)");
   add_security(coord, copt.key_dir, copt.insecure, copt.max_message_bytes,
                "key directory (default ~/.config/dpool, made on first start)");
 

@@ -57,7 +57,7 @@ void ExecutorSet::spawn(Slot slot) {
     spdlog::error("node {}: {}", node_, ex.what());
     asio::post(io_, [this, slot, alive = alive_] {
       if (!*alive) return;
-      events_.exited(slot, 0, 127);
+      events_.exited(slot, 0, 0, 127);
       events_.settled();
     });
     return;
@@ -167,7 +167,7 @@ void ExecutorSet::reap_exited() {
       spdlog::warn("node {}: executor {} died ({}); replacing it", node_, pid,
                    sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code));
     any = true;
-    events_.exited(slot, sig, code);
+    events_.exited(slot, pid, sig, code);
   }
   if (any) events_.settled();
 }

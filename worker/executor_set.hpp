@@ -29,9 +29,9 @@ class ExecutorSet {
 
   struct Events {
     std::function<void(Slot, Record&&)> record;  // a record from the slot's executor
-    // The slot's executor was reaped: killed by `signal`, or exited with
-    // `exit_code` (127 when it could not be started at all).
-    std::function<void(Slot, int signal, int exit_code)> exited;
+    // The slot's executor, process `pid`, was reaped: killed by `signal`, or
+    // exited with `exit_code` (pid 0 and 127 when it could not be started).
+    std::function<void(Slot, int pid, int signal, int exit_code)> exited;
     // After each burst of the calls above (one read, one reaping pass).
     std::function<void()> settled;
   };

@@ -8,6 +8,7 @@
 #include <dpool/init.hpp>
 #include <filesystem>
 
+#include "calls.hpp"
 #include "executor_loop.hpp"
 
 namespace dpool::internal {
@@ -176,8 +177,9 @@ void NodeDaemon::on(wire::Reclaim&& reclaim) {
 ExecutorSet::Events NodeDaemon::executor_events() {
   ExecutorSet::Events e;
   e.record = [this](Slot slot, Record&& r) { on_record(slot, std::move(r)); };
-  e.exited = [this](Slot slot, int signal, int exit_code) {
+  e.exited = [this](Slot slot, int pid, int signal, int exit_code) {
     supervisor_.executor_died(slot, signal, exit_code, Supervisor::Clock::now());
+    if (pid > 0) executor_gone(pid);
   };
   e.settled = [this] { apply(); };
   return e;
@@ -241,6 +243,13 @@ void NodeDaemon::forward_call(Slot slot, Record&& r) {
               [this, slot, serial, alive = alive_](wire::Reply&& reply, Payload&& answer) {
                 if (*alive) reply_to(slot, serial, std::move(reply), std::move(answer));
               });
+}
+
+void NodeDaemon::executor_gone(int pid) {
+  wire::Request request;
+  request.op = static_cast<std::uint32_t>(calls::Op::kExecutorExited);
+  request.pid = static_cast<std::uint32_t>(pid);
+  link_->call(request, Payload(), [](wire::Reply&&, Payload&&) {});
 }
 
 void NodeDaemon::reply_to(Slot slot, ExecutorSet::Serial serial, wire::Reply&& reply,

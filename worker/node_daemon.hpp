@@ -59,6 +59,8 @@ class NodeDaemon {
   // Forwards a call from the slot's executor to the coordinator, with the
   // identity of the task it runs, and its reply back to that same executor.
   void forward_call(Slot slot, Record&& r);
+  // Tells the coordinator, which ends the leases and waits of executor `pid`.
+  void executor_gone(int pid);
   void reply_to(Slot slot, ExecutorSet::Serial serial, wire::Reply&& reply, Payload&& answer);
   void apply();
   void spawn(Slot slot);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <dpool/detail/hosted.hpp>
 #include <dpool/this_task.hpp>
 
 #include "protocol.hpp"
@@ -14,6 +15,61 @@ namespace dpool::internal::calls {
 
 enum class Op : std::uint32_t {  // on the wire: append, never renumber
   kTaskInfo = 1,                 // who is this task? argument: none; answer: CurrentTask
+  kObject = 2,                   // a coordinator-hosted object: ObjectCall; answer: ObjectAnswer
+  kExecutorExited = 3,           // node: one of my executors is gone; argument: its pid (u32)
+};
+
+// The largest bytes of one item, key or value a hosted object takes.
+constexpr std::uint32_t kMaxItemBytes = 64u << 20;
+constexpr std::uint32_t kMaxItems = 1u << 24;
+
+// One operation on a hosted object. Every call names its object in full
+// (kind, name, type, parameter), so an object the coordinator does not have
+// (it restarted without its state) is made again rather than refused.
+struct ObjectCall {
+  detail::ObjectKind kind{};
+  std::string name;
+  std::string type;         // the handle's type, e.g. "dict<std::string, int>"
+  std::uint64_t param = 0;  // maxsize, permits, parties or the value's number kind
+  bool owned = false;       // lives as long as the client that made it (pool.queue)
+  detail::Verb verb{};
+  std::uint64_t n = 0;           // index, count, expected version, ...
+  std::int64_t timeout_ms = -1;  // blocking verbs: -1 waits for ever, 0 not at all
+  std::string a, b;              // serialized key, value or item
+  template <class Ar>
+  void serialize(Ar& ar) {
+    wire::enumeration(ar, kind);
+    wire::text(ar, name, wire::kMaxName);
+    wire::text(ar, type, wire::kMaxName);
+    ar(param, owned);
+    wire::enumeration(ar, verb);
+    ar(n, timeout_ms);
+    wire::text(ar, a, kMaxItemBytes);
+    wire::text(ar, b, kMaxItemBytes);
+  }
+};
+
+// The exception a failed call throws in the code that made it.
+[[noreturn]] void throw_call_failure(const detail::Failure& f);
+
+struct ObjectAnswer {
+  bool timed_out = false;  // a blocking verb's timeout passed first
+  bool yes = false;        // the verb's true/false result (found, swapped, set, notified)
+  std::uint64_t n = 0;     // a count, index or version
+  std::string bytes;       // a value or item
+  std::vector<std::string> items;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(timed_out, yes, n);
+    wire::text(ar, bytes, kMaxItemBytes);
+    auto count = static_cast<std::uint32_t>(items.size());
+    ar(count);
+    if constexpr (Ar::is_loading::value) {
+      wire::check_count(ar, count, kMaxItems, "a list of items");
+      items.resize(count);
+    }
+    for (auto& item : items) wire::text(ar, item, kMaxItemBytes);
+  }
 };
 
 }  // namespace dpool::internal::calls

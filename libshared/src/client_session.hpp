@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <dpool/detail/hosted.hpp>
 #include <dpool/pool.hpp>
 #include <future>
 #include <mutex>
@@ -19,6 +20,7 @@ namespace dpool::internal {
 // User threads call the PoolCore verbs; everything else runs on the loop
 // thread of `io`, which must outlive the session's detach().
 class ClientSession final : public detail::PoolCore,
+                            public detail::CallChannel,
                             public std::enable_shared_from_this<ClientSession> {
  public:
   struct Options {
@@ -55,8 +57,12 @@ class ClientSession final : public detail::PoolCore,
   void close() override;
   void join() override;
   void terminate() override;
-  // Leaves the coordinator (after terminate); the session takes no more messages.
+  // Leaves the coordinator (after terminate); the session takes no more
+  // messages, and calls made afterwards throw ConnectionError.
   void detach();
+  // A call on a hosted object (pool.manager(), pool.queue()), from any user
+  // thread but the loop's.
+  std::string call_object(std::string request) override;
 
   // Messages from the coordinator (loop thread), through wire::dispatch.
   void on(wire::Status&& status);
@@ -108,6 +114,7 @@ class ClientSession final : public detail::PoolCore,
   std::size_t window_ = 0;
   bool flush_posted_ = false;
   bool closed_ = false;
+  bool detached_ = false;
   std::atomic<unsigned> executors_{0};
 };
 

@@ -53,13 +53,6 @@ bool write_all(int fd, const iovec* iov, int n) {
   return true;
 }
 
-// The exception a failed call throws in the task that made it.
-[[noreturn]] void throw_call_failure(const detail::Failure& f) {
-  if (f.code == ErrorCode::kConnection) throw ConnectionError(f.message);
-  if (f.code == ErrorCode::kCancelled) throw Cancelled(f.message);
-  throw Error(f.message, f.code);
-}
-
 class Executor;
 Executor* g_executor = nullptr;  // the executor of this process, while it runs
 
@@ -98,7 +91,7 @@ class Executor {
         }
         std::string answer(it->payload.view());
         queue_.erase(it);
-        if (reply->failure.code != ErrorCode::kNone) throw_call_failure(reply->failure);
+        if (reply->failure.code != ErrorCode::kNone) calls::throw_call_failure(reply->failure);
         return answer;
       }
       if (!read(true))
@@ -275,6 +268,18 @@ void become_executor_if_spawned() {
 
 }  // namespace dpool::internal
 
+namespace dpool::internal {
+
+std::string call_from_task(calls::Op op, std::string args, const char* what) {
+  if (!this_task::inside())
+    throw Error(std::string(what) +
+                " was called outside a task: only code that a pool runs on an executor (a task, "
+                "or a pool's initializer) calls the coordinator this way");
+  return g_executor->call(op, std::move(args));
+}
+
+}  // namespace dpool::internal
+
 namespace dpool::this_task {
 
 bool inside() noexcept {
@@ -282,11 +287,8 @@ bool inside() noexcept {
 }
 
 CurrentTask info() {
-  if (!inside())
-    throw Error(
-        "dpool::this_task::info() was called outside a task: only code that a pool runs on an "
-        "executor (a task, or a pool's initializer) can ask about its task");
-  auto answer = internal::g_executor->call(internal::calls::Op::kTaskInfo, {});
+  auto answer =
+      internal::call_from_task(internal::calls::Op::kTaskInfo, {}, "dpool::this_task::info()");
   CurrentTask t;
   try {
     detail::decode_into(answer, t);

@@ -2,6 +2,10 @@
 // socket, runs the registered functions one at a time, writes DONE records.
 #pragma once
 
+#include <string>
+
+#include "calls.hpp"
+
 namespace dpool::internal {
 
 // Environment a node sets for the executors it spawns.
@@ -14,5 +18,11 @@ int run_executor(int fd);
 
 // If this process was spawned as an executor, runs it and exits; else returns.
 void become_executor_if_spawned();
+
+// A call to the coordinator from the task running in this process: through
+// the node and back; blocks until the answer. Throws dpool::Error when no
+// task runs here, and what throw_call_failure makes of a failed call. Any
+// thread of the task; one call at a time.
+std::string call_from_task(calls::Op op, std::string args, const char* what);
 
 }  // namespace dpool::internal

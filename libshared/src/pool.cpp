@@ -2,10 +2,13 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <dpool/coordinator.hpp>
 #include <dpool/init.hpp>
 #include <dpool/node.hpp>
 #include <dpool/pool.hpp>
+#include <random>
 
 #include "client_session.hpp"
 #include "coordinator_access.hpp"
@@ -136,6 +139,21 @@ void Pool::terminate() {
 }
 unsigned Pool::size() const {
   return core_->executors();
+}
+
+std::shared_ptr<detail::CallChannel> Pool::channel() const {
+  return std::static_pointer_cast<internal::ClientSession>(core_);
+}
+
+// Unique across the clients of a coordinator: this process's random tag and a count.
+std::string Pool::unique_queue_name() {
+  static const std::uint64_t tag = std::random_device{}() | std::uint64_t{std::random_device{}()}
+                                                                << 32;
+  static std::atomic<std::uint64_t> next{1};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "pool.queue/%016llx/%llu", static_cast<unsigned long long>(tag),
+                static_cast<unsigned long long>(next++));
+  return buf;
 }
 
 }  // namespace dpool

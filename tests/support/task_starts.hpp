@@ -91,6 +91,18 @@ class TaskStarts {
 // A gate a running task waits at until the test opens it: the task opens
 // the FIFO at path() for reading, which blocks until the test's open() opens
 // it for writing and closes it again (the task then reads end-of-file).
+// The task's side of TaskStarts: writes one 4-byte record (by default the
+// calling process's pid) to the FIFO at `path`. Never blocks: without a
+// reader the open fails and the announcement is skipped.
+inline void announce_start(const std::string& path,
+                           std::int32_t value = static_cast<std::int32_t>(::getpid())) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t written = ::write(fd, &value, sizeof value);  // atomic: under PIPE_BUF
+  (void)written;
+  ::close(fd);
+}
+
 class TaskGate {
  public:
   TaskGate() {

@@ -12,6 +12,7 @@ using namespace dpool::internal;
 using dpool::ErrorCode;
 
 constexpr PeerId kClient = 1, kNode = 101, kOtherNode = 102;
+const ObjectStore::TimePoint kNow{};
 
 // A scheduler with one client and two nodes, and the client's one task
 // dispatched to one of them. Returns the scheduler's id of that task.
@@ -45,7 +46,8 @@ const wire::Replies& replies(const Envelope& env) {
 // One client's task running on one of two nodes.
 struct OneTask {
   Scheduler s;
-  CallHandler h{s};
+  ObjectStore store{ObjectStore::Limits{}};
+  CallHandler h{s, store};
   PeerId node = 0;
   std::uint64_t task = one_running_task(s, node);
 };
@@ -54,7 +56,8 @@ struct OneTask {
 
 TEST_CASE_FIXTURE(OneTask, "a running task's call from its own node is answered with who it is") {
   Payloads args(1);
-  auto env = h.answer(node, true, {{request(5, calls::Op::kTaskInfo, task, 999)}}, std::move(args));
+  auto env =
+      h.answer(node, true, {{request(5, calls::Op::kTaskInfo, task, 999)}}, std::move(args), kNow);
   CHECK(env.to == node);
   REQUIRE(replies(env).replies.size() == 1);
   auto& r = replies(env).replies[0];
@@ -74,7 +77,8 @@ TEST_CASE_FIXTURE(OneTask, "a running task's call from its own node is answered 
 
 TEST_CASE_FIXTURE(OneTask, "a call for a task that runs elsewhere, or no longer runs, is refused") {
   PeerId other = node == kNode ? kOtherNode : kNode;
-  auto env = h.answer(other, true, {{request(1, calls::Op::kTaskInfo, task, 5)}}, Payloads(1));
+  auto env =
+      h.answer(other, true, {{request(1, calls::Op::kTaskInfo, task, 5)}}, Payloads(1), kNow);
   CHECK(replies(env).replies.at(0).failure.code == ErrorCode::kCancelled);
   CHECK(env.message.payloads.at(0).empty());
 
@@ -82,16 +86,17 @@ TEST_CASE_FIXTURE(OneTask, "a call for a task that runs elsewhere, or no longer 
   done.id = task;
   Payloads result(1);
   s.results(node, {done}, std::move(result));
-  env = h.answer(node, true, {{request(2, calls::Op::kTaskInfo, task, 5)}}, Payloads(1));
+  env = h.answer(node, true, {{request(2, calls::Op::kTaskInfo, task, 5)}}, Payloads(1), kNow);
   CHECK(replies(env).replies.at(0).failure.code == ErrorCode::kCancelled);
   CHECK(h.stats().refused == 2);
 }
 
 TEST_CASE_FIXTURE(OneTask,
                   "a client cannot ask as a task, and an unknown call is refused by number") {
-  auto env = h.answer(kClient, false, {{request(3, calls::Op::kTaskInfo, task, 0)}}, Payloads(1));
+  auto env =
+      h.answer(kClient, false, {{request(3, calls::Op::kTaskInfo, task, 0)}}, Payloads(1), kNow);
   CHECK(replies(env).replies.at(0).failure.code == ErrorCode::kRefused);
-  env = h.answer(node, true, {{wire::Request{4, 9999, task, 1}}}, Payloads(1));
+  env = h.answer(node, true, {{wire::Request{4, 9999, task, 1}}}, Payloads(1), kNow);
   auto& f = replies(env).replies.at(0).failure;
   CHECK(f.code == ErrorCode::kRefused);
   CHECK(f.message.find("9999") != std::string::npos);
@@ -102,7 +107,7 @@ TEST_CASE_FIXTURE(OneTask,
   wire::Requests batch;
   for (std::uint64_t id : {30, 10, 20})
     batch.requests.push_back(request(id, calls::Op::kTaskInfo, id == 10 ? 0 : task, 1));
-  auto env = h.answer(node, true, std::move(batch), Payloads(3));
+  auto env = h.answer(node, true, std::move(batch), Payloads(3), kNow);
   auto& r = replies(env).replies;
   REQUIRE(r.size() == 3);
   CHECK(r[0].id == 30);

@@ -8,6 +8,7 @@
 #include <dpool/futures.hpp>
 #include <dpool/init.hpp>
 #include <dpool/keys.hpp>
+#include <dpool/manager.hpp>
 #include <dpool/node.hpp>
 #include <dpool/options.hpp>
 #include <dpool/pool.hpp>

@@ -70,6 +70,10 @@ struct CoordinatorOptions {
   std::chrono::milliseconds peer_timeout{5000};  // a node or client silent this long is dead
   unsigned node_loss_retries =
       3;  // re-runs of a task whose node was lost (unless TaskOptions::retries)
+  // The Manager's objects and pool.queue items: at most this many bytes of
+  // keys, values and items, and this many objects; more is refused (QueueFull).
+  std::size_t manager_max_bytes = std::size_t{1} << 30;
+  std::size_t manager_max_objects = 100'000;
   // Security (docs/security.md). A bound coordinator uses CurveZMQ: its keys
   // and allow-lists are in `key_dir` (empty: default_key_dir(), where a key
   // set is made on first start). `insecure` serves in the clear instead.

@@ -8,6 +8,7 @@
 #include <dpool/detail/arguments.hpp>
 #include <dpool/detail/states.hpp>
 #include <dpool/export.hpp>
+#include <dpool/manager.hpp>
 #include <dpool/options.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/results.hpp>
@@ -357,7 +358,23 @@ class DPOOL_API Pool : public PoolView {
   void terminate();       // stops now; unfinished results fail with Cancelled
   unsigned size() const;  // executors currently available
 
+  // The named objects of this pool's coordinator (see manager.hpp). Handles
+  // outlive the pool, but their calls throw ConnectionError once it is gone.
+  Manager manager() const { return Manager(channel()); }
+  // A queue the coordinator hosts, reached from every node; it lives as
+  // long as this pool's connection (maxsize 0: unbounded, up to the
+  // coordinator's byte limit).
+  template <class T>
+  Queue<T> queue(std::size_t maxsize = 0) const {
+    return Queue<T>(detail::hosted_queue(
+        detail::HostedObject(channel(), detail::ObjectKind::kQueue, unique_queue_name(),
+                             "queue<" + std::string(detail::type_name<T>()) + ">", maxsize,
+                             /*owned=*/true)));
+  }
+
  private:
+  std::shared_ptr<detail::CallChannel> channel() const;
+  static std::string unique_queue_name();
   std::unique_ptr<internal::PoolBackend> backend_;  // what this pool started, if anything
 };
 

@@ -1,0 +1,29 @@
+// Tasks that use the Manager and pool.queue from inside (any node).
+// Compiled into the test binaries, libtest_tasks.so and test_task_host, like
+// test_tasks.hpp.
+#pragma once
+
+#include <cstdint>
+#include <dpool/manager.hpp>
+#include <dpool/queue.hpp>
+#include <string>
+
+namespace manager_tasks {
+
+// One increment of each: the dict's key "n" through update, the value
+// through fetch_add, and `i` appended to the list. Returns i.
+int count_up(dpool::ManagerDict<std::string, int> d, dpool::ManagerValue<std::int64_t> v,
+             dpool::ManagerList<int> l, int i);
+// The same dict key, reached by name through this_task::manager().
+int count_by_name(std::string dict_name, int i);
+// Takes the Manager's lock `name`, announces its start on the TaskStarts
+// FIFO `started`, and waits to be killed, holding it.
+int hold_lock(std::string name, std::string started);
+// Announces its start, then returns the next item of q.
+int get_one(dpool::Queue<int> q, std::string started);
+// Announces its start, then waits at the barrier; returns its index.
+int wait_at(dpool::ManagerBarrier b, std::string started);
+// The sum of the next n items of q.
+std::int64_t sum_of(dpool::Queue<int> q, int n);
+
+}  // namespace manager_tasks
