@@ -27,36 +27,15 @@ std::chrono::milliseconds parse_duration(const std::string& text) {
   return std::chrono::milliseconds(static_cast<long>(ms + 0.5));
 }
 
-// "1073741824", "64M", "1G", "512KiB": a size in bytes (binary multiples).
-std::size_t parse_size(const std::string& text) {
-  std::size_t end = 0;
-  auto value = std::stoull(text, &end);
-  std::string unit = text.substr(end);
-  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
-  if (!unit.empty() && unit.back() == 'i') unit.pop_back();
-  int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
-  if (shift < 0 || value == 0 || value > (std::size_t{1} << (62 - shift)))
-    throw std::invalid_argument("not a size");
-  return static_cast<std::size_t>(value) << shift;
-}
-
 // The options every daemon has for its socket's security.
 void add_security(CLI::App* app, std::string& keys, bool& insecure, std::size_t& max_message,
                   const std::string& keys_help) {
   app->add_option("--keys", keys, keys_help);
   app->add_flag("--insecure", insecure,
                 "no CurveZMQ: serve or connect in the clear (anyone who reaches the port gets in)");
-  app->add_option_function<std::string>(
-         "--max-message", [&max_message](const std::string& s) { max_message = parse_size(s); },
-         "largest frame accepted, e.g. 64M or 2G (1G); the same on every machine")
-      ->check([](const std::string& s) {
-        try {
-          parse_size(s);
-          return std::string();
-        } catch (const std::exception&) {
-          return "not a size (like 512M or 2G): " + s;
-        }
-      });
+  app->add_option("--max-message", max_message,
+                  "largest frame accepted, e.g. 64MiB or 2GiB (1GiB); the same on every machine")
+      ->transform(CLI::AsSizeValue(false));
 }
 
 // `dpool keygen`: a key set, or one more key.
@@ -164,7 +143,8 @@ int main(int argc, char** argv) {
   auto* keys = app.add_subcommand("keygen", "make CurveZMQ keys for a coordinator, nodes, clients");
   keys->add_option("dir", key_dir, "where (default " + key_dir + ")");
   keys->add_option("--add", add_key, "ROLE NAME: one more key pair, for a node or a client")
-      ->expected(2);
+      ->expected(2)
+      ->allow_extra_args(false);  // DIR may follow
   std::string log_level = "info";
   app.add_option("--log", log_level, "log level: trace, debug, info, warn, error")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
