@@ -505,19 +505,19 @@ void w7_startup(const Sizes& z, Reporter& out) {
 // gets 5 s to stop.
 struct LocalCluster {
   LocalCluster(const std::string& dpool, int nodes, int procs, bool insecure)
-      : coordinator(with_security({dpool, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log",
-                                   "warn"},
-                                  insecure),
-                    5s) {
+      : coordinator(
+            with_security({dpool, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "warn"},
+                          insecure),
+            5s) {
     auto line = coordinator.wait_line("listening on", 10s);
     coordinator.forward_output();
     address = line.substr(line.find("tcp://"));
     for (int i = 0; i < nodes; ++i) {
       auto& w = workers.emplace_back(std::make_unique<DpoolProcess>(
-          with_security({dpool, "worker", "--connect", address, "--procs", std::to_string(procs),
-                         "--exec", self_path(), "--name", "bench-worker-" + std::to_string(i),
-                         "--log", "warn"},
-                        insecure),
+          with_security(
+              {dpool, "worker", "--connect", address, "--procs", std::to_string(procs), "--exec",
+               self_path(), "--name", "bench-worker-" + std::to_string(i), "--log", "warn"},
+              insecure),
           5s));
       w->wait_line("connected", 20s);
       w->forward_output();

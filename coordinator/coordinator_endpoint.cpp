@@ -41,8 +41,8 @@ CoordinatorEndpoint::CoordinatorEndpoint(asio::io_context& io, const Coordinator
     allow_ = std::make_unique<AllowList>(keys->dir);
     zap_ = std::make_unique<ZapHandler>(io, *context_, *allow_);
   }
-  router_ = std::make_unique<ZmqSocket>(io, *context_, zmq::socket_type::router,
-                                        std::move(on_frames));
+  router_ =
+      std::make_unique<ZmqSocket>(io, *context_, zmq::socket_type::router, std::move(on_frames));
   auto& s = router_->socket();
   configure_socket(s, options.max_message_bytes);
   s.set(zmq::sockopt::handshake_ivl, kHandshakeMs);

@@ -197,7 +197,8 @@ void NodeDaemon::on_record(Slot slot, Record&& r) {
       auto meta = wire::decode_meta<wire::Result>(r.meta);
       if (!meta) return distrust(slot, "a result that cannot be decoded (" + meta.error() + ")");
       auto result = Payload::adopt(std::move(r.payload.data), r.payload.size);
-      if (own_loop_ && result.size() > options_.max_message_bytes) {  // the coordinator would drop us
+      // A frame larger than the coordinator accepts would cost us the connection.
+      if (own_loop_ && result.size() > options_.max_message_bytes) {
         meta->failure = {};
         meta->failure.code = ErrorCode::kSerialization;
         meta->failure.message = "its result takes " + std::to_string(result.size()) +

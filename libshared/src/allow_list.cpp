@@ -74,9 +74,10 @@ void AllowList::load() {
     }
   }
   for (const auto& raw : both) {
-    spdlog::warn("coordinator: the key {} is on both allow-lists ({}); a key has one role, so it "
-                 "is refused until it is removed from one",
-                 encode_key(raw), keys[raw]);
+    spdlog::warn(
+        "coordinator: the key {} is on both allow-lists ({}); a key has one role, so it "
+        "is refused until it is removed from one",
+        encode_key(raw), keys[raw]);
     --counts[role_of(keys[raw]) == kNodeRole ? 0 : 1];
     keys.erase(raw);
   }

@@ -93,9 +93,8 @@ class DealerLink final : public Link {
     char hex[16];
     std::snprintf(hex, sizeof hex, "0x%x", code);
     std::string why = "the handshake failed with ZeroMQ protocol error " + std::string(hex);
-    if (options_.keys &&
-        (code == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC ||
-         code == ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE))
+    if (options_.keys && (code == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC ||
+                          code == ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE))
       why += "; its public key is probably not the one in " + options_.keys->server_file;
     return why;
   }
@@ -115,8 +114,8 @@ class DealerLink final : public Link {
   Refused refused_;
   ZmqSocket socket_;
   std::unique_ptr<SocketMonitor> monitor_;  // destroyed before the socket it watches
-  int closed_ = 0;     // handshakes closed in a row
-  bool told_ = false;  // refused_ ran for this run of failures
+  int closed_ = 0;                          // handshakes closed in a row
+  bool told_ = false;                       // refused_ ran for this run of failures
 };
 
 }  // namespace

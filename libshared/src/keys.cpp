@@ -179,7 +179,8 @@ bool write_key_set(const std::string& dir) {
   if (fs::exists(d / kCoordinatorKey, ec)) return false;
   auto node_pub = fs::path(allow_list_dir(dir, kNodeRole)) / "node.pub";
   auto client_pub = fs::path(allow_list_dir(dir, kClientRole)) / "client.pub";
-  for (const auto& f : {d / kCoordinatorPub, d / "node.key", d / "client.key", node_pub, client_pub})
+  for (const auto& f :
+       {d / kCoordinatorPub, d / "node.key", d / "client.key", node_pub, client_pub})
     if (fs::exists(f, ec))
       throw Error(dir + " holds " + f.filename().string() + " but no " + kCoordinatorKey +
                   " (a copy for a node or a client?); give the coordinator a key directory of its "

@@ -42,8 +42,8 @@ std::vector<std::string> Rejections::report() {
     s.lined = false;
     if (!s.pending) continue;
     if (lines.size() + 1 < options_.max_lines) {
-      lines.push_back("refused " + std::to_string(s.pending) + " more " + options_.subject +
-                      "(s)" + from(s) + " (" + std::to_string(s.count) +
+      lines.push_back("refused " + std::to_string(s.pending) + " more " + options_.subject + "(s)" +
+                      from(s) + " (" + std::to_string(s.count) +
                       " in all); the last: " + s.last_why);
     } else {
       rest += s.pending;

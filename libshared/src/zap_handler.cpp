@@ -23,9 +23,9 @@ enum Frame : std::size_t {
 }  // namespace
 
 ZapHandler::ZapHandler(asio::io_context& io, zmq::context_t& context, AllowList& allow)
-    : allow_(allow),
-      socket_(io, context, zmq::socket_type::router,
-              [this](Payloads&& frames) { on_request(std::move(frames)); }) {
+    : allow_(allow), socket_(io, context, zmq::socket_type::router, [this](Payloads&& frames) {
+        on_request(std::move(frames));
+      }) {
   socket_.socket().bind("inproc://zeromq.zap.01");
   socket_.start();
 }

@@ -132,8 +132,8 @@ bool ZmqSocket::send(Payloads& frames) {
   return ok;
 }
 
-SocketMonitor::SocketMonitor(asio::io_context& io, zmq::context_t& context,
-                             zmq::socket_t& watched, int events, OnEvent on_event)
+SocketMonitor::SocketMonitor(asio::io_context& io, zmq::context_t& context, zmq::socket_t& watched,
+                             int events, OnEvent on_event)
     : watched_(watched) {
   static std::atomic<unsigned> serial{0};
   auto address = "inproc://dpool-monitor-" + std::to_string(++serial);

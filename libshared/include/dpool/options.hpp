@@ -39,8 +39,8 @@ struct Local {
 
 // Cluster mode: submit to a coordinator over the network.
 struct Connect {
-  std::string address;                               // "tcp://head:5555"
-  std::string key_file;  // CurveZMQ keys: a key directory or a client.key; empty = default_key_dir()
+  std::string address;   // "tcp://head:5555"
+  std::string key_file;  // CurveZMQ: a key directory or a client.key; empty: default_key_dir()
   std::chrono::milliseconds connect_timeout{10000};  // then ConnectionError
   std::size_t max_in_flight = 0;  // tasks submitted but not finished; 0 = sized from memory
   std::chrono::milliseconds heartbeat{1000};            // to the coordinator, this often
@@ -49,7 +49,7 @@ struct Connect {
   // As in Local: they travel to every node that runs this pool's tasks.
   Call initializer{};  // runs once in each executor before its first task of this pool
   unsigned max_tasks_per_child = 0;  // replace an executor after this many tasks; 0 = never
-  bool insecure = false;  // no CurveZMQ: only for a coordinator that runs --insecure
+  bool insecure = false;             // no CurveZMQ: only for a coordinator that runs --insecure
   std::size_t max_message_bytes = kDefaultMaxMessageBytes;  // larger arguments: SerializationError
 };
 
@@ -97,7 +97,7 @@ struct NodeOptions {
   std::chrono::milliseconds heartbeat{1000};            // to the coordinator, this often
   std::chrono::milliseconds coordinator_timeout{5000};  // silence before we re-register
   std::chrono::milliseconds drain_grace{30000};         // SIGTERM: running tasks get this long
-  std::string key_file;  // CurveZMQ keys: a key directory or a node.key; empty = default_key_dir()
+  std::string key_file;   // CurveZMQ: a key directory or a node.key; empty: default_key_dir()
   bool insecure = false;  // no CurveZMQ: only for a coordinator that runs --insecure
   std::size_t max_message_bytes = kDefaultMaxMessageBytes;  // larger results fail their task
 };
