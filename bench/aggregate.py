@@ -84,6 +84,18 @@ ROWS += [
      "throughput", "MB/s", None, "high"),
 ]
 
+# The Manager over loopback TCP (bench/dpool_manager.cpp, bench/peers_manager.py).
+ROWS += [
+    ("G1 Manager dict set + get, one client", "G1_dict_set_get", "throughput", "ops/s", None,
+     "high"),
+    ("G2 Manager lock acquire + release, one client", "G2_lock_pair", "throughput", "pairs/s",
+     None, "high"),
+    ("G3 200 tasks × 100 dict updates on one key, 2 nodes", "G3_update_tasks", "throughput",
+     "updates/s", None, "high"),
+    ("G4 Manager set, in memory", "G4_state_cost", "memory", "µs", None, "low"),
+    ("G4 Manager set, with --state (SQLite)", "G4_state_cost", "state", "µs", None, "low"),
+]
+
 
 def load(path):
     figs = {}      # (system, workload, metric) -> record

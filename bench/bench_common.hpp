@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -150,6 +151,20 @@ class DpoolProcess {
   int out_ = -1;  // read end of its stdout
   std::atomic<bool> stop_forwarding_{false};
   std::thread forwarder_;
+};
+
+// One `dpool coordinator` (with `coordinator_flags`) and `nodes` worker nodes
+// of `procs` executors each running this program (`--exec`), on loopback.
+// With `insecure`, both serve and connect in the clear (--insecure); else
+// with the keys the coordinator makes in the default key directory. After
+// start-up their output is forwarded to our stderr; each gets 5 s to stop.
+struct LocalCluster {
+  LocalCluster(const std::string& dpool, int nodes, int procs,
+               std::vector<std::string> coordinator_flags = {}, bool insecure = false);
+  ~LocalCluster();
+  DpoolProcess coordinator;
+  std::string address;
+  std::vector<std::unique_ptr<DpoolProcess>> workers;
 };
 
 }  // namespace dpool_bench

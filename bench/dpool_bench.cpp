@@ -500,41 +500,6 @@ void w7_startup(const Sizes& z, Reporter& out) {
 
 // ---------------------------------------------------------------- cluster mode
 
-// One coordinator and `nodes` worker nodes of `procs` executors each, on
-// loopback. After start-up their output is forwarded to our stderr; each
-// gets 5 s to stop.
-struct LocalCluster {
-  LocalCluster(const std::string& dpool, int nodes, int procs, bool insecure)
-      : coordinator(
-            with_security({dpool, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "warn"},
-                          insecure),
-            5s) {
-    auto line = coordinator.wait_line("listening on", 10s);
-    coordinator.forward_output();
-    address = line.substr(line.find("tcp://"));
-    for (int i = 0; i < nodes; ++i) {
-      auto& w = workers.emplace_back(std::make_unique<DpoolProcess>(
-          with_security(
-              {dpool, "worker", "--connect", address, "--procs", std::to_string(procs), "--exec",
-               self_path(), "--name", "bench-worker-" + std::to_string(i), "--log", "warn"},
-              insecure),
-          5s));
-      w->wait_line("connected", 20s);
-      w->forward_output();
-    }
-  }
-  static std::vector<std::string> with_security(std::vector<std::string> argv, bool insecure) {
-    if (insecure) argv.push_back("--insecure");
-    return argv;
-  }
-  ~LocalCluster() {
-    workers.clear();  // first, so the nodes say goodbye to a live coordinator
-  }
-  DpoolProcess coordinator;
-  std::string address;
-  std::vector<std::unique_ptr<DpoolProcess>> workers;
-};
-
 // Waits (bounded) until the pool reports `want` executors, so default
 // chunking sees the real pool size.
 void wait_for_executors(dpool::Pool& pool, unsigned want) {
@@ -584,7 +549,8 @@ int program_main(int argc, char** argv) {
 
   std::optional<LocalCluster> daemons;
   try {
-    if (cluster && opt.connect.empty()) daemons.emplace(find_dpool(opt.dpool), 1, 2, opt.insecure);
+    if (cluster && opt.connect.empty())
+      daemons.emplace(find_dpool(opt.dpool), 1, 2, std::vector<std::string>{}, opt.insecure);
   } catch (const std::exception& e) {
     out.failed("cluster_setup", e.what());
     return 1;
@@ -621,7 +587,7 @@ int program_main(int argc, char** argv) {
   if (cluster && opt.connect.empty() && wanted("W8")) {
     daemons.reset();
     out.run("W8_balance", [&] {
-      LocalCluster two(find_dpool(opt.dpool), 2, 1, opt.insecure);
+      LocalCluster two(find_dpool(opt.dpool), 2, 1, {}, opt.insecure);
       dpool::Pool pool(dpool::Connect{.address = two.address, .insecure = opt.insecure});
       wait_for_executors(pool, 2);
       w8_balance(pool, 2, z.w8_reps, z.w8_scale, out);

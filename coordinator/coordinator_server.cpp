@@ -37,6 +37,7 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
       rejections_({.drop_after = options_.drop_after_refusals}),
       heartbeat_(loop_.io()),
       liveness_(options_.peer_timeout) {
+  if (!options_.state_dir.empty()) keep_state();
   if (options_.bind.empty()) return;
   loop_.call([this] {
     router_ = std::make_unique<CoordinatorEndpoint>(
@@ -45,6 +46,18 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
     arm_heartbeat();
   });
   spdlog::info("coordinator listening on {}", endpoint_);
+}
+
+// Makes the kept objects again and keeps every change from now on.
+void CoordinatorServer::keep_state() {
+  journal_ = std::make_unique<ObjectJournal>(options_.state_dir);
+  auto kept = journal_->load();
+  loop_.call([&] {
+    for (auto& [name, image] : kept) store_.restore(name, std::move(image));
+    store_.keep_changes();
+  });
+  spdlog::info("coordinator: Manager state in {}: {} object(s), {} byte(s)", journal_->path(),
+               kept.size(), store_.bytes());
 }
 
 CoordinatorServer::~CoordinatorServer() {
@@ -193,8 +206,12 @@ void CoordinatorServer::on(PeerId peer, wire::Cancel&& cancel) {
 
 void CoordinatorServer::on(PeerId peer, wire::Requests&& batch, Payloads&& args) {
   bool is_node = peers_.at(peer).role == wire::Role::kNode;
+  const auto parked = store_.parked();
   auto env =
       calls_.answer(peer, is_node, std::move(batch), std::move(args), ObjectStore::Clock::now());
+  if (store_.parked() > parked)
+    spdlog::debug("coordinator: {} call(s) of peer {} wait on hosted objects",
+                  store_.parked() - parked, peer);
   if (!std::get<wire::Replies>(env.message.body).replies.empty())
     send(env.to, std::move(env.message));
 }
@@ -368,6 +385,8 @@ void CoordinatorServer::log_object_events() {
 // The store's answers, one REPLY message per peer.
 void CoordinatorServer::send_object_answers() {
   log_object_events();
+  // What the answers acknowledge is kept before they leave.
+  if (journal_) journal_->write(store_.take_changes());
   std::unordered_map<PeerId, wire::Message> out;
   for (auto& a : store_.take_answers()) {
     auto& m = out.try_emplace(a.peer, wire::Message{wire::Replies{}}).first->second;

@@ -15,6 +15,7 @@
 #include "link.hpp"
 #include "liveness.hpp"
 #include "muted.hpp"
+#include "object_journal.hpp"
 #include "rejections.hpp"
 #include "scheduler.hpp"
 
@@ -75,6 +76,7 @@ class CoordinatorServer final : public Hub {
   void schedule_flush();
   void flush();
   void send_object_answers();
+  void keep_state();
   void log_object_events();
   void arm_object_deadline();
 
@@ -84,6 +86,7 @@ class CoordinatorServer final : public Hub {
   std::string endpoint_;
   Scheduler scheduler_;
   ObjectStore store_;
+  std::unique_ptr<ObjectJournal> journal_;  // with --state
   CallHandler calls_{scheduler_, store_};
   asio::steady_timer object_deadline_;
   ObjectStore::TimePoint object_deadline_at_ = ObjectStore::TimePoint::max();

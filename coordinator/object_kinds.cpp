@@ -84,6 +84,7 @@ void ObjectStore::dict(Object& o, DictState& s, const Call& call) {
       auto& e = s.entries[c.a];
       e.value = std::move(c.b);
       e.version = next_version_++;
+      record(call, o, Change::Kind::kSet, c.a, e.value, e.version);
       return answer(call, yes(true, e.version));
     }
     case Verb::kGet:
@@ -93,6 +94,7 @@ void ObjectStore::dict(Object& o, DictState& s, const Call& call) {
       if (found) {
         account(o, -static_cast<std::ptrdiff_t>(it->first.size() + it->second.value.size()));
         s.entries.erase(it);
+        record(call, o, Change::Kind::kErase, c.a);
       }
       return answer(call, yes(found));
     case Verb::kContains:
@@ -119,6 +121,7 @@ void ObjectStore::list(Object& o, ListState& s, const Call& call) {
     case Verb::kAppend:
       if (!make_room(call, c.a.size())) return;
       account(o, static_cast<std::ptrdiff_t>(c.a.size()));
+      record(call, o, Change::Kind::kAppend, {}, c.a);
       s.items.push_back(std::move(c.a));
       return answer(call, yes(true, s.items.size()));
     case Verb::kGet:
@@ -150,8 +153,10 @@ void ObjectStore::queue(Object& o, QueueState& s, const Call& call) {
           answer(take(s.getters.front()), yes(true, 0, std::move(c.a)));
         } else {
           account(o, static_cast<std::ptrdiff_t>(c.a.size()));
+          record(call, o, Change::Kind::kPush, {}, c.a);
           s.items.push_back(std::move(c.a));
         }
+        record_queue(call, o, s);
         return answer(call, yes(true));
       }
       if (c.timeout_ms == 0) return answer(call, no_time_left());
@@ -163,8 +168,9 @@ void ObjectStore::queue(Object& o, QueueState& s, const Call& call) {
         std::string item = std::move(s.items.front());
         s.items.pop_front();
         account(o, -static_cast<std::ptrdiff_t>(item.size()));
+        record(call, o, Change::Kind::kPop, {}, {}, 1);
         answer(call, yes(true, 0, std::move(item)));
-        return admit_putters(o, s);
+        return admit_putters(call, o, s);
       }
       if (s.shut)
         return refuse(call, ErrorCode::kShutDown,
@@ -179,6 +185,7 @@ void ObjectStore::queue(Object& o, QueueState& s, const Call& call) {
         return refuse(call, ErrorCode::kRefused, "task_done() called more times than put()");
       if (--s.unfinished == 0)
         while (!s.joiners.empty()) answer(take(s.joiners.front()), yes(true));
+      record_queue(call, o, s);
       return answer(call, yes(true));
     case Verb::kJoin:
       if (s.unfinished == 0) return answer(call, yes(true));
@@ -192,6 +199,7 @@ void ObjectStore::queue(Object& o, QueueState& s, const Call& call) {
         // As Python 3.13: what is left is dropped and counts as done.
         s.unfinished -= std::min<std::uint64_t>(s.unfinished, s.items.size());
         for (auto& item : s.items) account(o, -static_cast<std::ptrdiff_t>(item.size()));
+        if (!s.items.empty()) record(call, o, Change::Kind::kPop, {}, {}, s.items.size());
         s.items.clear();
         if (s.unfinished == 0)
           while (!s.joiners.empty()) answer(take(s.joiners.front()), yes(true));
@@ -205,6 +213,7 @@ void ObjectStore::queue(Object& o, QueueState& s, const Call& call) {
         while (!s.getters.empty())
           refuse(take(s.getters.front()), ErrorCode::kShutDown,
                  "get on a queue that was shut down and has nothing left");
+      record_queue(call, o, s);
       return answer(call, yes(true));
     }
     default:
@@ -213,7 +222,7 @@ void ObjectStore::queue(Object& o, QueueState& s, const Call& call) {
 }
 
 // Parked puts move in while there is room, in the order they came.
-void ObjectStore::admit_putters(Object& o, QueueState& s) {
+void ObjectStore::admit_putters(const Call& call, Object& o, QueueState& s) {
   while (!s.putters.empty() && (o.param == 0 || s.items.size() < o.param)) {
     Waiter p = take(s.putters.front());
     ++s.unfinished;
@@ -221,9 +230,11 @@ void ObjectStore::admit_putters(Object& o, QueueState& s) {
       account(o, -static_cast<std::ptrdiff_t>(p.item.size()));
       answer(take(s.getters.front()), yes(true, 0, std::move(p.item)));
     } else {
+      record(call, o, Change::Kind::kPush, {}, p.item);
       s.items.push_back(std::move(p.item));
     }
     answer(p, yes(true));
+    record_queue(call, o, s);
   }
 }
 
@@ -235,6 +246,7 @@ void ObjectStore::value(Object& o, ValueState& s, const Call& call) {
     s.bytes.assign(c.a.size(), '\0');
     s.bytes[0] = c.a[0];
     account(o, static_cast<std::ptrdiff_t>(s.bytes.size()));
+    record(call, o, Change::Kind::kValue, {}, s.bytes);
   }
   switch (c.verb) {
     case Verb::kGet:
@@ -245,6 +257,7 @@ void ObjectStore::value(Object& o, ValueState& s, const Call& call) {
       if (grow > 0 && !make_room(call, static_cast<std::size_t>(grow))) return;
       account(o, grow);
       s.bytes = std::move(c.a);
+      record(call, o, Change::Kind::kValue, {}, s.bytes);
       return answer(call, yes(true));
     }
     case Verb::kFetchAdd: {
@@ -253,6 +266,7 @@ void ObjectStore::value(Object& o, ValueState& s, const Call& call) {
         return refuse(
             call, ErrorCode::kSignatureMismatch,
             "fetch_add on the value '" + c.name + "', whose type " + o.type + " is not a number");
+      record(call, o, Change::Kind::kValue, {}, s.bytes);
       return answer(call, yes(true, 0, std::move(old)));
     }
     case Verb::kCompareSwap: {
@@ -264,6 +278,7 @@ void ObjectStore::value(Object& o, ValueState& s, const Call& call) {
         if (grow > 0 && !make_room(call, static_cast<std::size_t>(grow))) return;
         account(o, grow);
         s.bytes = std::move(c.b);
+        record(call, o, Change::Kind::kValue, {}, s.bytes);
       }
       return answer(call, yes(equal, 0, std::move(old)));
     }

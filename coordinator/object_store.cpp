@@ -119,7 +119,9 @@ ObjectStore::Object* ObjectStore::open(const Call& call) {
       break;
   }
   auto& made = objects_.emplace(c.name, std::move(o)).first->second;
-  if (auto* v = std::get_if<ValueState>(&made.state)) account(made, v->bytes.size());
+  const auto* v = std::get_if<ValueState>(&made.state);
+  if (v) account(made, static_cast<std::ptrdiff_t>(v->bytes.size()));
+  record(call, made, Change::Kind::kMade, made.type, v ? v->bytes : std::string(), made.param);
   return &made;
 }
 
@@ -137,6 +139,72 @@ void ObjectStore::dispatch(Object& o, const Call& call) {
         if constexpr (std::is_same_v<S, BarrierState>) barrier(o, s, call);
       },
       o.state);
+}
+
+// ---- what is kept -----------------------------------------------------------
+
+void ObjectStore::record(const Call& call, const Object& o, Change::Kind kind, std::string key,
+                         std::string value, std::uint64_t n, bool flag) {
+  if (!keep_changes_ || o.owner != 0) return;
+  changes_.push_back(Change{kind, call.c.name, o.kind, std::move(key), std::move(value), n, flag});
+}
+
+void ObjectStore::record_queue(const Call& call, const Object& o, const QueueState& s) {
+  record(call, o, Change::Kind::kQueueState, {}, {}, s.unfinished, s.shut);
+}
+
+void ObjectStore::restore(const std::string& name, Image&& image) {
+  Object o;
+  o.kind = image.kind;
+  o.type = std::move(image.type);
+  o.param = image.param;
+  std::size_t bytes = 0;
+  switch (image.kind) {
+    case ObjectKind::kDict: {
+      DictState d;
+      for (auto& e : image.entries) {
+        bytes += e.key.size() + e.value.size();
+        next_version_ = std::max(next_version_, e.version + 1);
+        d.entries[std::move(e.key)] = Entry{std::move(e.value), e.version};
+      }
+      o.state = std::move(d);
+      break;
+    }
+    case ObjectKind::kList:
+      for (auto& item : image.items) bytes += item.size();
+      o.state = ListState{std::move(image.items)};
+      break;
+    case ObjectKind::kQueue: {
+      QueueState q;
+      for (auto& item : image.items) {
+        bytes += item.size();
+        q.items.push_back(std::move(item));
+      }
+      q.unfinished = image.unfinished;
+      q.shut = image.shut;
+      o.state = std::move(q);
+      break;
+    }
+    case ObjectKind::kValue:
+      bytes = image.value.size();
+      o.state = ValueState{std::move(image.value)};
+      break;
+    case ObjectKind::kSemaphore:
+      o.state = LockState{.permits = o.param};
+      break;
+    case ObjectKind::kLock:
+    case ObjectKind::kCondition:
+      o.state = LockState{};
+      break;
+    case ObjectKind::kEvent:
+      o.state = EventState{};
+      break;
+    case ObjectKind::kBarrier:
+      o.state = BarrierState{};
+      break;
+  }
+  auto& made = objects_.insert_or_assign(name, std::move(o)).first->second;
+  account(made, static_cast<std::ptrdiff_t>(bytes));
 }
 
 // ---- answers ---------------------------------------------------------------

@@ -57,6 +57,41 @@ class ObjectStore {
   struct Stats {
     std::uint64_t calls = 0, parked = 0, refused = 0, leases_released = 0;
   };
+  // One change to a named object's contents, for a durable copy (pool.queue's
+  // queues, which end with their client, are not kept).
+  struct Change {
+    enum class Kind : std::uint8_t {
+      kMade,        // kind, type in `key`, param in `n`, a value's bytes in `value`
+      kSet,         // a dict's `key` = `value`, version `n`
+      kErase,       // a dict's `key`
+      kAppend,      // `value` at the end of a list
+      kPush,        // `value` at the back of a queue
+      kPop,         // `n` items from the front of a queue
+      kValue,       // a value's bytes, `value`
+      kQueueState,  // a queue's unfinished count `n`, shut down if `flag`
+    };
+    Kind kind{};
+    std::string object;
+    detail::ObjectKind object_kind{};
+    std::string key, value;
+    std::uint64_t n = 0;
+    bool flag = false;
+  };
+  // A named object as kept, to make again at start.
+  struct Image {
+    detail::ObjectKind kind{};
+    std::string type;
+    std::uint64_t param = 0;
+    struct Entry {
+      std::string key, value;
+      std::uint64_t version = 0;
+    };
+    std::vector<Entry> entries;      // a dict's
+    std::vector<std::string> items;  // a list's or a queue's, front first
+    std::string value;               // a value's bytes
+    std::uint64_t unfinished = 0;    // a queue's
+    bool shut = false;
+  };
 
   explicit ObjectStore(Limits limits) : limits_(limits) {}
 
@@ -71,6 +106,12 @@ class ObjectStore {
   void gone(PeerId peer);
   // One executor of node `node` is gone: the same for what it held and waited on.
   void gone(PeerId node, std::uint32_t pid);
+
+  // Records every change to named objects from now on, for take_changes().
+  void keep_changes() { keep_changes_ = true; }
+  std::vector<Change> take_changes() { return std::exchange(changes_, {}); }
+  // Makes a kept object again (at start, before any call).
+  void restore(const std::string& name, Image&& image);
 
   std::vector<Answer> take_answers() { return std::exchange(answers_, {}); }
   std::vector<Event> take_events() { return std::exchange(events_, {}); }
@@ -172,7 +213,11 @@ class ObjectStore {
   void forget_item(Object& o, const Waiter& w);
 
   // What wakes parked calls.
-  void admit_putters(Object& o, QueueState& s);
+  void admit_putters(const Call& call, Object& o, QueueState& s);
+  // Records a change to `o`, named by the call, when changes are kept.
+  void record(const Call& call, const Object& o, Change::Kind kind, std::string key = {},
+              std::string value = {}, std::uint64_t n = 0, bool flag = false);
+  void record_queue(const Call& call, const Object& o, const QueueState& s);
   void grant(Object& o, LockState& s);
   void release_one(Object& o, LockState& s, std::size_t holder);
   void break_barrier(BarrierState& s, const std::string& name);
@@ -189,6 +234,8 @@ class ObjectStore {
   std::uint64_t next_version_ = 1;
   std::vector<Answer> answers_;
   std::vector<Event> events_;
+  bool keep_changes_ = false;
+  std::vector<Change> changes_;
   Stats stats_;
 };
 

@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
       ->add_option("--manager-max-bytes", copt.manager_max_bytes,
                    "bytes the Manager's objects and pool.queue items may hold, e.g. 512MiB (1GiB)")
       ->transform(CLI::AsSizeValue(false));
+  coord->add_option("--state", copt.state_dir,
+                    "keep the Manager's objects in DIR (SQLite) across restarts; default: memory");
   coord->add_option("--manager-max-objects", copt.manager_max_objects,
                     "Manager objects and pool.queues that may exist at once (100000)");
   add_security(coord, copt.key_dir, copt.insecure, copt.max_message_bytes,

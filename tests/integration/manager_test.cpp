@@ -4,10 +4,12 @@
 // dropped.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <dpool/dpool.hpp>
+#include <filesystem>
 #include <future>
 #include <numeric>
 #include <set>
@@ -301,4 +303,68 @@ TEST_CASE(
   CHECK(d.get(1) == std::string(600, 'a'));
   d.erase(1);
   d.set(2, std::string(600, 'b'));  // room again
+}
+
+TEST_CASE(
+    "--state: after kill -9 and a restart, the objects are as the last answered call left them") {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("dpool-manager-state-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::vector<std::string> flags = kFastCoordinator;
+  flags.insert(flags.end(), {"--state", dir.string()});
+  auto first = std::make_unique<ts::Coordinator>(flags);
+  const std::string address = first->address;
+  ts::Worker node(address, "--exec", 2, "state-node",
+                  {"--heartbeat", "50ms", "--coordinator-timeout", "500ms"});
+  dpool::Pool pool(dpool::Connect{
+      .address = address, .heartbeat = 50ms, .coordinator_timeout = 500ms, .reconnect_grace = 30s});
+  auto mgr = pool.manager();
+  auto d = mgr.dict<std::string, int>("counts");
+  auto v = mgr.value<std::int64_t>("hits");
+  auto l = mgr.list<int>("seen");
+  std::vector<dpool::AsyncResult<int>> rs;
+  for (int i = 0; i < 50; ++i) rs.push_back(pool.apply_async(mt::count_up, d, v, l, i));
+  for (auto& r : rs) r.get(60s);
+  auto q = mgr.queue<std::string>("jobs");
+  for (auto job : {"one", "two", "three"}) q.put(job);
+  CHECK(q.get() == "one");
+
+  first->process.signal(SIGKILL);
+  first->process.wait_exit(10s);
+  auto second = std::make_unique<ts::Coordinator>(flags, address);
+  // It loaded the state before it listened.
+  CHECK(second->process.output().find("4 object(s)") != std::string::npos);
+  // A task submitted now waits for the client to register again (a Manager
+  // call in flight across the restart would fail with ConnectionError).
+  CHECK(pool.apply(mt::count_by_name, std::string("other"), 7) == 7);
+
+  // The same handles go on working.
+  CHECK(d.get("n") == 50);
+  CHECK(v.load() == 50);
+  CHECK(l.size() == 50);
+  CHECK(q.qsize() == 2);
+  CHECK(q.get() == "two");
+  CHECK(pool.apply(mt::count_by_name, std::string("counts"), 0) == 0);  // and from tasks
+  CHECK(d.get("n") == 51);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a client killed while its get waits on a Manager queue leaves the item for the next") {
+  ts::Child coordinator({DPOOL_BIN, "coordinator", "--bind", "tcp://127.0.0.1:*", "--log", "debug",
+                         "--heartbeat", "50ms", "--node-timeout", "500ms"});
+  auto line = coordinator.wait_line("listening on", 10s);
+  const std::string address = line.substr(line.find("tcp://"));
+  {
+    ts::Child client({TEST_CLIENT, "--get", address, "jobs"});
+    client.wait_line("getting", 10s);
+    coordinator.wait_line("wait on hosted objects", 10s);  // its get is parked
+    client.signal(SIGKILL);
+    REQUIRE(client.wait_exit(10s) != -1);
+  }
+  // The coordinator declares the client lost and drops its waiting get.
+  coordinator.wait_line("its waiting call was dropped", 10s);
+  dpool::Pool pool(dpool::Connect{.address = address});
+  auto q = pool.manager().queue<int>("jobs");
+  q.put(7);
+  CHECK(q.get(10s) == 7);
 }

@@ -3,6 +3,8 @@
 //   test_client ADDRESS N   N long tasks to the coordinator at ADDRESS
 //   test_client --local-map        a local pool.map of long tasks, as a user's program
 //   test_client --map ADDRESS      the same pool.map on the cluster at ADDRESS
+//   test_client --get ADDRESS NAME a get on the Manager's queue<int> NAME, which
+//                                  prints what it took (heartbeat 50 ms)
 #include <dpool/dpool.hpp>
 #include <iostream>
 #include <memory>
@@ -36,6 +38,14 @@ int main(int argc, char** argv) {
     probe(*pool);
     std::cout << "mapping" << std::endl;
     mapping.get();
+    return 0;
+  }
+  if (argc == 4 && std::string(argv[1]) == "--get") {
+    dpool::Pool pool(
+        dpool::Connect{.address = argv[2], .heartbeat = std::chrono::milliseconds(50)});
+    auto q = pool.manager().queue<int>(argv[3]);
+    std::cout << "getting" << std::endl;
+    std::cout << "took " << q.get() << std::endl;
     return 0;
   }
   if (argc < 3) return 2;

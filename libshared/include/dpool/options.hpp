@@ -74,6 +74,9 @@ struct CoordinatorOptions {
   // keys, values and items, and this many objects; more is refused (QueueFull).
   std::size_t manager_max_bytes = std::size_t{1} << 30;
   std::size_t manager_max_objects = 100'000;
+  // Where the Manager's named objects are kept (SQLite, DIR/manager.db), so
+  // that they survive a restart; empty: in memory only.
+  std::string state_dir;
   // Security (docs/security.md). A bound coordinator uses CurveZMQ: its keys
   // and allow-lists are in `key_dir` (empty: default_key_dir(), where a key
   // set is made on first start). `insecure` serves in the clear instead.
