@@ -107,7 +107,7 @@ void CoordinatorServer::on_router(Payloads&& frames) {
     id = it->second;
   }
   liveness_.seen(id, std::chrono::steady_clock::now());
-  if (frames.size() < 2) return refuse(id, "an empty message");
+  if (frames.size() < 2) return refuse(id, "an empty message, or one of too many frames");
   if (key != peers_[id].key)
     return refuse(id, "a message under the key " + key + ", not its connection's");
   frames.erase(frames.begin());

@@ -10,18 +10,24 @@ namespace dpool::internal {
 namespace {
 
 // Reads one whole multipart message straight into payloads; false when
-// nothing is waiting.
+// nothing is waiting. A message of more than kMaxFramesPerMessage frames is
+// read to its end but only its first frame is kept (a ROUTER's routing id),
+// which no decoder accepts: the sender is refused as for any malformed
+// message, and the frames are not held twice.
 bool receive(zmq::socket_t& socket, Payloads& frames) {
+  std::size_t count = 0;
   for (;;) {
     Payload& p = frames.emplace_back();
     if (zmq_msg_recv(static_cast<zmq_msg_t*>(p.native()), socket.handle(), ZMQ_DONTWAIT) < 0) {
       int err = zmq_errno();
       frames.pop_back();
-      if (err == EAGAIN && frames.empty()) return false;
+      if (err == EAGAIN && count == 0) return false;
       if (err == EINTR) continue;
       throw zmq::error_t();
     }
-    if (!zmq_msg_more(static_cast<zmq_msg_t*>(p.native()))) return true;
+    bool more = zmq_msg_more(static_cast<zmq_msg_t*>(p.native()));
+    if (++count > kMaxFramesPerMessage) frames.resize(1);
+    if (!more) return true;
   }
 }
 

@@ -51,6 +51,11 @@ class ZmqSocket {
 // The zmq context every socket of this process uses.
 zmq::context_t& zmq_context();
 
+// The most frames a message read from a socket may have: a batch of the
+// protocol's largest size (wire::kMaxBatch tasks, each with its payload) and
+// its envelope. More is refused like any malformed message.
+inline constexpr std::size_t kMaxFramesPerMessage = (std::size_t{1} << 20) + 16;
+
 // Socket options every dpool socket gets: no silent drops, bounded linger,
 // unlimited queues (dpool's own credit bounds them), inbound frames capped at
 // `max_message_bytes` (a peer that sends a larger one is disconnected).
