@@ -136,6 +136,18 @@ std::vector<zmq::message_t> to_zmq(const dpool::internal::Payloads& frames) {
   return out;
 }
 
+// A raw DEALER holding this account's key of `role`, connected to `address`;
+// a receive waits 10 s at most.
+zmq::socket_t raw_dealer(zmq::context_t& ctx, const std::string& address, const std::string& role) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::sndhwm, 0);
+  s.set(zmq::sockopt::rcvtimeo, 10000);
+  ts::use_keys(s, role);
+  s.connect(address);
+  return s;
+}
+
 std::size_t count_lines(const std::string& text, const std::string& part) {
   std::size_t n = 0;
   std::istringstream in(text);
@@ -257,11 +269,7 @@ TEST_CASE("a client key cannot register a node, and a node key cannot submit") {
 
   // A node, registered with its own key, may still not submit.
   zmq::context_t ctx;
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::linger, 0);
-  s.set(zmq::sockopt::rcvtimeo, 10000);
-  ts::use_keys(s, "node");
-  s.connect(c.address);
+  auto s = raw_dealer(ctx, c.address, "node");
   zmq::send_multipart(s, to_zmq(wire::encode(wire::Message{
                              wire::Hello{.role = wire::Role::kNode, .name = "raw-node"}, {}})));
   std::vector<zmq::message_t> reply;
@@ -310,10 +318,12 @@ TEST_CASE("--insecure serves in the clear with a warning; each side refuses the 
   ts::Coordinator secure;
   auto [why, took] =
       connect_error({.address = secure.address, .connect_timeout = 8000ms, .insecure = true});
+  // Which side notices first varies (a mechanism mismatch, or the
+  // coordinator closing the handshake); either way the reason is named.
   CHECK(contains(why, "uses CurveZMQ"));
-  CHECK(contains(why, "leave out --insecure"));
+  CHECK(contains(why, "in the clear"));
+  CHECK(contains(why, "Connect::insecure"));
   CHECK(took < 8.0);
-  secure.process.wait_line("does not use CurveZMQ", 10s);
 }
 
 TEST_CASE(
@@ -323,11 +333,7 @@ TEST_CASE(
   ts::Coordinator c;
   ts::Worker worker(c.address, "--exec", 1, "garbage-node");
   zmq::context_t ctx;
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::linger, 0);
-  s.set(zmq::sockopt::sndhwm, 0);
-  ts::use_keys(s, "client");
-  s.connect(c.address);
+  auto s = raw_dealer(ctx, c.address, "client");
   constexpr int kSent = 20000;
   std::mt19937 rng(11);
   for (int i = 0; i < kSent; ++i) {
