@@ -134,6 +134,8 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
       return std::make_exception_ptr(ShutDown(t + ": " + f.message));
     case ErrorCode::kBrokenBarrier:
       return std::make_exception_ptr(BrokenBarrierError(t + ": " + f.message));
+    case ErrorCode::kAuthentication:
+      return std::make_exception_ptr(AuthenticationError(t + ": " + f.message));
     case ErrorCode::kRefused:
       break;
   }

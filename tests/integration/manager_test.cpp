@@ -368,3 +368,52 @@ TEST_CASE("a client killed while its get waits on a Manager queue leaves the ite
   q.put(7);
   CHECK(q.get(10s) == 7);
 }
+
+TEST_CASE("mgr.queue: the Queue interface from the client (CPython's Queue proxy cases)") {
+  dpool::Pool pool(1);
+  auto q = pool.manager().queue<int>("bounded", 2);
+  CHECK(q.empty());
+  q.put(1);
+  CHECK(q.try_put(2));
+  CHECK(q.full());
+  CHECK_FALSE(q.try_put(3));
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(q.put(3, 50ms), dpool::Full);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
+  CHECK(q.qsize() == 2);
+  CHECK(q.get() == 1);
+  CHECK(q.try_get() == 2);
+  CHECK_FALSE(q.try_get().has_value());
+  CHECK_THROWS_AS(q.get(20ms), dpool::Empty);
+  // The same name is the same queue, also through another handle.
+  auto again = pool.manager().queue<int>("bounded", 99);  // the first maxsize holds
+  again.put(5);
+  again.put(6);
+  CHECK(q.full());
+  CHECK(q.get() + q.get() == 11);
+  q.task_done();
+  q.task_done();
+  q.task_done();
+  q.task_done();
+  q.join();  // every put is done: returns at once
+  again.put(7);
+  q.shutdown(true);  // drops 7, wakes nobody (no one waits)
+  CHECK_THROWS_AS(q.get(), dpool::ShutDown);
+  CHECK_THROWS_AS(again.put(8), dpool::ShutDown);
+}
+
+TEST_CASE("an event and a value shared by tasks on two nodes (cluster)") {
+  ts::Coordinator coordinator;
+  ts::Worker a(coordinator.address, "--exec", 1, "ev-a");
+  ts::Worker b(coordinator.address, "--exec", 1, "ev-b");
+  dpool::Pool pool(dpool::Connect{.address = coordinator.address});
+  auto mgr = pool.manager();
+  auto go = mgr.event("go");
+  auto whole = mgr.barrier("both-waiting", 3);
+  auto first = pool.apply_async(mt::wait_for_event, go, whole);
+  auto second = pool.apply_async(mt::wait_for_event, go, whole);
+  whole.wait(60s);  // both tasks are about to wait on the event
+  go.set();
+  CHECK(first.get(60s));
+  CHECK(second.get(60s));
+}

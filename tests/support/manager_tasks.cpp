@@ -43,6 +43,11 @@ int wait_at(dpool::ManagerBarrier b, std::string started) {
   return static_cast<int>(b.wait());
 }
 
+bool wait_for_event(dpool::ManagerEvent go, dpool::ManagerBarrier ready) {
+  ready.wait();
+  return go.wait(std::chrono::seconds(60));
+}
+
 std::int64_t sum_of(dpool::Queue<int> q, int n) {
   std::int64_t sum = 0;
   for (int i = 0; i < n; ++i) sum += q.get();
@@ -57,3 +62,4 @@ DPOOL_REGISTER_AS(manager_tasks::hold_lock, "hold_lock");
 DPOOL_REGISTER_AS(manager_tasks::get_one, "get_one");
 DPOOL_REGISTER_AS(manager_tasks::wait_at, "wait_at");
 DPOOL_REGISTER_AS(manager_tasks::sum_of, "sum_of");
+DPOOL_REGISTER_AS(manager_tasks::wait_for_event, "wait_for_event");

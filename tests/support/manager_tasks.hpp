@@ -23,6 +23,9 @@ int hold_lock(std::string name, std::string started);
 int get_one(dpool::Queue<int> q, std::string started);
 // Announces its start, then waits at the barrier; returns its index.
 int wait_at(dpool::ManagerBarrier b, std::string started);
+// Meets the others at `ready`, then waits (up to 60 s) for `go`; returns
+// whether it was set.
+bool wait_for_event(dpool::ManagerEvent go, dpool::ManagerBarrier ready);
 // The sum of the next n items of q.
 std::int64_t sum_of(dpool::Queue<int> q, int n);
 

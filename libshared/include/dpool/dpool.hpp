@@ -3,6 +3,7 @@
 
 #include <dpool/async_result.hpp>
 #include <dpool/connection.hpp>
+#include <dpool/listener.hpp>
 #include <dpool/coordinator.hpp>
 #include <dpool/errors.hpp>
 #include <dpool/futures.hpp>

@@ -32,6 +32,7 @@ enum class ErrorCode : std::uint16_t {
   kEmpty = 17,             // a queue stayed empty until the get's timeout: retry later
   kShutDown = 18,          // the queue was shut down: final
   kBrokenBarrier = 19,     // a barrier was aborted, reset or timed out: final
+  kAuthentication = 20,    // a Listener or connect_to peer did not prove the authkey: final
 };
 
 class DPOOL_API Error : public std::runtime_error {
@@ -158,6 +159,13 @@ class DPOOL_API ShutDown : public Error {
 class DPOOL_API BrokenBarrierError : public Error {
  public:
   explicit BrokenBarrierError(const std::string& what) : Error(what, ErrorCode::kBrokenBarrier) {}
+};
+
+// A Listener's or connect_to's peer did not prove that it holds the same
+// authkey (or the other end is not a dpool Listener).
+class DPOOL_API AuthenticationError : public Error {
+ public:
+  explicit AuthenticationError(const std::string& what) : Error(what, ErrorCode::kAuthentication) {}
 };
 
 }  // namespace dpool
