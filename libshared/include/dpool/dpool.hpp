@@ -3,12 +3,12 @@
 
 #include <dpool/async_result.hpp>
 #include <dpool/connection.hpp>
-#include <dpool/listener.hpp>
 #include <dpool/coordinator.hpp>
 #include <dpool/errors.hpp>
 #include <dpool/futures.hpp>
 #include <dpool/init.hpp>
 #include <dpool/keys.hpp>
+#include <dpool/listener.hpp>
 #include <dpool/manager.hpp>
 #include <dpool/node.hpp>
 #include <dpool/options.hpp>
