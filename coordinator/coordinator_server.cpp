@@ -246,13 +246,14 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   }
   p.role = hello.role;
   p.welcomed = true;
+  std::string key = p.key.empty() ? "" : " with the key " + p.key;
   if (hello.role == wire::Role::kNode) {
     scheduler_.node_joined(peer_id, hello.name, hello.executors, hello.slots);
-    spdlog::info("coordinator: node {} joined with {} executors (pid {})", hello.name,
-                 hello.executors, hello.pid);
+    spdlog::info("coordinator: node {} joined with {} executors (pid {}){}", hello.name,
+                 hello.executors, hello.pid, key);
   } else {
     scheduler_.client_joined(peer_id, hello.name, hello.pool);
-    spdlog::info("coordinator: client {} joined as peer {}", hello.name, peer_id);
+    spdlog::info("coordinator: client {} joined as peer {}{}", hello.name, peer_id, key);
   }
   // Remote peers must beat at least as often as we expect.
   auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());
@@ -334,6 +335,8 @@ void CoordinatorServer::report_refusals() {
   for (auto id : revoked) {
     spdlog::warn("coordinator: the key of {} is no longer on the allow-lists: dropped it",
                  describe(id));
+    send(id, {wire::Reject{"its key (" + peers_[id].key +
+                           ") was taken off the coordinator's allow-lists"}});
     drop(id);
   }
 }

@@ -60,6 +60,9 @@ CoordinatorLink::Events ClientSession::link_events() {
   e.lost = [weak] {
     if (auto self = weak.lock()) self->on_lost();
   };
+  e.refused = [weak](const std::string& reason) {
+    if (auto self = weak.lock()) self->on_refused(reason);
+  };
   e.message = [weak](wire::Message&& m) {
     auto self = weak.lock();
     if (self && !wire::dispatch(*self, std::move(m)))
@@ -185,6 +188,16 @@ void ClientSession::on_lost() {
               detail::describe(options_.reconnect_grace) +
               " (Connect::reconnect_grace); the task's result is lost with it";
   spdlog::error("dpool client: {}; failing {} unfinished task(s)", f.message, inflight_.size());
+  fail_all(f);
+}
+
+// A REJECT after we joined (our key was taken off the coordinator's
+// allow-list): nothing in flight will be answered.
+void ClientSession::on_refused(const std::string& reason) {
+  if (inflight_.empty()) return;
+  detail::Failure f;
+  f.code = ErrorCode::kConnection;
+  f.message = "the coordinator at " + options_.where + " refused this client: " + reason;
   fail_all(f);
 }
 

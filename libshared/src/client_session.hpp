@@ -88,6 +88,7 @@ class ClientSession final : public detail::PoolCore,
   CoordinatorLink::Events link_events();
   void on_welcome(const wire::Welcome& welcome, CoordinatorLink::Rejoin how);
   void on_lost();
+  void on_refused(const std::string& reason);
   void flush();
   void fail_all(const detail::Failure& failure);
   void completed(std::size_t n);
