@@ -377,3 +377,43 @@ TEST_CASE(
   dpool::Pool pool(dpool::Connect{.address = c.address});
   CHECK(pool.apply(tt::square, 4) == 16);
 }
+
+TEST_CASE(
+    "a key added to an allow-list is accepted without a restart, and a key taken off it is "
+    "refused and its peers dropped") {
+  FreshConfig config;
+  ts::Coordinator c;
+  ts::Worker worker(c.address, "--exec", 1, "revocation-node");
+  dpool::add_key(config.keys(), "client", "alice");
+  dpool::Pool alice(dpool::Connect{
+      .address = c.address, .key_file = config.keys() + "/alice.key", .connect_timeout = 8000ms});
+  CHECK(alice.apply(tt::square, 3) == 9);
+  c.process.wait_line("with the key client:alice", 10s);
+  auto waiting = alice.apply_async(tt::sleep_ms, 60000);
+
+  fs::remove(config.keys() + "/clients/alice.pub");
+  auto line = c.process.wait_line("no longer on the allow-lists", 10s);
+  CHECK(contains(line, "client:alice"));
+  // Its task in flight fails at once: the coordinator said why before it
+  // stopped listening to that connection.
+  try {
+    waiting.get(20s);
+    FAIL("expected ConnectionError");
+  } catch (const dpool::ConnectionError& e) {
+    CHECK(contains(e.what(), "taken off the coordinator's allow-lists"));
+  }
+  auto [why, took] = connect_error(
+      {.address = c.address, .key_file = config.keys() + "/alice.key", .connect_timeout = 8000ms});
+  CHECK(contains(why, "does not have this client's CurveZMQ key"));
+  CHECK(took < 8.0);
+  // The other client key still works.
+  dpool::Pool other(dpool::Connect{.address = c.address});
+  CHECK(other.apply(tt::square, 5) == 25);
+
+  // A worker whose node key is taken off stops, saying why.
+  dpool::add_key(config.keys(), "node", "host2");
+  ts::Worker host2(c.address, "--exec", 1, "host2", {"--keys", config.keys() + "/host2.key"});
+  fs::remove(config.keys() + "/nodes/host2.pub");
+  host2.process.wait_line("taken off the coordinator's allow-lists", 10s);
+  CHECK(host2.process.wait_exit(20s) != -1);
+}
