@@ -107,17 +107,20 @@ TEST_CASE(
 TEST_CASE("cancel stops a call that has not started and says so (test_cancel, test_cancelled)") {
   on_both([](auto& ex) {
     ts::TaskStarts starts;
+    ts::TaskGate gates[2];
     std::vector<dpool::Future<int>> busy;
-    for (int i = 0; i < 2; ++i)
-      busy.push_back(ex.submit(tt::started_then_sleep, starts.path(), 500));
-    REQUIRE(starts.wait(2, 30s).size() == 2);  // both workers are busy
+    for (auto& gate : gates)
+      busy.push_back(ex.submit(tt::started_then_gate, starts.path(), gate.path()));
+    REQUIRE(starts.wait(2, 30s).size() == 2);  // both workers are busy until their gates open
     auto queued = ex.submit(tt::add, 1, 1);
     CHECK(queued.cancel());
     CHECK(queued.cancelled());
     CHECK(queued.done());
     CHECK_THROWS_AS(queued.result(), dpool::Cancelled);
     CHECK_FALSE(busy[0].cancel());  // running
-    CHECK(busy[0].result(30s) == 500);
+    for (auto& gate : gates) gate.open();
+    CHECK(busy[0].result(30s) == 1);
+    CHECK(busy[1].result(30s) == 1);
   });
 }
 

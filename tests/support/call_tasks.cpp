@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "task_starts.hpp"
+
 namespace call_tasks {
 
 Identity whoami(int) {
@@ -15,13 +17,8 @@ Identity whoami(int) {
 }
 
 int announce_then_ask(std::string started, std::string gate, int calls) {
-  int fd = ::open(started.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("cannot open " + started);
-  const auto pid = static_cast<std::int32_t>(::getpid());
-  bool ok = ::write(fd, &pid, sizeof pid) == static_cast<ssize_t>(sizeof pid);  // one record
-  ::close(fd);
-  if (!ok) throw std::runtime_error("cannot write to " + started);
-  fd = ::open(gate.c_str(), O_RDONLY | O_CLOEXEC);  // blocks until the test opens the gate
+  test_support::announce_start(started);
+  int fd = ::open(gate.c_str(), O_RDONLY | O_CLOEXEC);  // blocks until the test opens the gate
   if (fd < 0) throw std::runtime_error("cannot open " + gate);
   char c;
   while (::read(fd, &c, 1) > 0) {

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "task_starts.hpp"
+
 namespace process_tasks {
 namespace {
 
@@ -20,15 +22,6 @@ void append_line(const std::string& path, const std::string& line) {
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ::close(fd);
   if (!ok) throw std::runtime_error("cannot write " + path);
-}
-
-// Writes one 4-byte record to a TaskStarts FIFO (skipped if nobody listens).
-void announce(const std::string& fifo, std::int32_t value) {
-  int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return;
-  ssize_t w = ::write(fd, &value, sizeof value);
-  (void)w;
-  ::close(fd);
 }
 
 }  // namespace
@@ -73,8 +66,8 @@ void square_worker(dpool::Queue<int> in, dpool::Queue<int> out) {
 }
 
 void announce_then_get(dpool::Queue<int> q, std::string started) {
-  announce(started, static_cast<std::int32_t>(::getpid()));
-  announce(started, q.get());
+  test_support::announce_start(started);
+  test_support::announce_start(started, q.get());
 }
 
 void add_to(dpool::Value<int> v, int n, bool locked) {
@@ -111,7 +104,7 @@ void barrier_waits(dpool::Barrier b, int timeout_ms, dpool::Queue<int> out) {
 void hold_and_hang(dpool::Lock l, dpool::Value<int> v, std::string started) {
   l.lock();
   v.value() = v.value() + 1;
-  announce(started, static_cast<std::int32_t>(::getpid()));
+  test_support::announce_start(started);
   for (;;) ::pause();  // holding the lock until killed
 }
 
@@ -127,7 +120,7 @@ void set_event(dpool::Event e, dpool::Queue<int> out) {
 }
 
 void wait_at_gate(std::string started, std::string gate) {
-  announce(started, static_cast<std::int32_t>(::getpid()));
+  test_support::announce_start(started);
   int fd = ::open(gate.c_str(), O_RDONLY | O_CLOEXEC);  // until the test opens the gate
   if (fd < 0) throw std::runtime_error("cannot open " + gate);
   char c;

@@ -11,6 +11,8 @@
 #include <dpool/registry.hpp>
 #include <thread>
 
+#include "task_starts.hpp"
+
 namespace test_tasks {
 
 int square(int x) {
@@ -80,16 +82,20 @@ int get_tag(int) {
 }
 
 int started_then_sleep(std::string fifo_path, int ms) {
-  // Never blocks: without a reader the open fails and the announcement is skipped.
-  int fd = ::open(fifo_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd >= 0) {
-    const auto pid = static_cast<std::int32_t>(::getpid());
-    ssize_t written = ::write(fd, &pid, sizeof pid);  // atomic: under PIPE_BUF
-    (void)written;
-    ::close(fd);
-  }
+  test_support::announce_start(fifo_path);
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // task work: what the task does
   return ms;
+}
+
+int started_then_gate(std::string fifo_path, std::string gate) {
+  test_support::announce_start(fifo_path);
+  int fd = ::open(gate.c_str(), O_RDONLY | O_CLOEXEC);  // blocks until the test opens the gate
+  if (fd < 0) return 0;
+  char c;
+  while (::read(fd, &c, 1) > 0) {
+  }
+  ::close(fd);
+  return 1;
 }
 
 int slow_if_zero(int x) {
@@ -118,4 +124,5 @@ DPOOL_REGISTER_AS(test_tasks::crash_once, "crash_once");
 DPOOL_REGISTER_AS(test_tasks::huge_error, "huge_error");
 DPOOL_REGISTER_AS(test_tasks::echo_after_ms, "echo_after_ms");
 DPOOL_REGISTER_AS(test_tasks::started_then_sleep, "started_then_sleep");
+DPOOL_REGISTER_AS(test_tasks::started_then_gate, "started_then_gate");
 DPOOL_REGISTER_AS(test_tasks::slow_if_zero, "slow_if_zero");

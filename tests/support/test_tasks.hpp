@@ -57,6 +57,9 @@ namespace test_tasks {
 // the FIFO at `fifo_path` (test_support::TaskStarts; skipped if nobody has it
 // open), then sleeps ms and returns ms.
 int started_then_sleep(std::string fifo_path, int ms);
+// Announces its start as started_then_sleep does, then waits until the test
+// opens `gate` (a test_support::TaskGate); returns 1.
+int started_then_gate(std::string fifo_path, std::string gate);
 // Returns x; item 0 first sleeps 1.5 s (the slow item of an imap_unordered).
 int slow_if_zero(int x);
 }  // namespace test_tasks

@@ -59,6 +59,9 @@ struct TaskOptions {
   unsigned retries = 0;
   int priority = 0;             // higher runs first within this client's queue
   bool cancel_running = false;  // AsyncResult::cancel() may stop it while it runs
+  // map, starmap, imap, imap_unordered (and their _async forms) show their
+  // progress on stderr; DPOOL_PROGRESS=1 turns it on for every map.
+  bool progress = false;
 };
 
 struct CoordinatorOptions {

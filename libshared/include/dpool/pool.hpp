@@ -267,6 +267,8 @@ class DPOOL_API PoolView {
       done += n;
     }
     auto state = std::make_shared<detail::MapState<R>>(name, T::signature(), std::move(sizes));
+    if (detail::progress_wanted(options_.progress) && total > 0)
+      state->show_progress(std::make_shared<detail::Progress>(name, total));
     if (!tasks.empty()) core_->submit(name, T::fingerprint(), std::move(tasks), state, options_);
     state->finish_if_empty();
     return AsyncResult<detail::MapResult<R>>(std::move(state));
@@ -324,7 +326,13 @@ class DPOOL_API PoolView {
       return AsyncResult<std::vector<R>>(std::move(state));
     };
     std::size_t window = 3 * std::max(1u, core_->executors());
-    return Results<R>(std::move(submit), std::move(pull), chunksize, window, ordered);
+    Results<R> results(std::move(submit), std::move(pull), chunksize, window, ordered);
+    if (detail::progress_wanted(options_.progress)) {
+      std::size_t total = 0;  // known for a sized input only
+      if constexpr (std::ranges::sized_range<View>) total = std::ranges::size(source->view);
+      results.show_progress(std::make_shared<detail::Progress>(name, total));
+    }
+    return results;
   }
 
   template <class T>

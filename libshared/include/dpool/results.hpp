@@ -4,6 +4,7 @@
 #include <deque>
 #include <dpool/async_result.hpp>
 #include <dpool/detail/next_iterator.hpp>
+#include <dpool/detail/progress.hpp>
 #include <dpool/detail/states.hpp>
 #include <functional>
 #include <memory>
@@ -49,14 +50,18 @@ class Results {
   }
 
   // The next result; nullopt at the end. Throws the task's or the input's error.
-  std::optional<R> next() { return impl_->next(std::chrono::steady_clock::time_point::max(), {}); }
+  std::optional<R> next() {
+    return counted(impl_->next(std::chrono::steady_clock::time_point::max(), {}));
+  }
   // As next(), but throws TimeoutError if nothing arrives in time; the range
   // stays usable. Any duration type works, floating-point ones too.
   template <class Rep, class Period>
   std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
     const auto d = detail::timeout_of(timeout);
-    return impl_->next(detail::deadline_after(d), d);
+    return counted(impl_->next(detail::deadline_after(d), d));
   }
+  // Shows on stderr how many results were taken (see detail::Progress).
+  void show_progress(std::shared_ptr<detail::Progress> p) { progress_ = std::move(p); }
   // Items read from the input so far.
   std::size_t pulled() const noexcept { return impl_->pulled; }
 
@@ -65,6 +70,16 @@ class Results {
   std::default_sentinel_t end() { return {}; }
 
  private:
+  std::optional<R> counted(std::optional<R> r) {
+    if (progress_) {
+      if (r)
+        progress_->advance(1);
+      else
+        progress_->finish();
+    }
+    return r;
+  }
+
   struct Chunk {
     AsyncResult<std::vector<R>> result;
     std::size_t index = 0;
@@ -149,6 +164,7 @@ class Results {
   };
 
   std::unique_ptr<Impl> impl_;
+  std::shared_ptr<detail::Progress> progress_;  // finished when the range ends or goes
 };
 
 }  // namespace dpool

@@ -3,6 +3,8 @@
 
 #include <dpool/async_result.hpp>
 #include <dpool/detail/codec.hpp>
+#include <dpool/detail/progress.hpp>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -108,10 +110,19 @@ class MapState final : public ValueState<std::vector<R>> {
 
   void deliver(std::size_t part, Outcome&& o) override {
     std::unique_lock lock(this->mu_);
-    if (part >= payloads_.size() || !accept(*this, lock, o)) return;
+    if (part >= payloads_.size() || !accept(*this, lock, o)) {
+      if (progress_ && this->ready_) progress_->finish();
+      return;
+    }
     payloads_[part] = std::move(o.payload);
-    if (parts_.last_arrived()) this->finish(lock, nullptr);
+    if (progress_) progress_->advance(sizes_[part]);
+    if (parts_.last_arrived()) {
+      if (progress_) progress_->finish();
+      this->finish(lock, nullptr);
+    }
   }
+  // Shows the map's progress on stderr (see detail::Progress).
+  void show_progress(std::shared_ptr<Progress> p) { progress_ = std::move(p); }
 
   const std::vector<R>& value() override {
     std::lock_guard lock(this->mu_);
@@ -150,6 +161,7 @@ class MapState final : public ValueState<std::vector<R>> {
   std::vector<Bytes> payloads_;
   PartCounter parts_;
   std::optional<std::vector<R>> value_;
+  std::shared_ptr<Progress> progress_;
 };
 
 // A map of a void task: only success or the first failure matters.
@@ -157,20 +169,33 @@ template <>
 class MapState<void> final : public ValueState<void> {
  public:
   MapState(std::string task, const std::string& signature, std::vector<std::size_t> chunk_sizes)
-      : ValueState<void>(std::move(task), signature), parts_(chunk_sizes.size()) {}
+      : ValueState<void>(std::move(task), signature),
+        sizes_(std::move(chunk_sizes)),
+        parts_(sizes_.size()) {}
   void finish_if_empty() {
     std::unique_lock lock(mu_);
     if (parts_.none_left() && !ready_) finish(lock, nullptr);
   }
-  void deliver(std::size_t, Outcome&& o) override {
+  void deliver(std::size_t part, Outcome&& o) override {
     std::unique_lock lock(mu_);
-    if (accept(*this, lock, o) && parts_.last_arrived()) finish(lock, nullptr);
+    if (part >= sizes_.size() || !accept(*this, lock, o)) {
+      if (progress_ && ready_) progress_->finish();
+      return;
+    }
+    if (progress_) progress_->advance(sizes_[part]);
+    if (parts_.last_arrived()) {
+      if (progress_) progress_->finish();
+      finish(lock, nullptr);
+    }
   }
+  void show_progress(std::shared_ptr<Progress> p) { progress_ = std::move(p); }
 
  private:
   template <class S>
   friend bool accept(S&, std::unique_lock<std::mutex>&, Outcome&);
+  std::vector<std::size_t> sizes_;
   PartCounter parts_;
+  std::shared_ptr<Progress> progress_;
 };
 
 }  // namespace dpool::detail
