@@ -106,8 +106,9 @@ class DealerLink final : public Link {
              ", as a coordinator that uses CurveZMQ does with a peer in the clear; leave out "
              "--insecure (Connect::insecure) to connect with keys";
     return "it closed the connection during the CurveZMQ handshake " + times +
-           ", so its public key is probably not the one in " + options_.keys->server_file +
-           " (keys of another coordinator?)";
+           ": either its public key is not the one in " + options_.keys->server_file +
+           " (keys of another coordinator?), or it serves in the clear (started with "
+           "--insecure; then connect with --insecure, Connect::insecure, too)";
   }
 
   DealerOptions options_;
