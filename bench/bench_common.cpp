@@ -234,27 +234,33 @@ void DpoolProcess::stop() {
 }
 
 namespace {
-std::vector<std::string> coordinator_argv(const std::string& dpool,
-                                          std::vector<std::string> flags) {
+std::vector<std::string> coordinator_argv(const std::string& dpool, std::vector<std::string> flags,
+                                          bool insecure) {
   std::vector<std::string> argv{dpool,   "coordinator", "--bind", "tcp://127.0.0.1:*",
                                 "--log", "warn"};
   argv.insert(argv.end(), flags.begin(), flags.end());
+  if (insecure) argv.push_back("--insecure");
   return argv;
 }
 }  // namespace
 
 LocalCluster::LocalCluster(const std::string& dpool, int nodes, int procs,
-                           std::vector<std::string> coordinator_flags)
-    : coordinator(coordinator_argv(dpool, std::move(coordinator_flags)), std::chrono::seconds(5)) {
+                           std::vector<std::string> coordinator_flags, bool insecure)
+    : coordinator(coordinator_argv(dpool, std::move(coordinator_flags), insecure),
+                  std::chrono::seconds(5)) {
   auto line = coordinator.wait_line("listening on", std::chrono::seconds(10));
   coordinator.forward_output();
   address = line.substr(line.find("tcp://"));
   for (int i = 0; i < nodes; ++i) {
-    auto& w = workers.emplace_back(std::make_unique<DpoolProcess>(
-        std::vector<std::string>{dpool, "worker", "--connect", address, "--procs",
-                                 std::to_string(procs), "--exec", self_path(), "--name",
-                                 "bench-worker-" + std::to_string(i), "--log", "warn"},
-        std::chrono::seconds(5)));
+    std::vector<std::string> argv{dpool,       "worker",
+                                  "--connect", address,
+                                  "--procs",   std::to_string(procs),
+                                  "--exec",    self_path(),
+                                  "--name",    "bench-worker-" + std::to_string(i),
+                                  "--log",     "warn"};
+    if (insecure) argv.push_back("--insecure");
+    auto& w = workers.emplace_back(
+        std::make_unique<DpoolProcess>(std::move(argv), std::chrono::seconds(5)));
     w->wait_line("connected", std::chrono::seconds(20));
     w->forward_output();
   }

@@ -155,11 +155,12 @@ class DpoolProcess {
 
 // One `dpool coordinator` (with `coordinator_flags`) and `nodes` worker nodes
 // of `procs` executors each running this program (`--exec`), on loopback.
-// After start-up their output is forwarded to our stderr; each gets 5 s to
-// stop.
+// With `insecure`, both serve and connect in the clear (--insecure); else
+// with the keys the coordinator makes in the default key directory. After
+// start-up their output is forwarded to our stderr; each gets 5 s to stop.
 struct LocalCluster {
   LocalCluster(const std::string& dpool, int nodes, int procs,
-               std::vector<std::string> coordinator_flags = {});
+               std::vector<std::string> coordinator_flags = {}, bool insecure = false);
   ~LocalCluster();
   DpoolProcess coordinator;
   std::string address;

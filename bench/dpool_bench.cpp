@@ -6,7 +6,7 @@
 // aggregator can put both side by side. Diagnostics go to stderr.
 //
 //   dpool-bench [--mode local|cluster] [--quick] [--only W1,W3] [--dpool PATH]
-//               [--connect tcp://HOST:PORT]
+//               [--connect tcp://HOST:PORT] [--insecure]
 //
 // local   : dpool::Pool(2), executors spawned from this program. Runs W1..W8.
 // cluster : starts `dpool coordinator` and one `dpool worker --procs 2 --exec
@@ -16,6 +16,9 @@
 // --connect: cluster mode against a coordinator that is already running (a
 //           real cluster, or daemons started under a profiler); nothing is
 //           started or stopped, and the pool is whatever that cluster has.
+// --insecure: cluster mode in the clear (the daemons and the pool get
+//           --insecure), to compare with the default, CurveZMQ with the keys
+//           the coordinator makes in the default key directory.
 // --quick : tiny sizes, a smoke test for CI; its figures mean nothing.
 //
 // Exit status 1 if any workload failed (an exception, a wrong result), never
@@ -97,6 +100,7 @@ struct Options {
   std::set<std::string> only;  // "W1", "W3", ...; empty = all
   std::string dpool;           // path of the `dpool` command; empty = find it
   std::string connect;         // an existing coordinator; empty = start our own
+  bool insecure = false;       // cluster mode without CurveZMQ
 };
 
 // The peers' sizes (common.py); --quick shrinks them further for CI.
@@ -520,6 +524,8 @@ std::optional<int> parse(int argc, char** argv, Options& o) {
   app.add_option("--only", only, "workloads to run, e.g. W1,W5 (default: all)")->delimiter(',');
   app.add_option("--dpool", o.dpool, "path of the dpool command (default: found beside this)");
   app.add_option("--connect", o.connect, "a running coordinator to use; implies --mode cluster");
+  app.add_flag("--insecure", o.insecure,
+               "cluster mode in the clear: no CurveZMQ between the pool and the daemons");
   if (auto status = parse_command_line(app, argc, argv)) return status;
   for (auto& w : only) o.only.insert(w.substr(0, 2));
   if (!o.connect.empty()) o.mode = "cluster";
@@ -543,13 +549,16 @@ int program_main(int argc, char** argv) {
 
   std::optional<LocalCluster> daemons;
   try {
-    if (cluster && opt.connect.empty()) daemons.emplace(find_dpool(opt.dpool), 1, 2);
+    if (cluster && opt.connect.empty())
+      daemons.emplace(find_dpool(opt.dpool), 1, 2, std::vector<std::string>{}, opt.insecure);
   } catch (const std::exception& e) {
     out.failed("cluster_setup", e.what());
     return 1;
   }
   const std::string address = daemons ? daemons->address : opt.connect;
-  if (daemons) log("cluster: coordinator at " + address + ", worker with 2 executors");
+  if (daemons)
+    log("cluster: coordinator at " + address + ", worker with 2 executors, " +
+        (opt.insecure ? "in the clear (--insecure)" : "CurveZMQ"));
   if (!opt.connect.empty()) log("cluster: using the running coordinator at " + address);
 
   bool shared_pool_needed = wanted("W1") || wanted("W2") || wanted("W3") || wanted("W5") ||
@@ -558,7 +567,7 @@ int program_main(int argc, char** argv) {
     try {
       std::optional<dpool::Pool> pool;
       if (cluster)
-        pool.emplace(dpool::Connect{.address = address});
+        pool.emplace(dpool::Connect{.address = address, .insecure = opt.insecure});
       else
         pool.emplace(z.procs);
       wait_for_executors(*pool, opt.connect.empty() ? z.procs : 1);
@@ -578,8 +587,8 @@ int program_main(int argc, char** argv) {
   if (cluster && opt.connect.empty() && wanted("W8")) {
     daemons.reset();
     out.run("W8_balance", [&] {
-      LocalCluster two(find_dpool(opt.dpool), 2, 1);
-      dpool::Pool pool(dpool::Connect{.address = two.address});
+      LocalCluster two(find_dpool(opt.dpool), 2, 1, {}, opt.insecure);
+      dpool::Pool pool(dpool::Connect{.address = two.address, .insecure = opt.insecure});
       wait_for_executors(pool, 2);
       w8_balance(pool, 2, z.w8_reps, z.w8_scale, out);
     });

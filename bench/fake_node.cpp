@@ -15,7 +15,9 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "keys.hpp"
 #include "protocol.hpp"
+#include "zmq_socket.hpp"
 
 namespace dpool_bench {
 
@@ -144,6 +146,9 @@ void FakeNodes::run() try {
   sockets.reserve(count_);
   const auto pid = static_cast<std::uint32_t>(::getpid());
   std::uint64_t instance = (static_cast<std::uint64_t>(pid) << 32) | 1;
+  // Every fake node holds the node key a `dpool worker` of this account would
+  // find (the coordinator made it on first start).
+  const auto keys = dpool::internal::find_peer_keys("", dpool::internal::kNodeRole);
 
   auto hello = [&](unsigned i) {
     send(sockets[i], {wire::Hello{.role = wire::Role::kNode,
@@ -162,6 +167,7 @@ void FakeNodes::run() try {
     s.set(zmq::sockopt::linger, 500);
     s.set(zmq::sockopt::sndhwm, 0);
     s.set(zmq::sockopt::rcvhwm, 0);
+    dpool::internal::make_curve_client(s, keys.own, keys.server_public);
     s.connect(address_);
     peers[i].name = "fake-" + std::to_string(i);
     hello(i);

@@ -34,22 +34,15 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
       store_({options_.manager_max_objects, options_.manager_max_bytes}),
       object_deadline_(loop_.io()),
       instance_(std::random_device{}() | 1),
+      rejections_({.drop_after = options_.drop_after_refusals}),
       heartbeat_(loop_.io()),
       liveness_(options_.peer_timeout) {
   if (!options_.state_dir.empty()) keep_state();
   if (options_.bind.empty()) return;
   loop_.call([this] {
-    router_ = std::make_unique<ZmqSocket>(loop_.io(), zmq::socket_type::router,
-                                          [this](Payloads&& f) { on_router(std::move(f)); });
-    try {
-      router_->socket().bind(options_.bind);
-    } catch (const zmq::error_t& e) {
-      router_.reset();
-      throw Error("the coordinator could not bind " + options_.bind + ": " + e.what() +
-                  "; pick another address or port (tcp://127.0.0.1:* picks a free one)");
-    }
-    endpoint_ = router_->socket().get(zmq::sockopt::last_endpoint);
-    router_->start();
+    router_ = std::make_unique<CoordinatorEndpoint>(
+        loop_.io(), options_, [this](Payloads&& f) { on_router(std::move(f)); });
+    endpoint_ = router_->address();
     arm_heartbeat();
   });
   spdlog::info("coordinator listening on {}", endpoint_);
@@ -95,23 +88,29 @@ std::unique_ptr<Link> CoordinatorServer::attach(Receiver receive) {
   return std::make_unique<LocalLink>(*this, id);
 }
 
+// Frame 0 is the routing id the ROUTER added; the message follows. Every
+// message of a connection carries the key it authenticated with.
 void CoordinatorServer::on_router(Payloads&& frames) {
-  if (frames.size() < 2) {
-    ++rejected_;
-    return;
-  }
   std::string rid(frames[0].view());
+  if (muted_.ignore(rid)) return;
+  std::string key(frames.size() > 1 ? metadata(frames[1], "User-Id") : "");
   auto it = by_routing_id_.find(rid);
   PeerId id;
   if (it == by_routing_id_.end()) {
     id = next_peer_++;
     by_routing_id_.emplace(rid, id);
-    peers_[id].routing_id = rid;
+    auto& p = peers_[id];
+    p.routing_id = rid;
+    p.key = key;
+    if (frames.size() > 1) p.address = metadata(frames[1], "Peer-Address");
   } else {
     id = it->second;
   }
-  frames.erase(frames.begin());
   liveness_.seen(id, std::chrono::steady_clock::now());
+  if (frames.size() < 2) return refuse(id, "an empty message, or one of too many frames");
+  if (key != peers_[id].key)
+    return refuse(id, "a message under the key " + key + ", not its connection's");
+  frames.erase(frames.begin());
   on_message(id, wire::decode(std::move(frames)));
 }
 
@@ -120,6 +119,7 @@ void CoordinatorServer::arm_heartbeat() {
   heartbeat_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;
     on_heartbeat_timer();
+    report_refusals();
     arm_heartbeat();
   });
 }
@@ -159,14 +159,11 @@ void CoordinatorServer::on_message(PeerId peer_id, Received&& decoded) {
   if (pit == peers_.end()) return;  // already gone
   auto& peer = pit->second;
   if (!decoded) {
-    ++rejected_;
     auto& err = decoded.error();
-    spdlog::warn("coordinator: rejected a message from peer {}: {} ({} rejected so far)", peer_id,
-                 err.detail, rejected_);
-    if (err.reason == wire::DecodeError::Reason::kBadVersion) {
-      send(peer_id, {wire::Reject{err.detail}});
-      peer_gone(peer_id);
-    }
+    if (err.reason != wire::DecodeError::Reason::kBadVersion) return refuse(peer_id, err.detail);
+    refuse(peer_id, err.detail, false);
+    send(peer_id, {wire::Reject{err.detail}});
+    peer_gone(peer_id);
     return;
   }
   auto& m = *decoded;
@@ -174,21 +171,19 @@ void CoordinatorServer::on_message(PeerId peer_id, Received&& decoded) {
   if (!peer.welcomed) {
     // A peer we do not know (we restarted, or declared it dead): tell it to
     // register again. What it sent is dropped; it will send it again.
-    ++rejected_;
     if (auto* r = std::get_if<wire::Results>(&m.body)) scheduler_.count_stale(r->results.size());
-    spdlog::info("coordinator: {} from an unregistered peer {}; asked it to say HELLO",
-                 m.kind().name, peer_id);
-    if (!std::holds_alternative<wire::Bye>(m.body))
+    if (!std::holds_alternative<wire::Bye>(m.body)) {
+      refuse(peer_id, std::string(m.kind().name) + " before HELLO; asked it to say HELLO", false);
       send(peer_id, {wire::Bye{"unknown peer: send HELLO"}});
+    }
     peer_gone(peer_id);
     return;
   }
   if (!(m.kind().senders & wire::sender_bit(peer.role)) ||
       !wire::dispatch(*this, std::move(m), peer_id)) {
-    ++rejected_;
-    spdlog::warn("coordinator: unexpected {} from {} (peer {}); dropped", m.kind().name,
-                 peer.role == wire::Role::kNode ? "a node" : "a client", peer_id);
-    return;
+    return refuse(peer_id, std::string("a ") + m.kind().name + ", which " +
+                               (peer.role == wire::Role::kNode ? "a node" : "a client") +
+                               " may not send");
   }
   schedule_flush();
 }
@@ -233,6 +228,16 @@ void CoordinatorServer::on(PeerId, wire::Heartbeat&&) {}
 
 void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   auto& p = peers_[peer_id];
+  std::string_view role = hello.role == wire::Role::kNode ? kNodeRole : kClientRole;
+  if (router_ && router_->secure() && !p.routing_id.empty() && role_of(p.key) != role) {
+    // The key decides the role: a client key cannot register as a node.
+    std::string has(role_of(p.key));
+    std::string wants(role);
+    send(peer_id, {wire::Reject{"its key (" + p.key + ") is on its allow-list of " + has +
+                                "s, so it cannot register as a " + wants + "; give the " + wants +
+                                " a " + wants + " key (" + wants + ".key in its key directory)"}});
+    return refuse(peer_id, "HELLO as a " + wants + " with a " + has + " key");
+  }
   if (p.welcomed) {  // a second HELLO: the peer started over; forget its old session
     if (p.role == wire::Role::kNode)
       scheduler_.node_left(peer_id);
@@ -241,13 +246,14 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   }
   p.role = hello.role;
   p.welcomed = true;
+  std::string key = p.key.empty() ? "" : " with the key " + p.key;
   if (hello.role == wire::Role::kNode) {
     scheduler_.node_joined(peer_id, hello.name, hello.executors, hello.slots);
-    spdlog::info("coordinator: node {} joined with {} executors (pid {})", hello.name,
-                 hello.executors, hello.pid);
+    spdlog::info("coordinator: node {} joined with {} executors (pid {}){}", hello.name,
+                 hello.executors, hello.pid, key);
   } else {
     scheduler_.client_joined(peer_id, hello.name, hello.pool);
-    spdlog::info("coordinator: client {} joined as peer {}", hello.name, peer_id);
+    spdlog::info("coordinator: client {} joined as peer {}{}", hello.name, peer_id, key);
   }
   // Remote peers must beat at least as often as we expect.
   auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());
@@ -276,9 +282,63 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
     }
   }
   liveness_.forget(peer_id);
+  rejections_.forget(peer_id);
   if (!it->second.routing_id.empty()) by_routing_id_.erase(it->second.routing_id);
   peers_.erase(it);
   schedule_flush();
+}
+
+void CoordinatorServer::refuse(PeerId peer_id, const std::string& why, bool hostile) {
+  auto verdict = rejections_.refuse(peer_id, describe(peer_id), why, hostile);
+  if (!verdict.line.empty())
+    spdlog::log(hostile ? spdlog::level::warn : spdlog::level::info, "coordinator: {}",
+                verdict.line);
+  if (verdict.drop) drop(peer_id);
+}
+
+void CoordinatorServer::drop(PeerId peer_id) {
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end() || it->second.routing_id.empty()) return;  // in-process peers stay
+  auto rid = it->second.routing_id;
+  peer_gone(peer_id);
+  muted_.add(rid);
+}
+
+std::string CoordinatorServer::describe(PeerId peer_id) const {
+  std::string s = "peer " + std::to_string(peer_id);
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end()) return s;
+  const auto& p = it->second;
+  std::string more;
+  if (p.welcomed)
+    more = p.role == wire::Role::kNode ? "node " + scheduler_.node_name(peer_id) : "a client";
+  if (!p.key.empty()) more += (more.empty() ? "key " : ", key ") + p.key;
+  if (!p.address.empty()) more += (more.empty() ? "at " : ", at ") + p.address;
+  return more.empty() ? s : s + " (" + more + ")";
+}
+
+// Once per heartbeat: what was refused and not logged yet, and peers whose
+// key was taken off the allow-lists.
+void CoordinatorServer::report_refusals() {
+  for (auto& line : rejections_.report()) spdlog::warn("coordinator: {}", line);
+  if (auto n = muted_.take_new())
+    spdlog::warn(
+        "coordinator: ignored {} message(s) from dropped connections; {} refused or ignored since "
+        "start",
+        n, rejections_.total() + muted_.ignored());
+  bool changed = false;
+  for (auto& line : router_->tick(changed)) spdlog::warn("coordinator: {}", line);
+  if (!changed) return;
+  std::vector<PeerId> revoked;
+  for (auto& [id, p] : peers_)
+    if (!p.key.empty() && !router_->allows(p.key)) revoked.push_back(id);
+  for (auto id : revoked) {
+    spdlog::warn("coordinator: the key of {} is no longer on the allow-lists: dropped it",
+                 describe(id));
+    send(id, {wire::Reject{"its key (" + peers_[id].key +
+                           ") was taken off the coordinator's allow-lists"}});
+    drop(id);
+  }
 }
 
 void CoordinatorServer::send(PeerId peer_id, wire::Message&& m) {

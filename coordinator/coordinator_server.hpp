@@ -10,12 +10,14 @@
 #include <unordered_map>
 
 #include "call_handler.hpp"
+#include "coordinator_endpoint.hpp"
 #include "event_loop.hpp"
 #include "link.hpp"
 #include "liveness.hpp"
+#include "muted.hpp"
 #include "object_journal.hpp"
+#include "rejections.hpp"
 #include "scheduler.hpp"
-#include "zmq_socket.hpp"
 
 namespace dpool::internal {
 
@@ -31,8 +33,9 @@ class CoordinatorServer final : public Hub {
   asio::io_context& io() override { return loop_.io(); }
   std::unique_ptr<Link> attach(Receiver receive) override;
 
-  // Messages refused as malformed since start (loop thread).
-  std::uint64_t rejected() const noexcept { return rejected_; }
+  // Messages refused since start: malformed, forbidden, or from an
+  // unregistered peer (loop thread).
+  std::uint64_t rejected() const noexcept { return rejections_.total(); }
 
   // Messages from registered peers (loop thread), through wire::dispatch;
   // the kind table has already checked that the peer's role may send each.
@@ -50,6 +53,8 @@ class CoordinatorServer final : public Hub {
     wire::Role role{};
     bool welcomed = false;
     std::string routing_id;           // remote peers
+    std::string key;                  // remote peers: the ZAP user id of their key
+    std::string address;              // remote peers: their IP address
     std::shared_ptr<Receiver> local;  // in-process peers
   };
   class LocalLink;
@@ -58,6 +63,13 @@ class CoordinatorServer final : public Hub {
   void on_message(PeerId peer, Received&& message);
   void on_hello(PeerId peer, const wire::Hello& hello);
   void peer_gone(PeerId peer);
+  // Counts and logs (at a bounded rate) a message refused from `peer`;
+  // `hostile` ones drop the peer once it has sent too many.
+  void refuse(PeerId peer, const std::string& why, bool hostile = true);
+  // Forgets the peer and ignores its connection from now on.
+  void drop(PeerId peer);
+  std::string describe(PeerId peer) const;
+  void report_refusals();
   void on_heartbeat_timer();
   void arm_heartbeat();
   void send(PeerId peer, wire::Message&& message);
@@ -70,7 +82,7 @@ class CoordinatorServer final : public Hub {
 
   CoordinatorOptions options_;
   EventLoop loop_;
-  std::unique_ptr<ZmqSocket> router_;
+  std::unique_ptr<CoordinatorEndpoint> router_;
   std::string endpoint_;
   Scheduler scheduler_;
   ObjectStore store_;
@@ -82,7 +94,8 @@ class CoordinatorServer final : public Hub {
   std::unordered_map<std::string, PeerId> by_routing_id_;
   PeerId next_peer_ = 1;
   std::uint64_t instance_;
-  std::uint64_t rejected_ = 0;
+  Rejections rejections_;
+  Muted muted_;  // connections dropped for what they sent
   asio::steady_timer heartbeat_;
   Liveness<PeerId> liveness_;  // remote peers only: in-process ones cannot go silent
   std::uint64_t stale_reported_ = 0;

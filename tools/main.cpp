@@ -1,7 +1,9 @@
-// The `dpool` command: run a coordinator or a worker node.
+// The `dpool` command: run a coordinator or a worker node, or make keys.
 //   dpool coordinator --bind tcp://127.0.0.1:5555
 //   dpool worker --connect tcp://127.0.0.1:5555 --procs 2 --exec ./my_program
 //   dpool worker --connect tcp://127.0.0.1:5555 --load ./libmytasks.so
+//   dpool keygen [DIR]                    a key set (default: ~/.config/dpool)
+//   dpool keygen --add node NAME [DIR]    one more node (or client) key
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
@@ -23,6 +25,39 @@ std::chrono::milliseconds parse_duration(const std::string& text) {
                                               : -1;
   if (ms < 0) throw std::invalid_argument("unknown unit");
   return std::chrono::milliseconds(static_cast<long>(ms + 0.5));
+}
+
+// The options every daemon has for its socket's security.
+void add_security(CLI::App* app, std::string& keys, bool& insecure, std::size_t& max_message,
+                  const std::string& keys_help) {
+  app->add_option("--keys", keys, keys_help);
+  app->add_flag("--insecure", insecure,
+                "no CurveZMQ: serve or connect in the clear (anyone who reaches the port gets in)");
+  app->add_option("--max-message", max_message,
+                  "largest frame accepted, e.g. 64MiB or 2GiB (1GiB); the same on every machine")
+      ->transform(CLI::AsSizeValue(false));
+}
+
+// `dpool keygen`: a key set, or one more key.
+int keygen(const std::string& dir, const std::vector<std::string>& add) {
+  if (!add.empty()) {
+    dpool::add_key(dir, add[0], add[1]);
+    std::printf(
+        "dpool keygen: wrote %s/%s.key (give it to that %s, with coordinator.pub) and put its "
+        "public key on the coordinator's allow-list, %s/%ss/%s.pub\n",
+        dir.c_str(), add[1].c_str(), add[0].c_str(), dir.c_str(), add[0].c_str(), add[1].c_str());
+    return 0;
+  }
+  dpool::generate_keys(dir);
+  std::printf(
+      "dpool keygen: wrote a key set to %s\n"
+      "  coordinator.key   the coordinator's key pair: it stays with the coordinator\n"
+      "  coordinator.pub   its public key: every worker and client needs it\n"
+      "  node.key          a key pair for workers (allowed by nodes/node.pub)\n"
+      "  client.key        a key pair for clients (allowed by clients/client.pub)\n"
+      "Copy the directory to the machines of the cluster, or point --keys there.\n",
+      dir.c_str());
+  return 0;
 }
 
 // A CLI11 option holding a duration.
@@ -81,6 +116,8 @@ int main(int argc, char** argv) {
                     "keep the Manager's objects in DIR (SQLite) across restarts; default: memory");
   coord->add_option("--manager-max-objects", copt.manager_max_objects,
                     "Manager objects and pool.queues that may exist at once (100000)");
+  add_security(coord, copt.key_dir, copt.insecure, copt.max_message_bytes,
+               "key directory (default ~/.config/dpool, made on first start)");
 
   dpool::NodeOptions nopt;
   auto* worker = app.add_subcommand("worker", "run executors for a coordinator");
@@ -100,6 +137,16 @@ int main(int argc, char** argv) {
                "silence after which the node registers again (5s)");
   add_duration(worker, "--drain-grace", nopt.drain_grace,
                "on SIGTERM, how long running tasks may finish (30s)");
+  add_security(worker, nopt.key_file, nopt.insecure, nopt.max_message_bytes,
+               "key directory, or a node's .key file (default ~/.config/dpool)");
+
+  std::string key_dir = dpool::default_key_dir();
+  std::vector<std::string> add_key;
+  auto* keys = app.add_subcommand("keygen", "make CurveZMQ keys for a coordinator, nodes, clients");
+  keys->add_option("dir", key_dir, "where (default " + key_dir + ")");
+  keys->add_option("--add", add_key, "ROLE NAME: one more key pair, for a node or a client")
+      ->expected(2)
+      ->allow_extra_args(false);  // DIR may follow
   std::string log_level = "info";
   app.add_option("--log", log_level, "log level: trace, debug, info, warn, error")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -118,6 +165,7 @@ int main(int argc, char** argv) {
   dpool::set_log_level(log_level);
 
   try {
+    if (keys->parsed()) return keygen(key_dir, add_key);
     if (coord->parsed()) {
       dpool::Coordinator c(copt);
       std::printf("dpool coordinator listening on %s\n", c.endpoint().c_str());

@@ -46,8 +46,13 @@ NodeDaemon::NodeDaemon(NodeOptions options)
   auto address = options_.connect;
   if (address.empty())
     throw Error("a node needs the coordinator's address (--connect tcp://HOST:PORT)");
-  own_loop_->call(
-      [&] { start([&](Receiver r) { return connect_dealer(io_, address, std::move(r)); }); });
+  auto dealer = dealer_options(address, kNodeRole, options_.key_file, options_.insecure,
+                               options_.max_message_bytes);
+  own_loop_->call([&] {
+    start([&](Receiver r, Refused refused) {
+      return connect_dealer(io_, dealer, std::move(r), std::move(refused));
+    });
+  });
   try {
     link_->wait_welcome(options_.connect_timeout, "start one with `dpool coordinator --bind " +
                                                       address + "` or check the address");
@@ -65,7 +70,7 @@ NodeDaemon::NodeDaemon(Hub& hub, NodeOptions options)
       deadline_(io_),
       drain_timer_(io_) {
   init_spawn_spec();
-  call_on(io_, [&] { start([&](Receiver r) { return hub.attach(std::move(r)); }); });
+  call_on(io_, [&] { start([&](Receiver r, Refused) { return hub.attach(std::move(r)); }); });
 }
 
 NodeDaemon::~NodeDaemon() {
@@ -191,8 +196,18 @@ void NodeDaemon::on_record(Slot slot, Record&& r) {
     case RecordKind::kDone: {
       auto meta = wire::decode_meta<wire::Result>(r.meta);
       if (!meta) return distrust(slot, "a result that cannot be decoded (" + meta.error() + ")");
-      supervisor_.executor_done(slot, std::move(*meta),
-                                Payload::adopt(std::move(r.payload.data), r.payload.size), now);
+      auto result = Payload::adopt(std::move(r.payload.data), r.payload.size);
+      // A frame larger than the coordinator accepts would cost us the connection.
+      if (own_loop_ && result.size() > options_.max_message_bytes) {
+        meta->failure = {};
+        meta->failure.code = ErrorCode::kSerialization;
+        meta->failure.message = "its result takes " + std::to_string(result.size()) +
+                                " bytes, more than the " +
+                                std::to_string(options_.max_message_bytes) +
+                                " bytes a message may carry (--max-message)";
+        result = Payload();
+      }
+      supervisor_.executor_done(slot, std::move(*meta), std::move(result), now);
       return;
     }
     case RecordKind::kRequest:

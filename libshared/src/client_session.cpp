@@ -60,6 +60,9 @@ CoordinatorLink::Events ClientSession::link_events() {
   e.lost = [weak] {
     if (auto self = weak.lock()) self->on_lost();
   };
+  e.refused = [weak](const std::string& reason) {
+    if (auto self = weak.lock()) self->on_refused(reason);
+  };
   e.message = [weak](wire::Message&& m) {
     auto self = weak.lock();
     if (self && !wire::dispatch(*self, std::move(m)))
@@ -72,6 +75,14 @@ bool ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
                            std::vector<detail::TaskRequest>&& tasks,
                            std::shared_ptr<detail::StateBase> sink, const TaskOptions& options,
                            bool block) {
+  if (options_.max_message_bytes)
+    for (auto& t : tasks)
+      if (t.args.size() > options_.max_message_bytes)
+        throw SerializationError("the arguments of '" + name + "' take " +
+                                 std::to_string(t.args.size()) + " bytes, more than the " +
+                                 std::to_string(options_.max_message_bytes) +
+                                 " bytes a message may carry; raise Connect::max_message_bytes "
+                                 "here and --max-message on the coordinator and every worker");
   std::unique_lock lock(mu_);
   // A batch larger than the window goes in alone, once nothing else is in flight.
   auto room = [&] {
@@ -177,6 +188,16 @@ void ClientSession::on_lost() {
               detail::describe(options_.reconnect_grace) +
               " (Connect::reconnect_grace); the task's result is lost with it";
   spdlog::error("dpool client: {}; failing {} unfinished task(s)", f.message, inflight_.size());
+  fail_all(f);
+}
+
+// A REJECT after we joined (our key was taken off the coordinator's
+// allow-list): nothing in flight will be answered.
+void ClientSession::on_refused(const std::string& reason) {
+  if (inflight_.empty()) return;
+  detail::Failure f;
+  f.code = ErrorCode::kConnection;
+  f.message = "the coordinator at " + options_.where + " refused this client: " + reason;
   fail_all(f);
 }
 

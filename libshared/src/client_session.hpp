@@ -34,6 +34,9 @@ class ClientSession final : public detail::PoolCore,
     std::chrono::milliseconds heartbeat{0};
     std::chrono::milliseconds coordinator_timeout{5000};
     std::chrono::milliseconds reconnect_grace{60000};
+    // Tasks whose arguments are larger fail at submit (SerializationError):
+    // the coordinator would drop the connection. 0: no bound (in-process).
+    std::size_t max_message_bytes = 0;
   };
 
   // Connects through `make_link` (called on `io`'s thread) and waits for the
@@ -85,6 +88,7 @@ class ClientSession final : public detail::PoolCore,
   CoordinatorLink::Events link_events();
   void on_welcome(const wire::Welcome& welcome, CoordinatorLink::Rejoin how);
   void on_lost();
+  void on_refused(const std::string& reason);
   void flush();
   void fail_all(const detail::Failure& failure);
   void completed(std::size_t n);

@@ -22,9 +22,13 @@ CoordinatorLink::~CoordinatorLink() {
 }
 
 void CoordinatorLink::open(const MakeLink& make) {
-  link_ = make([this, alive = alive_](Received&& m) {
-    if (*alive) on_receive(std::move(m));
-  });
+  link_ = make(
+      [this, alive = alive_](Received&& m) {
+        if (*alive) on_receive(std::move(m));
+      },
+      [this, alive = alive_](const std::string& why) {
+        if (*alive) on_refused(why);
+      });
   say_hello();
   if (beat_.count()) {
     liveness_.seen(Peer::kCoordinator, std::chrono::steady_clock::now());
@@ -65,18 +69,7 @@ void CoordinatorLink::on_receive(Received&& m) {
     return;
   }
   if (auto* w = std::get_if<wire::Welcome>(&m->body)) return on_welcome(*w);
-  if (auto* r = std::get_if<wire::Reject>(&m->body)) {
-    spdlog::error("{}: the coordinator at {} refused us: {}", options_.who, options_.where,
-                  r->reason);
-    {
-      std::lock_guard lock(mu_);
-      refused_ = true;
-      refusal_ = r->reason;
-      cv_.notify_all();
-    }
-    if (events_.refused) events_.refused(r->reason);
-    return;
-  }
+  if (auto* r = std::get_if<wire::Reject>(&m->body)) return on_refused(r->reason);
   if (std::holds_alternative<wire::Bye>(m->body)) {
     // The coordinator does not know us (it restarted, or gave up on us). It
     // answers every message we sent meanwhile this way: one HELLO is enough.
@@ -108,6 +101,17 @@ void CoordinatorLink::on_welcome(const wire::Welcome& welcome) {
   std::lock_guard lock(mu_);
   welcomed_ = true;
   cv_.notify_all();
+}
+
+void CoordinatorLink::on_refused(const std::string& reason) {
+  spdlog::error("{}: the coordinator at {} refused us: {}", options_.who, options_.where, reason);
+  {
+    std::lock_guard lock(mu_);
+    refused_ = true;
+    refusal_ = reason;
+    cv_.notify_all();
+  }
+  if (events_.refused) events_.refused(reason);
 }
 
 // Every interval: a heartbeat; after `timeout` of silence, a new HELLO (once

@@ -24,7 +24,10 @@ namespace dpool::internal {
 
 class CoordinatorLink {
  public:
-  using MakeLink = std::function<std::unique_ptr<Link>(Receiver)>;
+  // Makes the transport: what arrives goes to the Receiver; a connection the
+  // coordinator refused for good (a failed handshake) is reported through
+  // Refused, which in-process links never call.
+  using MakeLink = std::function<std::unique_ptr<Link>(Receiver, Refused)>;
 
   struct Options {
     std::string where;  // the coordinator's address, for messages
@@ -47,7 +50,7 @@ class CoordinatorLink {
   struct Events {
     std::function<wire::Hello()> hello;  // what each HELLO says (the link sets `instance`)
     std::function<void(const wire::Welcome&, Rejoin)> welcomed;
-    std::function<void(const std::string& reason)> refused;  // REJECT
+    std::function<void(const std::string& reason)> refused;  // REJECT, or a refused handshake
     std::function<void()> lost;                    // silent for longer than Options::grace
     std::function<void(wire::Message&&)> message;  // every other kind the coordinator sends
   };
@@ -92,6 +95,7 @@ class CoordinatorLink {
 
   void on_receive(Received&& m);
   void on_welcome(const wire::Welcome& welcome);
+  void on_refused(const std::string& reason);
   void on_replies(wire::Replies&& replies, Payloads&& payloads);
   void say_hello();
   void on_beat();

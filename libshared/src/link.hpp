@@ -6,9 +6,12 @@
 #pragma once
 
 #include <asio/io_context.hpp>
+#include <dpool/options.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 
+#include "keys.hpp"
 #include "protocol.hpp"
 
 namespace dpool::internal {
@@ -37,9 +40,29 @@ class Hub {
   virtual std::unique_ptr<Link> attach(Receiver receive) = 0;
 };
 
-// Connects a DEALER to `address`; messages arrive at `receive` on `io`'s
-// thread. Create and use on that thread only.
-std::unique_ptr<Link> connect_dealer(asio::io_context& io, const std::string& address,
-                                     Receiver receive);
+// Told, on the loop thread, that the coordinator refused the connection for
+// good before any message: our key, or the other side's security, is wrong.
+// The text says why and what to do.
+using Refused = std::function<void(const std::string& why)>;
+
+// How a peer reaches a coordinator over a DEALER.
+struct DealerOptions {
+  std::string address;
+  std::string role;              // "client" or "node", for messages
+  std::optional<PeerKeys> keys;  // CurveZMQ; none: in the clear (--insecure)
+  std::size_t max_message_bytes = kDefaultMaxMessageBytes;
+};
+
+// The options of a peer of `role` ("client" or "node"): with its keys
+// (find_peer_keys, which throws ConnectionError when there are none), or in
+// the clear with `insecure`, which logs a warning. Any thread.
+DealerOptions dealer_options(const std::string& address, std::string_view role,
+                             const std::string& key_file, bool insecure,
+                             std::size_t max_message_bytes);
+
+// Connects a DEALER; messages arrive at `receive`, and a failed handshake at
+// `refused`, on `io`'s thread. Create and use on that thread only.
+std::unique_ptr<Link> connect_dealer(asio::io_context& io, const DealerOptions& options,
+                                     Receiver receive, Refused refused);
 
 }  // namespace dpool::internal

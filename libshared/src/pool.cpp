@@ -69,7 +69,7 @@ std::shared_ptr<ClientSession> on_hub(Hub& hub, const char* where) {
   ClientSession::Options o;
   o.where = where;
   return ClientSession::connect(
-      hub.io(), [&hub](Receiver r) { return hub.attach(std::move(r)); }, std::move(o));
+      hub.io(), [&hub](Receiver r, Refused) { return hub.attach(std::move(r)); }, std::move(o));
 }
 
 }  // namespace
@@ -99,10 +99,13 @@ Pool::Pool(Connect options) : PoolView(nullptr, {}) {
   o.heartbeat = options.heartbeat;
   o.coordinator_timeout = options.coordinator_timeout;
   o.reconnect_grace = options.reconnect_grace;
+  o.max_message_bytes = options.max_message_bytes;
+  auto dealer = internal::dealer_options(options.address, internal::kClientRole, options.key_file,
+                                         options.insecure, options.max_message_bytes);
   auto session = internal::ClientSession::connect(
       io,
-      [&io, a = options.address](internal::Receiver r) {
-        return internal::connect_dealer(io, a, std::move(r));
+      [&io, &dealer](internal::Receiver r, internal::Refused refused) {
+        return internal::connect_dealer(io, dealer, std::move(r), std::move(refused));
       },
       std::move(o));
   session->set_window(options.max_in_flight);

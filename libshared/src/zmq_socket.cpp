@@ -3,26 +3,31 @@
 #include <spdlog/spdlog.h>
 
 #include <asio/post.hpp>
-#include <zmq_addon.hpp>
-
-#include "link.hpp"
+#include <atomic>
+#include <cstring>
 
 namespace dpool::internal {
 namespace {
 
 // Reads one whole multipart message straight into payloads; false when
-// nothing is waiting.
+// nothing is waiting. A message of more than kMaxFramesPerMessage frames is
+// read to its end but only its first frame is kept (a ROUTER's routing id),
+// which no decoder accepts: the sender is refused as for any malformed
+// message, and the frames are not held twice.
 bool receive(zmq::socket_t& socket, Payloads& frames) {
+  std::size_t count = 0;
   for (;;) {
     Payload& p = frames.emplace_back();
     if (zmq_msg_recv(static_cast<zmq_msg_t*>(p.native()), socket.handle(), ZMQ_DONTWAIT) < 0) {
       int err = zmq_errno();
       frames.pop_back();
-      if (err == EAGAIN && frames.empty()) return false;
+      if (err == EAGAIN && count == 0) return false;
       if (err == EINTR) continue;
       throw zmq::error_t();
     }
-    if (!zmq_msg_more(static_cast<zmq_msg_t*>(p.native()))) return true;
+    bool more = zmq_msg_more(static_cast<zmq_msg_t*>(p.native()));
+    if (++count > kMaxFramesPerMessage) frames.resize(1);
+    if (!more) return true;
   }
 }
 
@@ -33,16 +38,38 @@ zmq::context_t& zmq_context() {
   return context;
 }
 
-void configure_socket(zmq::socket_t& socket) {
+void configure_socket(zmq::socket_t& socket, std::size_t max_message_bytes) {
   socket.set(zmq::sockopt::linger, 1000);
   socket.set(zmq::sockopt::sndhwm, 0);
   socket.set(zmq::sockopt::rcvhwm, 0);
-  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(4) << 30);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_message_bytes));
+}
+
+void make_curve_server(zmq::socket_t& socket, const KeyPair& own) {
+  socket.set(zmq::sockopt::curve_server, 1);
+  socket.set(zmq::sockopt::curve_secretkey, own.secret_key);
+  socket.set(zmq::sockopt::zap_domain, "dpool");
+}
+
+void make_curve_client(zmq::socket_t& socket, const KeyPair& own,
+                       const std::string& server_public) {
+  socket.set(zmq::sockopt::curve_serverkey, server_public);
+  socket.set(zmq::sockopt::curve_publickey, own.public_key);
+  socket.set(zmq::sockopt::curve_secretkey, own.secret_key);
+}
+
+std::string_view metadata(Payload& frame, const char* property) {
+  const char* value = zmq_msg_gets(static_cast<zmq_msg_t*>(frame.native()), property);
+  return value ? std::string_view(value) : std::string_view();
 }
 
 ZmqSocket::ZmqSocket(asio::io_context& io, zmq::socket_type type,
                      std::function<void(Payloads&&)> on_frames)
-    : socket_(zmq_context(), type), fd_(io), on_frames_(std::move(on_frames)) {
+    : ZmqSocket(io, zmq_context(), type, std::move(on_frames)) {}
+
+ZmqSocket::ZmqSocket(asio::io_context& io, zmq::context_t& context, zmq::socket_type type,
+                     std::function<void(Payloads&&)> on_frames)
+    : socket_(context, type), fd_(io), on_frames_(std::move(on_frames)) {
   configure_socket(socket_);
   if (type == zmq::socket_type::router) socket_.set(zmq::sockopt::router_mandatory, 1);
 }
@@ -111,32 +138,29 @@ bool ZmqSocket::send(Payloads& frames) {
   return ok;
 }
 
-namespace {
+SocketMonitor::SocketMonitor(asio::io_context& io, zmq::context_t& context, zmq::socket_t& watched,
+                             int events, OnEvent on_event)
+    : watched_(watched) {
+  static std::atomic<unsigned> serial{0};
+  auto address = "inproc://dpool-monitor-" + std::to_string(++serial);
+  if (zmq_socket_monitor(watched.handle(), address.c_str(), events) != 0) throw zmq::error_t();
+  // Each event is two frames: 6 bytes (u16 event, u32 value, native order), then the endpoint.
+  pair_ = std::make_unique<ZmqSocket>(
+      io, context, zmq::socket_type::pair, [on_event = std::move(on_event)](Payloads&& frames) {
+        if (frames.empty() || frames[0].size() < 6) return;
+        std::uint16_t event;
+        std::uint32_t value;
+        std::memcpy(&event, frames[0].data(), sizeof event);
+        std::memcpy(&value, frames[0].data() + sizeof event, sizeof value);
+        on_event(event, value);
+      });
+  pair_->socket().set(zmq::sockopt::linger, 0);
+  pair_->socket().connect(address);
+  pair_->start();
+}
 
-class DealerLink final : public Link {
- public:
-  DealerLink(asio::io_context& io, const std::string& address, Receiver receive)
-      : socket_(io, zmq::socket_type::dealer, [receive = std::move(receive)](Payloads&& f) {
-          receive(wire::decode(std::move(f)));
-        }) {
-    socket_.socket().set(zmq::sockopt::linger, 500);
-    socket_.socket().connect(address);
-    socket_.start();
-  }
-  void send(wire::Message&& m) override {
-    auto frames = wire::encode(std::move(m));
-    socket_.send(frames);
-  }
-
- private:
-  ZmqSocket socket_;
-};
-
-}  // namespace
-
-std::unique_ptr<Link> connect_dealer(asio::io_context& io, const std::string& address,
-                                     Receiver receive) {
-  return std::make_unique<DealerLink>(io, address, std::move(receive));
+SocketMonitor::~SocketMonitor() {
+  zmq_socket_monitor(watched_.handle(), nullptr, 0);
 }
 
 }  // namespace dpool::internal

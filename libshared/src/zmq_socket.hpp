@@ -5,10 +5,14 @@
 
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <cstdint>
+#include <dpool/options.hpp>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <zmq.hpp>
 
+#include "keys.hpp"
 #include "payload.hpp"
 
 namespace dpool::internal {
@@ -16,8 +20,11 @@ namespace dpool::internal {
 class ZmqSocket {
  public:
   // Messages read from the socket go to `on_frames`, on `io`'s thread, one
-  // payload per frame. The callback may destroy this object.
+  // payload per frame. The callback may destroy this object. The socket
+  // belongs to `context` (by default the process's, zmq_context()).
   ZmqSocket(asio::io_context& io, zmq::socket_type type, std::function<void(Payloads&&)> on_frames);
+  ZmqSocket(asio::io_context& io, zmq::context_t& context, zmq::socket_type type,
+            std::function<void(Payloads&&)> on_frames);
   ~ZmqSocket();
   ZmqSocket(const ZmqSocket&) = delete;
   ZmqSocket& operator=(const ZmqSocket&) = delete;
@@ -44,8 +51,43 @@ class ZmqSocket {
 // The zmq context every socket of this process uses.
 zmq::context_t& zmq_context();
 
+// The most frames a message read from a socket may have: a batch of the
+// protocol's largest size (wire::kMaxBatch tasks, each with its payload) and
+// its envelope. More is refused like any malformed message.
+inline constexpr std::size_t kMaxFramesPerMessage = (std::size_t{1} << 20) + 16;
+
 // Socket options every dpool socket gets: no silent drops, bounded linger,
-// unlimited queues (dpool's own credit bounds them), capped inbound size.
-void configure_socket(zmq::socket_t& socket);
+// unlimited queues (dpool's own credit bounds them), inbound frames capped at
+// `max_message_bytes` (a peer that sends a larger one is disconnected).
+void configure_socket(zmq::socket_t& socket,
+                      std::size_t max_message_bytes = kDefaultMaxMessageBytes);
+
+// CurveZMQ on a socket, before its bind or connect: a server (with its pair;
+// the ZAP handler of its context decides who may connect), or a client (its
+// own pair and the server's public key).
+void make_curve_server(zmq::socket_t& socket, const KeyPair& own);
+void make_curve_client(zmq::socket_t& socket, const KeyPair& own, const std::string& server_public);
+
+// A property of the connection a received frame came from, or empty:
+// "User-Id" (its ZAP user id; none in the clear), "Peer-Address" (its IP).
+std::string_view metadata(Payload& frame, const char* property);
+
+// Reports a socket's connection events (libzmq's socket monitor) on the loop
+// thread: `on_event(event, value)` with a ZMQ_EVENT_* and its value. Make it
+// before the watched socket binds or connects, in the watched socket's
+// context; destroy it before the watched socket. Loop thread only.
+class SocketMonitor {
+ public:
+  using OnEvent = std::function<void(int event, std::uint32_t value)>;
+  SocketMonitor(asio::io_context& io, zmq::context_t& context, zmq::socket_t& watched, int events,
+                OnEvent on_event);
+  ~SocketMonitor();
+  SocketMonitor(const SocketMonitor&) = delete;
+  SocketMonitor& operator=(const SocketMonitor&) = delete;
+
+ private:
+  zmq::socket_t& watched_;
+  std::unique_ptr<ZmqSocket> pair_;
+};
 
 }  // namespace dpool::internal

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "curve_keys.hpp"
 #include "processes.hpp"
 #include "protocol.hpp"
 #include "task_starts.hpp"
@@ -153,6 +154,7 @@ TEST_CASE("a peer with another protocol version is refused with both versions na
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::rcvtimeo, 10000);
+  ts::use_keys(s);
   s.connect(coordinator.address);
   auto frames = to_zmq(wire::encode(wire::Message{wire::Hello{}, {}}));
   REQUIRE(frames.size() == 2);
@@ -176,6 +178,7 @@ TEST_CASE("hostile bytes on the coordinator's socket are rejected and it keeps s
   zmq::context_t ctx;
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
+  ts::use_keys(s);
   s.connect(c.coordinator.address);
   std::mt19937 rng(7);
   for (int i = 0; i < 300; ++i) {

@@ -15,6 +15,9 @@ cxx=${3:-c++}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dpool-deb.XXXXXX")
 trap 'rc=$?; [[ $rc -ne 0 ]] && for f in "$tmp"/*.out; do echo "---- $f"; tail -n 30 "$f"; done; rm -rf "$tmp"; exit $rc' EXIT
 step() { echo "== $*"; }
+# The consumer's embedded coordinator makes its CurveZMQ keys here on first
+# start, not in the user's home.
+export XDG_CONFIG_HOME=$tmp/config
 
 step "cpack -G DEB"
 (cd "$tmp" && cpack -G DEB --config "$build_dir/CPackConfig.cmake" >"$tmp/cpack.out")

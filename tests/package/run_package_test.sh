@@ -14,6 +14,9 @@ cxx=${3:-}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dpool-package.XXXXXX")
 prefix=$tmp/prefix
+# The installed coordinator makes its CurveZMQ keys here on first start, and
+# the worker and the consumer find them: the user's own keys stay untouched.
+export XDG_CONFIG_HOME=$tmp/config
 consumer_build=$tmp/consumer-build
 pids=()
 

@@ -7,6 +7,7 @@
 #include <dpool/errors.hpp>
 #include <dpool/futures.hpp>
 #include <dpool/init.hpp>
+#include <dpool/keys.hpp>
 #include <dpool/listener.hpp>
 #include <dpool/manager.hpp>
 #include <dpool/node.hpp>

@@ -3,12 +3,18 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <dpool/registry.hpp>
 #include <string>
 #include <vector>
 
 namespace dpool {
+
+// The largest frame (a task's arguments, a result, a message body) a socket
+// accepts unless told otherwise; a peer that sends a larger one is
+// disconnected. Give every machine of a cluster the same value.
+inline constexpr std::size_t kDefaultMaxMessageBytes = std::size_t{1} << 30;  // 1 GiB
 
 // A registered function with its arguments bound, run later somewhere else
 // (for example as a pool's initializer). Made by dpool::bind.
@@ -33,8 +39,8 @@ struct Local {
 
 // Cluster mode: submit to a coordinator over the network.
 struct Connect {
-  std::string address;                               // "tcp://head:5555"
-  std::string key_file;                              // CurveZMQ keys, for non-loopback coordinators
+  std::string address;   // "tcp://head:5555"
+  std::string key_file;  // CurveZMQ: a key directory or a client.key; empty: default_key_dir()
   std::chrono::milliseconds connect_timeout{10000};  // then ConnectionError
   std::size_t max_in_flight = 0;  // tasks submitted but not finished; 0 = sized from memory
   std::chrono::milliseconds heartbeat{1000};            // to the coordinator, this often
@@ -43,6 +49,8 @@ struct Connect {
   // As in Local: they travel to every node that runs this pool's tasks.
   Call initializer{};  // runs once in each executor before its first task of this pool
   unsigned max_tasks_per_child = 0;  // replace an executor after this many tasks; 0 = never
+  bool insecure = false;             // no CurveZMQ: only for a coordinator that runs --insecure
+  std::size_t max_message_bytes = kDefaultMaxMessageBytes;  // larger arguments: SerializationError
 };
 
 // Per-call options, through pool.with(TaskOptions{...}).
@@ -72,6 +80,13 @@ struct CoordinatorOptions {
   // Where the Manager's named objects are kept (SQLite, DIR/manager.db), so
   // that they survive a restart; empty: in memory only.
   std::string state_dir;
+  // Security (docs/security.md). A bound coordinator uses CurveZMQ: its keys
+  // and allow-lists are in `key_dir` (empty: default_key_dir(), where a key
+  // set is made on first start). `insecure` serves in the clear instead.
+  std::string key_dir;
+  bool insecure = false;
+  std::size_t max_message_bytes = kDefaultMaxMessageBytes;  // a larger frame drops its sender
+  unsigned drop_after_refusals = 100;  // malformed or forbidden messages before a peer is dropped
 };
 
 struct NodeOptions {
@@ -88,6 +103,9 @@ struct NodeOptions {
   std::chrono::milliseconds heartbeat{1000};            // to the coordinator, this often
   std::chrono::milliseconds coordinator_timeout{5000};  // silence before we re-register
   std::chrono::milliseconds drain_grace{30000};         // SIGTERM: running tasks get this long
+  std::string key_file;   // CurveZMQ: a key directory or a node.key; empty: default_key_dir()
+  bool insecure = false;  // no CurveZMQ: only for a coordinator that runs --insecure
+  std::size_t max_message_bytes = kDefaultMaxMessageBytes;  // larger results fail their task
 };
 
 template <class F, class... A>
