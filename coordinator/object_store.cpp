@@ -121,7 +121,8 @@ ObjectStore::Object* ObjectStore::open(const Call& call) {
   auto& made = objects_.emplace(c.name, std::move(o)).first->second;
   const auto* v = std::get_if<ValueState>(&made.state);
   if (v) account(made, static_cast<std::ptrdiff_t>(v->bytes.size()));
-  record(call, made, Change::Kind::kMade, made.type, v ? v->bytes : std::string(), made.param);
+  record(call, made, Change::Kind::kMade, made.type, v ? std::string_view(v->bytes) : "",
+         made.param);
   return &made;
 }
 
@@ -143,10 +144,11 @@ void ObjectStore::dispatch(Object& o, const Call& call) {
 
 // ---- what is kept -----------------------------------------------------------
 
-void ObjectStore::record(const Call& call, const Object& o, Change::Kind kind, std::string key,
-                         std::string value, std::uint64_t n, bool flag) {
+void ObjectStore::record(const Call& call, const Object& o, Change::Kind kind, std::string_view key,
+                         std::string_view value, std::uint64_t n, bool flag) {
   if (!keep_changes_ || o.owner != 0) return;
-  changes_.push_back(Change{kind, call.c.name, o.kind, std::move(key), std::move(value), n, flag});
+  changes_.push_back(
+      Change{kind, call.c.name, o.kind, std::string(key), std::string(value), n, flag});
 }
 
 void ObjectStore::record_queue(const Call& call, const Object& o, const QueueState& s) {

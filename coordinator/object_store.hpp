@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -215,8 +216,9 @@ class ObjectStore {
   // What wakes parked calls.
   void admit_putters(const Call& call, Object& o, QueueState& s);
   // Records a change to `o`, named by the call, when changes are kept.
-  void record(const Call& call, const Object& o, Change::Kind kind, std::string key = {},
-              std::string value = {}, std::uint64_t n = 0, bool flag = false);
+  // Copies nothing unless changes are kept: it is on every write's path.
+  void record(const Call& call, const Object& o, Change::Kind kind, std::string_view key = {},
+              std::string_view value = {}, std::uint64_t n = 0, bool flag = false);
   void record_queue(const Call& call, const Object& o, const QueueState& s);
   void grant(Object& o, LockState& s);
   void release_one(Object& o, LockState& s, std::size_t holder);

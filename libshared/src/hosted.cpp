@@ -12,26 +12,7 @@ namespace dpool {
 namespace internal {
 
 [[noreturn]] void calls::throw_call_failure(const detail::Failure& f) {
-  switch (f.code) {
-    case ErrorCode::kConnection:
-      throw ConnectionError(f.message);
-    case ErrorCode::kCancelled:
-      throw Cancelled(f.message);
-    case ErrorCode::kSignatureMismatch:
-      throw SignatureMismatch(f.message);
-    case ErrorCode::kQueueFull:
-      throw QueueFull(f.message);
-    case ErrorCode::kShutDown:
-      throw ShutDown(f.message);
-    case ErrorCode::kBrokenBarrier:
-      throw BrokenBarrierError(f.message);
-    case ErrorCode::kFull:
-      throw Full(f.message);
-    case ErrorCode::kEmpty:
-      throw Empty(f.message);
-    default:
-      throw Error(f.message, f.code);
-  }
+  std::rethrow_exception(detail::error_of(f.code, f.message));
 }
 
 namespace {

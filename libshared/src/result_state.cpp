@@ -116,30 +116,55 @@ std::exception_ptr make_error(const Failure& f, const TaskInfo& info, const std:
       return std::make_exception_ptr(
           SignatureMismatch(t + " was called as " + signature + " but " + f.message +
                             "; rebuild the caller and the node from the same task declarations"));
-    case ErrorCode::kSerialization:
-      return std::make_exception_ptr(SerializationError(t + ": " + f.message));
     case ErrorCode::kPoolClosed:
-      return std::make_exception_ptr(PoolClosed(f.message));
     case ErrorCode::kConnection:
-      return std::make_exception_ptr(ConnectionError(f.message));
+      return error_of(f.code, f.message);
     case ErrorCode::kQueueFull:
       return std::make_exception_ptr(QueueFull(t + " was refused: " + f.message));
-    case ErrorCode::kEOF:
-      return std::make_exception_ptr(EOFError(t + ": " + f.message));
-    case ErrorCode::kFull:
-      return std::make_exception_ptr(Full(t + ": " + f.message));
-    case ErrorCode::kEmpty:
-      return std::make_exception_ptr(Empty(t + ": " + f.message));
-    case ErrorCode::kShutDown:
-      return std::make_exception_ptr(ShutDown(t + ": " + f.message));
-    case ErrorCode::kBrokenBarrier:
-      return std::make_exception_ptr(BrokenBarrierError(t + ": " + f.message));
-    case ErrorCode::kAuthentication:
-      return std::make_exception_ptr(AuthenticationError(t + ": " + f.message));
     case ErrorCode::kRefused:
-      break;
+      return std::make_exception_ptr(Error(t + " failed: " + f.message, f.code));
+    default:
+      return error_of(f.code, t + ": " + f.message);
   }
-  return std::make_exception_ptr(Error(t + " failed: " + f.message, f.code));
+}
+
+std::exception_ptr error_of(ErrorCode code, const std::string& what) {
+  switch (code) {
+    case ErrorCode::kNone:
+      return nullptr;
+    case ErrorCode::kTaskTimeout:
+      return std::make_exception_ptr(TaskTimeout(what));
+    case ErrorCode::kWorkerLost:
+      return std::make_exception_ptr(WorkerLost(what));
+    case ErrorCode::kCancelled:
+      return std::make_exception_ptr(Cancelled(what));
+    case ErrorCode::kUnknownTask:
+      return std::make_exception_ptr(UnknownTask(what));
+    case ErrorCode::kSignatureMismatch:
+      return std::make_exception_ptr(SignatureMismatch(what));
+    case ErrorCode::kSerialization:
+      return std::make_exception_ptr(SerializationError(what));
+    case ErrorCode::kPoolClosed:
+      return std::make_exception_ptr(PoolClosed(what));
+    case ErrorCode::kConnection:
+      return std::make_exception_ptr(ConnectionError(what));
+    case ErrorCode::kQueueFull:
+      return std::make_exception_ptr(QueueFull(what));
+    case ErrorCode::kEOF:
+      return std::make_exception_ptr(EOFError(what));
+    case ErrorCode::kFull:
+      return std::make_exception_ptr(Full(what));
+    case ErrorCode::kEmpty:
+      return std::make_exception_ptr(Empty(what));
+    case ErrorCode::kShutDown:
+      return std::make_exception_ptr(ShutDown(what));
+    case ErrorCode::kBrokenBarrier:
+      return std::make_exception_ptr(BrokenBarrierError(what));
+    case ErrorCode::kAuthentication:
+      return std::make_exception_ptr(AuthenticationError(what));
+    default:  // codes whose errors carry more than a message are built by make_error
+      return std::make_exception_ptr(Error(what, code));
+  }
 }
 
 void StateBase::wait() const {

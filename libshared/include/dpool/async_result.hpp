@@ -51,6 +51,9 @@ struct Outcome {
 // task and `signature` is the caller's view of its type, for messages.
 DPOOL_API std::exception_ptr make_error(const Failure& failure, const TaskInfo& info,
                                         const std::string& task, const std::string& signature);
+// The dpool::Error subclass of `code` with the message `what`: the one table
+// from codes to types, for failed results and failed calls alike.
+DPOOL_API std::exception_ptr error_of(ErrorCode code, const std::string& what);
 
 // Runs `fn` on dpool's callback thread. Exceptions escaping `fn` are caught
 // and logged; they never reach a dpool thread or a waiter.
