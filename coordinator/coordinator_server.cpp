@@ -204,6 +204,10 @@ void CoordinatorServer::on(PeerId peer, wire::Cancel&& cancel) {
   scheduler_.cancel(peer, cancel);
 }
 
+void CoordinatorServer::on(PeerId peer, wire::Signal&& signal) {
+  scheduler_.signal(peer, signal);
+}
+
 void CoordinatorServer::on(PeerId peer, wire::Requests&& batch, Payloads&& args) {
   bool is_node = peers_.at(peer).role == wire::Role::kNode;
   const auto parked = store_.parked();

@@ -43,6 +43,7 @@ class CoordinatorServer final : public Hub {
   void on(PeerId peer, wire::Results&& batch, Payloads&& payloads);
   void on(PeerId peer, wire::Credit&& credit);
   void on(PeerId peer, wire::Cancel&& cancel);
+  void on(PeerId peer, wire::Signal&& signal);
   void on(PeerId peer, wire::Requests&& batch, Payloads&& args);
   void on(PeerId peer, wire::Returned&& returned);
   void on(PeerId peer, wire::Bye&& bye);

@@ -43,13 +43,22 @@ Scheduler::Lost Scheduler::node_left(PeerId node) {
   // costs an allocation per dispatched task. Highest id first, so that
   // requeueing each at the front keeps the original order.
   std::vector<std::uint64_t> lost_ids;
-  if (it->second.running)
+  if (it->second.running || it->second.processes)
     for (auto& [id, t] : tasks_)
       if (t.node == node) lost_ids.push_back(id);
   std::sort(lost_ids.begin(), lost_ids.end(), std::greater<>());
   for (auto id : lost_ids) {
     auto& t = tasks_.at(id);
     t.node = 0;
+    if (!t.spec.process.empty()) {
+      detail::Failure f;
+      f.code = ErrorCode::kWorkerLost;
+      f.message = "node " + it->second.name + " was lost while Process " + t.spec.process +
+                  " ran there; a Process is never started a second time";
+      end_process(id, f);
+      ++lost.failed;
+      continue;
+    }
     ++t.spec.attempt;
     unsigned limit = t.spec.retries ? t.spec.retries : node_loss_retries_;
     if (t.spec.attempt > limit) {
@@ -91,6 +100,19 @@ void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Payloads&
   if (found == clients_.end()) return;
   auto& c = found->second;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
+    if (!tasks[i].process.empty()) {
+      auto id = next_id_++;
+      auto& t = tasks_[id];
+      t.client = client;
+      t.client_id = tasks[i].id;
+      t.spec = std::move(tasks[i]);
+      t.spec.id = id;
+      t.spec.pool = 0;  // a Process runs no pool initializer
+      t.args = std::move(payloads[i]);
+      c.ids[t.client_id] = id;
+      waiting_processes_.push_back(id);
+      continue;
+    }
     if (queued_ >= max_queued_) {
       wire::Result r;
       r.id = tasks[i].id;
@@ -142,6 +164,7 @@ void Scheduler::pump() {
   // another node has an executor with nothing to do. Then what each node may
   // hold ahead (its prefetch, in its credit). One task per node per pass, so
   // a short queue spreads over every node before any node gets a second.
+  place_processes();
   fill([](const NodeRec& n) { return std::min<std::size_t>(n.slots, n.executors); });
   fill([](const NodeRec& n) { return std::size_t{n.slots}; });
   reclaim();
@@ -158,6 +181,71 @@ void Scheduler::fill(Limit limit) {
       progress = true;
     }
   }
+}
+
+void Scheduler::place_processes() {
+  while (!waiting_processes_.empty()) {
+    // A node that takes tasks (a draining one advertises no slots), the one
+    // with the least work per executor.
+    NodeRec* best = nullptr;
+    PeerId best_id = 0;
+    double best_load = 0;
+    for (auto& [node_id, node] : nodes_) {
+      if (node.slots == 0 || node.executors == 0) continue;
+      double load = static_cast<double>(node.running + node.processes) / node.executors;
+      if (!best || load < best_load) {
+        best = &node;
+        best_id = node_id;
+        best_load = load;
+      }
+    }
+    if (!best) return;  // they wait for a node
+    auto id = waiting_processes_.front();
+    waiting_processes_.pop_front();
+    auto& t = tasks_.at(id);
+    t.node = best_id;
+    ++best->processes;
+    auto& env = batch<wire::Dispatch>(dispatch_index_, best_id);
+    std::get<wire::Dispatch>(env.message.body).tasks.push_back(t.spec);
+    env.message.payloads.push_back(t.args.share());
+    ++stats_.dispatched;
+  }
+}
+
+void Scheduler::end_process(std::uint64_t id, const detail::Failure& failure) {
+  auto& t = tasks_.at(id);
+  if (t.node == 0) std::erase(waiting_processes_, id);
+  wire::Result r;
+  r.id = t.client_id;
+  r.attempts = 1;
+  r.failure = failure;
+  auto client = t.client;
+  forget(id);
+  deliver(client, std::move(r), Payload());
+}
+
+void Scheduler::signal(PeerId client, const wire::Signal& signal) {
+  auto c = clients_.find(client);
+  if (c == clients_.end()) return;
+  std::map<PeerId, std::vector<std::uint64_t>> to_signal;
+  for (auto cid : signal.ids) {
+    auto f = c->second.ids.find(cid);
+    if (f == c->second.ids.end()) continue;  // ended already
+    auto& t = tasks_.at(f->second);
+    if (t.spec.process.empty()) continue;  // a pool task is cancelled, not signalled
+    if (t.node) {
+      to_signal[t.node].push_back(f->second);
+      continue;
+    }
+    detail::Failure killed;
+    killed.code = ErrorCode::kWorkerCrashed;
+    killed.signal = signal.signal;
+    killed.message = "Process " + t.spec.process + " was sent signal " +
+                     std::to_string(signal.signal) + " before any node started it";
+    end_process(f->second, killed);
+  }
+  for (auto& [node, ids] : to_signal)
+    outbox_.push_back(Envelope{node, {wire::Signal{std::move(ids), signal.signal}}});
 }
 
 void Scheduler::dispatch_one(PeerId node_id, NodeRec& node) {
@@ -230,9 +318,19 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Payloa
       ++stats_.stale_results;  // cancelled, or already re-run elsewhere
       continue;
     }
-    update_node(n->second, n->second.running - 1, n->second.executors);
-    n->second.spent = false;  // what it holds has changed
     auto client = it->second.client;
+    if (!it->second.spec.process.empty()) {
+      results[i].id = it->second.client_id;
+      if (results[i].failure.code != wire::kStarted) {  // it ended
+        --n->second.processes;
+        forget(it->first);
+        ++stats_.completed;
+      }
+      deliver(client, std::move(results[i]), std::move(payloads[i]));
+      continue;
+    }
+    update_node(n->second, n->second.running - 1, n->second.executors);
+    n->second.spent = false;                           // what it holds has changed
     if (results[i].failure.code == wire::kReturned) {  // handed back unstarted: run elsewhere
       it->second.node = 0;
       enqueue(it->first, true);
@@ -281,13 +379,21 @@ void Scheduler::cancel(PeerId client, const wire::Cancel& cancel) {
   std::map<PeerId, std::vector<std::uint64_t>> to_stop;
   for (auto id : selected) {
     auto& t = tasks_.at(id);
+    const bool process = !t.spec.process.empty();
     if (t.node == 0) {
-      --c.queued;
-      --queued_;
+      if (process) {
+        std::erase(waiting_processes_, id);
+      } else {
+        --c.queued;
+        --queued_;
+      }
     } else if (cancel.kill_running) {
       to_stop[t.node].push_back(id);
       auto& n = nodes_[t.node];
-      update_node(n, n.running - 1, n.executors);
+      if (process)
+        --n.processes;
+      else
+        update_node(n, n.running - 1, n.executors);
     } else {
       refused.push_back(t.client_id);
       continue;

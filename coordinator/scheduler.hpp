@@ -59,7 +59,8 @@ class Scheduler {
   std::size_t client_left(PeerId client);
   void node_joined(PeerId node, std::string name, std::uint32_t executors, std::uint32_t slots);
   // The node is gone: its unfinished tasks go back to their queues with one
-  // more attempt, or fail with WorkerLost past their retry limit.
+  // more attempt, or fail with WorkerLost past their retry limit. Its
+  // Processes fail with WorkerLost at once: a Process never runs twice.
   struct Lost {
     std::size_t requeued = 0, failed = 0;
   };
@@ -70,6 +71,8 @@ class Scheduler {
   void count_stale(std::size_t n) { stats_.stale_results += n; }
 
   // `payloads[i]` holds the arguments of `tasks[i]`; task ids are the client's.
+  // A Process task (wire::Task::process) goes to the node with the fewest
+  // tasks and Processes per executor, outside the nodes' credit.
   void submit(PeerId client, std::vector<wire::Task>&& tasks, Payloads&& payloads);
   // Results from a node; ids are the scheduler's. A result for a task that is
   // no longer running there (cancelled, re-run elsewhere) is counted and dropped.
@@ -82,6 +85,10 @@ class Scheduler {
   // Cancels queued tasks, and running ones if cancel.kill_running; with a
   // request id, delivers Cancelled for each and answers with those it could not.
   void cancel(PeerId client, const wire::Cancel& cancel);
+  // Sends a signal to the client's Processes among signal.ids (others are
+  // ignored): through their nodes, or, for one not placed yet, by ending it
+  // as if the signal had killed it.
+  void signal(PeerId client, const wire::Signal& signal);
 
   // Dispatches what the nodes' credit allows (idle executors first, across
   // nodes; then what each node may hold ahead), asks a node that holds tasks
@@ -102,7 +109,9 @@ class Scheduler {
   std::uint32_t executors() const noexcept { return executors_; }
   std::size_t nodes() const noexcept { return nodes_.size(); }
   std::size_t queued() const noexcept { return queued_; }
-  std::size_t running() const noexcept { return tasks_.size() - queued_; }
+  std::size_t running() const noexcept {
+    return tasks_.size() - queued_ - waiting_processes_.size();
+  }
   const Stats& stats() const noexcept { return stats_; }
 
  private:
@@ -125,6 +134,7 @@ class Scheduler {
     std::uint32_t executors = 0;
     std::uint32_t slots = 0;
     std::size_t running = 0;                  // tasks dispatched to it and not finished
+    std::size_t processes = 0;                // Processes placed on it and not finished
     std::unordered_set<std::uint64_t> pools;  // settings already sent
     bool reclaiming = false;                  // a RECLAIM is out; at most one at a time
     bool spent = false;  // its last RETURNED was empty: not asked again until it reports
@@ -141,6 +151,11 @@ class Scheduler {
   void fill(Limit limit);
   void dispatch_one(PeerId node_id, NodeRec& node);
   void reclaim();
+  // Places the Processes waiting for a node, each on the least loaded one.
+  void place_processes();
+  // Ends a Process task here with `failure` (it will not run, or ran and
+  // cannot be followed any more).
+  void end_process(std::uint64_t id, const detail::Failure& failure);
   // Every change of a node's running count or executors goes through here,
   // keeping the totals that tell whether reclaiming could help.
   void update_node(NodeRec& node, std::size_t running, std::uint32_t executors);
@@ -155,7 +170,8 @@ class Scheduler {
   std::unordered_map<std::uint64_t, TaskRec> tasks_;
   std::map<PeerId, ClientRec> clients_;
   std::map<PeerId, NodeRec> nodes_;
-  std::deque<PeerId> ready_clients_;  // round-robin over clients with queued tasks
+  std::deque<PeerId> ready_clients_;             // round-robin over clients with queued tasks
+  std::deque<std::uint64_t> waiting_processes_;  // Process tasks no node has yet, in order
   std::size_t max_queued_;
   unsigned node_loss_retries_;
   std::uint64_t next_id_ = 1;

@@ -37,11 +37,12 @@ struct ExecutorSet::Exec {
 };
 
 ExecutorSet::ExecutorSet(asio::io_context& io, std::string node, SpawnSpec spec, std::size_t slots,
-                         Events events)
+                         Events events, Kind kind)
     : io_(io),
       node_(std::move(node)),
       spec_(std::move(spec)),
       events_(std::move(events)),
+      kind_(kind),
       execs_(slots) {}
 
 ExecutorSet::~ExecutorSet() {
@@ -99,6 +100,17 @@ int ExecutorSet::pid(Slot slot) const {
 
 void ExecutorSet::kill(Slot slot) {
   if (auto& e = execs_.at(slot)) e->proc.kill();
+}
+
+void ExecutorSet::signal(Slot slot, int signal) {
+  if (auto& e = execs_.at(slot)) e->proc.signal(signal);
+}
+
+ExecutorSet::Slot ExecutorSet::free_slot() {
+  for (Slot s = 0; s < execs_.size(); ++s)
+    if (!execs_[s]) return s;
+  execs_.emplace_back();
+  return execs_.size() - 1;
 }
 
 void ExecutorSet::retire(Slot slot) {
@@ -163,7 +175,10 @@ void ExecutorSet::reap_exited() {
     e->socket.close(ignored);
     e->pidfd.close(ignored);
     execs_[slot].reset();
-    if (sig || code)
+    if (kind_ == Kind::kProcesses)
+      spdlog::debug("node {}: process {} ended ({})", node_, pid,
+                    sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code));
+    else if (sig || code)
       spdlog::warn("node {}: executor {} died ({}); replacing it", node_, pid,
                    sig ? "signal " + std::to_string(sig) : "exit code " + std::to_string(code));
     any = true;

@@ -36,9 +36,14 @@ class ExecutorSet {
     std::function<void()> settled;
   };
 
+  // What the processes are, for logs: the pool's executors (one that exits
+  // is replaced, so a non-zero exit is worth a warning) or Processes (their
+  // exit is their result).
+  enum class Kind { kExecutors, kProcesses };
+
   // `node` names the node in logs; `spec` starts one executor.
   ExecutorSet(asio::io_context& io, std::string node, SpawnSpec spec, std::size_t slots,
-              Events events);
+              Events events, Kind kind = Kind::kExecutors);
   ~ExecutorSet();
   ExecutorSet(const ExecutorSet&) = delete;
   ExecutorSet& operator=(const ExecutorSet&) = delete;
@@ -59,10 +64,14 @@ class ExecutorSet {
     queue_encoded(slot, std::move(head), std::move(payload));
   }
   void flush(Slot slot);
+  // A slot with no process in it, added if every slot is taken.
+  Slot free_slot();
   // The serial of the slot's executor, 0 if none is running.
   Serial serial(Slot slot) const;
   int pid(Slot slot) const;
   void kill(Slot slot);
+  // Sends `signal` to the slot's process, if one runs there.
+  void signal(Slot slot, int signal);
   // Closes the node's sending side: the executor finishes and exits by itself.
   void retire(Slot slot);
   // Kills and reaps every executor; no events follow.
@@ -83,7 +92,8 @@ class ExecutorSet {
   std::string node_;
   SpawnSpec spec_;
   Events events_;
-  std::vector<std::shared_ptr<Exec>> execs_;  // one per slot; fixed size
+  Kind kind_;
+  std::vector<std::shared_ptr<Exec>> execs_;  // one per slot; grows only through free_slot()
   Serial next_serial_ = 1;
   bool warned_no_pidfd_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -111,6 +111,7 @@ void NodeDaemon::start(const CoordinatorLink::MakeLink& make_link) {
   execs_ = std::make_unique<ExecutorSet>(io_, name_, spawn_spec_, supervisor_.processes(),
                                          executor_events());
   inited_.resize(supervisor_.processes());
+  processes_ = std::make_unique<NodeProcesses>(io_, name_, spawn_spec_, process_hooks());
   CoordinatorLink::Options o;
   o.where = options_.connect.empty() ? "the embedded coordinator" : options_.connect;
   o.who = "node " + name_;
@@ -152,6 +153,10 @@ void NodeDaemon::on_welcome(CoordinatorLink::Rejoin how) {
                                                           : "the coordinator had declared us dead",
                supervisor_.unfinished());
   supervisor_.reset();
+  if (processes_->running())
+    spdlog::warn("node {}: killing {} Process(es) the coordinator no longer knows", name_,
+                 processes_->running());
+  processes_->reset();
   apply();
 }
 
@@ -160,11 +165,45 @@ void NodeDaemon::on(wire::Dispatch&& batch, Payloads&& args) {
     supervisor_.pool_limit(p.key, p.max_tasks_per_child);
     pools_[p.key] = std::move(p);
   }
-  supervisor_.tasks(std::move(batch.tasks), std::move(args), Supervisor::Clock::now());
+  // Processes run outside the pool's executors.
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < batch.tasks.size(); ++i) {
+    if (!batch.tasks[i].process.empty()) {
+      processes_->start(std::move(batch.tasks[i]), std::move(args[i]));
+      continue;
+    }
+    if (kept != i) {
+      batch.tasks[kept] = std::move(batch.tasks[i]);
+      args[kept] = std::move(args[i]);
+    }
+    ++kept;
+  }
+  batch.tasks.resize(kept);
+  args.resize(kept);
+  if (kept) supervisor_.tasks(std::move(batch.tasks), std::move(args), Supervisor::Clock::now());
 }
 
 void NodeDaemon::on(wire::Cancel&& cancel) {
   supervisor_.cancel(cancel.ids, cancel.kill_running);
+  processes_->cancel(cancel.ids);
+}
+
+void NodeDaemon::on(wire::Signal&& signal) {
+  processes_->signal(signal.ids, signal.signal);
+}
+
+NodeProcesses::Hooks NodeDaemon::process_hooks() {
+  NodeProcesses::Hooks h;
+  h.report = [this](wire::Results&& results) {
+    Payloads none(results.results.size());  // a Process's result is discarded
+    link_->send({std::move(results), std::move(none)});
+  };
+  h.call = [this](const wire::Request& request, Payload&& args, NodeProcesses::Answer answer) {
+    call_coordinator(request, std::move(args), std::move(answer));
+  };
+  h.exited = [this](int pid) { executor_gone(pid); };
+  h.settled = [this] { apply(); };
+  return h;
 }
 
 void NodeDaemon::on(wire::Reclaim&& reclaim) {
@@ -237,12 +276,19 @@ void NodeDaemon::forward_call(Slot slot, Record&& r) {
   }
   request->task = *task;
   request->pid = static_cast<std::uint32_t>(execs_->pid(slot));
-  spdlog::debug("node {}: call {} (op {}) of task {} by executor {} sent to the coordinator", name_,
-                request->id, request->op, request->task, request->pid);
-  auto args = Payload::adopt(std::move(r.payload.data), r.payload.size);
-  link_->call(*request, std::move(args),
-              [this, slot, serial, alive = alive_](wire::Reply&& reply, Payload&& answer) {
-                if (*alive) reply_to(slot, serial, std::move(reply), std::move(answer));
+  call_coordinator(*request, Payload::adopt(std::move(r.payload.data), r.payload.size),
+                   [this, slot, serial](wire::Reply&& reply, Payload&& answer) {
+                     reply_to(slot, serial, std::move(reply), std::move(answer));
+                   });
+}
+
+void NodeDaemon::call_coordinator(const wire::Request& request, Payload&& args,
+                                  NodeProcesses::Answer answer) {
+  spdlog::debug("node {}: call {} (op {}) of task {} by process {} sent to the coordinator", name_,
+                request.id, request.op, request.task, request.pid);
+  link_->call(request, std::move(args),
+              [answer = std::move(answer), alive = alive_](wire::Reply&& reply, Payload&& out) {
+                if (*alive) answer(std::move(reply), std::move(out));
               });
 }
 
@@ -282,6 +328,7 @@ void NodeDaemon::drain() {
       spdlog::warn("node {}: drain grace over; stopping {} task(s) and handing them back", name_,
                    supervisor_.unfinished());
       supervisor_.abandon();
+      processes_->kill_all();  // each reports -9; none is run elsewhere
       apply();
     });
     apply();
@@ -310,7 +357,7 @@ void NodeDaemon::init_pool(Slot slot, std::uint64_t pool) {
 void NodeDaemon::apply() {
   if (shut_down_) return;
   auto a = supervisor_.take_actions();
-  if (a.empty()) return;
+  if (a.empty()) return check_drained();
   for (auto slot : a.kill) execs_->kill(slot);
   for (auto slot : a.retire) execs_->retire(slot);
   for (auto& [slot, tasks] : a.run) {
@@ -324,7 +371,12 @@ void NodeDaemon::apply() {
   if (a.credit) link_->send({*a.credit});
   if (!a.results.results.empty()) link_->send({std::move(a.results), std::move(a.result_payloads)});
   arm_deadline();
-  if (supervisor_.draining() && supervisor_.unfinished() == 0) {
+  check_drained();
+}
+
+void NodeDaemon::check_drained() {
+  if (supervisor_.draining() && supervisor_.unfinished() == 0 && processes_->running() == 0 &&
+      !stopped()) {
     spdlog::info("node {}: drained", name_);
     set_stopped("drained");
   }
@@ -353,6 +405,7 @@ void NodeDaemon::shutdown_on_loop() {
   deadline_.cancel();
   drain_timer_.cancel();
   if (execs_) execs_->clear();
+  if (processes_) processes_->clear();
   if (link_) link_->close("node stopping");
   set_stopped("stopped");
 }

@@ -1,7 +1,8 @@
 // The node's I/O shell around the Supervisor: the coordinator link (tasks
-// in, results and credit out), the executors (ExecutorSet), pool settings
-// and initializers, task deadlines, drain, and forwarding the calls running
-// tasks make to the coordinator. All on one event loop.
+// in, results and credit out), the executors (ExecutorSet), the Processes
+// (NodeProcesses), pool settings and initializers, task deadlines, drain,
+// and forwarding the calls running tasks make to the coordinator. All on
+// one event loop.
 #pragma once
 
 #include <asio/steady_timer.hpp>
@@ -15,6 +16,7 @@
 #include "coordinator_link.hpp"
 #include "event_loop.hpp"
 #include "executor_set.hpp"
+#include "node_processes.hpp"
 #include "supervisor.hpp"
 
 namespace dpool::internal {
@@ -43,6 +45,7 @@ class NodeDaemon {
   void on(wire::Dispatch&& batch, Payloads&& args);
   void on(wire::Cancel&& cancel);
   void on(wire::Reclaim&& reclaim);
+  void on(wire::Signal&& signal);
 
  private:
   using Slot = Supervisor::Slot;
@@ -59,10 +62,15 @@ class NodeDaemon {
   // Forwards a call from the slot's executor to the coordinator, with the
   // identity of the task it runs, and its reply back to that same executor.
   void forward_call(Slot slot, Record&& r);
+  // Sends a call, its caller's identity filled in; `answer` gets the reply
+  // unless the node has shut down meanwhile.
+  void call_coordinator(const wire::Request& request, Payload&& args, NodeProcesses::Answer answer);
+  NodeProcesses::Hooks process_hooks();
   // Tells the coordinator, which ends the leases and waits of executor `pid`.
   void executor_gone(int pid);
   void reply_to(Slot slot, ExecutorSet::Serial serial, wire::Reply&& reply, Payload&& answer);
   void apply();
+  void check_drained();  // stops once a drain has nothing left to wait for
   void spawn(Slot slot);
   // Before an executor's first task of `pool`: an INIT record, if the pool
   // has an initializer. Pool 0 is the node's own, given at spawn.
@@ -86,6 +94,7 @@ class NodeDaemon {
   std::vector<std::unordered_set<std::uint64_t>> inited_;  // per slot: pools initialized
   std::unique_ptr<CoordinatorLink> link_;
   std::unique_ptr<ExecutorSet> execs_;
+  std::unique_ptr<NodeProcesses> processes_;
   bool shut_down_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

@@ -108,6 +108,7 @@ bool ClientSession::submit(const std::string& name, std::uint64_t fingerprint,
     p.spec.timeout_ms = static_cast<std::uint32_t>(options.timeout.count());
     p.spec.retries = options.retries;
     p.spec.priority = options.priority;
+    p.spec.process = std::move(t.process);
     p.args = std::move(t.args);
     p.sink = sink;
     p.part = t.part;
@@ -147,9 +148,9 @@ void ClientSession::flush() {
   payloads.reserve(batch.size());
   auto now = TaskInfo::Clock::now();
   for (auto& p : batch) {
-    Inflight f{std::move(p.sink), p.part, now, std::nullopt, {}};
+    Inflight f{std::move(p.sink), p.part, now, !p.spec.process.empty(), std::nullopt, {}};
     payloads.push_back(Payload::adopt(std::move(p.args)));
-    if (resilient_) {
+    if (resilient_ && !f.process) {
       f.spec = p.spec;
       f.args = payloads.back().share();  // large buffers are shared, not copied
     }
@@ -165,13 +166,32 @@ void ClientSession::on_welcome(const wire::Welcome& welcome, CoordinatorLink::Re
   // The coordinator forgot our tasks (it restarted, or declared us dead):
   // send every unfinished one again. Results are matched by id, so each is
   // delivered once even if it also finishes under its old registration.
+  // A Process is not started twice: it ends, reported as lost.
   wire::Submit msg;
   Payloads payloads;
-  for (auto& [id, f] : inflight_) {
-    if (!f.spec) continue;
-    msg.tasks.push_back(*f.spec);
-    payloads.push_back(f.args.share());
+  std::size_t lost = 0;
+  for (auto it = inflight_.begin(); it != inflight_.end();) {
+    auto& f = it->second;
+    if (f.process) {
+      detail::Failure gone;
+      gone.code = ErrorCode::kWorkerLost;
+      gone.message =
+          "the coordinator forgot it (it restarted, or had given up on this client); "
+          "a Process is never started a second time";
+      auto sink = std::move(f.sink);
+      auto part = f.part;
+      it = inflight_.erase(it);
+      sink->deliver(part, detail::Outcome{gone, {}, {}});
+      ++lost;
+      continue;
+    }
+    if (f.spec) {
+      msg.tasks.push_back(*f.spec);
+      payloads.push_back(f.args.share());
+    }
+    ++it;
   }
+  completed(lost);
   spdlog::warn(
       "dpool client: registered again with the coordinator ({}); resubmitted {} "
       "unfinished task(s)",
@@ -230,6 +250,10 @@ void ClientSession::on(wire::Deliver&& batch, Payloads&& payloads) {
     o.info.submitted = it->second.submitted;
     o.info.started = from_us(r.started_us);
     o.info.finished = from_us(r.finished_us);
+    if (o.failure.code == wire::kStarted) {  // a Process began; its end follows
+      it->second.sink->deliver(it->second.part, std::move(o));
+      continue;
+    }
     auto sink = std::move(it->second.sink);
     auto part = it->second.part;
     inflight_.erase(it);
@@ -267,6 +291,17 @@ std::future<bool> ClientSession::start_cancel(std::uint64_t first, std::size_t c
     self->link_->send({std::move(c)});
   });
   return future;
+}
+
+void ClientSession::signal(std::uint64_t id, int signal) {
+  // After whatever is still waiting to be sent, so the coordinator knows the task.
+  asio::post(io_, [weak = weak_from_this(), id, signal] {
+    auto self = weak.lock();
+    if (!self || !self->link_) return;
+    self->flush();
+    if (!self->inflight_.contains(id)) return;  // it ended already
+    self->link_->send({wire::Signal{{id}, signal}});
+  });
 }
 
 bool ClientSession::cancel(std::uint64_t first, std::size_t count, bool kill_running) {

@@ -52,6 +52,7 @@ class ClientSession final : public detail::PoolCore,
   // At most `n` tasks in flight (0: sized from this machine's memory).
   void set_window(std::size_t n);
   bool cancel(std::uint64_t first, std::size_t count, bool kill_running) override;
+  void signal(std::uint64_t id, int signal) override;
   void drop(std::uint64_t first, std::size_t count) override;
   unsigned executors() override { return executors_; }
   void close() override;
@@ -80,6 +81,7 @@ class ClientSession final : public detail::PoolCore,
     std::shared_ptr<detail::Sink> sink;
     std::size_t part;
     TaskInfo::Clock::time_point submitted;
+    bool process = false;  // a Process: never resubmitted
     // Kept in cluster mode to resubmit after the coordinator restarts.
     std::optional<wire::Task> spec;
     Payload args;

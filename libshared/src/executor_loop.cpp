@@ -167,9 +167,20 @@ class Executor {
     if (auto* failed = init_failure(task->pool)) {
       res.failure = *failed;
     } else {
+      if (!task->process.empty()) set_current_process_name(task->process);
       in_task_ = true;
       run_task(*task, r.payload, res, out);
       in_task_ = false;
+      if (!task->process.empty()) {
+        // A Process's result is discarded; what it threw goes to its
+        // stderr, as multiprocessing prints a child's traceback.
+        out.clear();
+        if (res.failure.code != ErrorCode::kNone)
+          std::fprintf(stderr, "Process %s (pid %d): %s%s%s\n", task->process.c_str(), pid_,
+                       res.failure.type.c_str(), res.failure.type.empty() ? "" : ": ",
+                       res.failure.message.c_str());
+        std::fflush(nullptr);
+      }
     }
     res.finished_us = now_us();
     queue_record(RecordKind::kDone, wire::encode_meta(res), std::move(out));

@@ -21,6 +21,7 @@
 #include "fd_io.hpp"
 #include "init_state.hpp"
 #include "process_start.hpp"
+#include "process_state.hpp"
 
 namespace dpool {
 namespace internal {
@@ -70,116 +71,184 @@ bool send_with_fds(int fd, const std::string& bytes, const std::vector<int>& fds
 
 }  // namespace
 
-class ProcessState {
+// The base's checks, shared by both kinds.
+ProcessState::ProcessState(ProcessOptions o) : options_(std::move(o)) {
+  if (options_.name.empty()) options_.name = "Process-" + std::to_string(++g_process_counter);
+}
+
+void ProcessState::check_not_started() const {
+  if (started_)
+    throw std::logic_error("Process::start() was called twice for " + options_.name +
+                           "; a process can be started once, as in multiprocessing");
+}
+
+void ProcessState::check_started(const char* what) const {
+  if (!started_)
+    throw std::logic_error(std::string("Process::") + what + " before start() of " + options_.name +
+                           "; only a started process can be joined, as in "
+                           "multiprocessing");
+}
+
+void ProcessState::check_registered(const Call& call) const {
+  if (call.name.empty())
+    throw UnknownTask("the function of " + options_.name +
+                      " is not registered as a task; add DPOOL_REGISTER(function_name) at "
+                      "namespace scope next to its definition");
+}
+
+namespace {
+
+// A child of this program on this machine.
+class LocalProcess final : public ProcessState {
  public:
-  explicit ProcessState(ProcessOptions o) : options(std::move(o)) {
-    if (options.name.empty()) options.name = "Process-" + std::to_string(++g_process_counter);
-  }
-  ~ProcessState() { close_fds(); }
-  void close_fds() {
-    for (int fd : fds) ::close(fd);
-    fds.clear();
+  using ProcessState::ProcessState;
+  ~LocalProcess() override { close_fds(); }
+
+  void set_call(Call c, std::vector<int> f) {
+    call_ = std::move(c);
+    fds_ = std::move(f);
   }
 
+  void start() override;
+  bool join_for(std::chrono::steady_clock::duration timeout) override;
+  std::optional<int> exitcode() override {
+    std::lock_guard lock(mu_);
+    return poll_exit();
+  }
+  int pid() override {
+    std::lock_guard lock(mu_);
+    return pid_;
+  }
+  std::string node() override {
+    static const std::string host = host_name();
+    return host;
+  }
+  void send_signal(int signal) override {
+    std::lock_guard lock(mu_);
+    if (started_ && !poll_exit()) child_.signal(signal);
+  }
+
+ private:
+  void close_fds() {
+    for (int fd : fds_) ::close(fd);
+    fds_.clear();
+  }
   // The exit code if the process has ended (reaping it); lock held.
   std::optional<int> poll_exit() {
-    if (!started || exitcode) return exitcode;
-    if (auto status = child.try_reap()) {
+    if (!started_ || exitcode_) return exitcode_;
+    if (auto status = child_.try_reap()) {
       auto [sig, code] = *status;
-      exitcode = sig ? -sig : code;
+      exitcode_ = sig ? -sig : code;
     }
-    return exitcode;
+    return exitcode_;
   }
 
-  std::mutex mu;
-  ProcessOptions options;
-  Call call;
-  std::vector<int> fds;  // descriptors of Connection arguments, sent at start
-  bool started = false;
-  int pid = 0;  // kept after the process is reaped, as in multiprocessing
-  ChildProcess child;
-  std::optional<int> exitcode;
+  Call call_;
+  std::vector<int> fds_;  // descriptors of Connection arguments, sent at start
+  int pid_ = 0;           // kept after the process is reaped, as in multiprocessing
+  ChildProcess child_;
+  std::optional<int> exitcode_;
 };
 
+void LocalProcess::start() {
+  std::lock_guard lock(mu_);
+  check_not_started();
+  check_registered(call_);
+  // The child is a copy of this program: what this one has registered is
+  // what it can run.
+  auto* entry = detail::Registry::instance().find(call_.name);
+  if (!entry)
+    throw UnknownTask("no task named '" + call_.name + "' is registered in this program, so " +
+                      options_.name + " cannot run it; register it with DPOOL_REGISTER");
+  if (entry->fingerprint != call_.fingerprint)
+    throw SignatureMismatch(options_.name + " calls '" + call_.name +
+                            "' with other types than it is registered with (" + entry->signature +
+                            ")");
+  if (this_task::inside())
+    throw Error(
+        "a task cannot start a dpool::Process on its executor (pool executors are "
+        "daemonic, as in multiprocessing); start it from the program, or use "
+        "pool.process");
+  require_init("a dpool::Process");
+  SpawnSpec spec;
+  spec.program = self_exe();
+  spec.argv.push_back(spec.program);
+  auto& argv = program_argv();
+  for (std::size_t i = 1; i < argv.size(); ++i) spec.argv.push_back(argv[i]);
+  spec.env = {{kEnvProcessFd, std::to_string(kChildFd)},
+              {kEnvParentPid, std::to_string(::getpid())}};
+  spec.unset = {kEnvExecutorFd, kEnvNodeName};
+  try {
+    child_ = ChildProcess::spawn(spec);
+  } catch (const std::exception& e) {
+    throw Error("could not start " + options_.name + ": " + e.what());
+  }
+  ProcessStart start{options_.name, call_.name, call_.fingerprint, options_.daemon,
+                     static_cast<std::uint32_t>(fds_.size())};
+  auto meta = wire::encode_meta(start);
+  std::string record(kRecordHeaderBytes, '\0');
+  put_record_header(record.data(), RecordKind::kRun, meta.size(), call_.args.size());
+  record += meta;
+  record += call_.args;
+  // A child that dies before reading this is reported by its exit code.
+  send_with_fds(child_.socket(), record, fds_);
+  call_ = {};
+  close_fds();  // the child has its own now
+  pid_ = static_cast<int>(child_.pid());
+  started_ = true;
+}
+
+bool LocalProcess::join_for(std::chrono::steady_clock::duration timeout) {
+  int fd;
+  {
+    std::lock_guard lock(mu_);
+    check_started("join()");
+    if (poll_exit()) return true;
+    fd = child_.has_pidfd() ? child_.pidfd() : child_.socket();
+  }
+  auto deadline = detail::deadline_after(timeout);
+  for (;;) {
+    // A pidfd turns readable when the process exits; without one, the end of
+    // its socket (which it keeps open until it exits) says the same.
+    pollfd p{fd, POLLIN, 0};
+    int r = poll_until(&p, 1, deadline);
+    std::lock_guard lock(mu_);
+    if (poll_exit()) return true;
+    if (r > 0 && !child_.has_pidfd()) {
+      // End of stream without a pidfd: it is exiting; wait for it to be gone.
+      auto [sig, code] = child_.reap();
+      exitcode_ = sig ? -sig : code;
+      return true;
+    }
+    if (r == 0 || std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
+
+}  // namespace
 }  // namespace internal
 
 Process::Process(ProcessOptions options, Prepared)
-    : state_(std::make_unique<internal::ProcessState>(std::move(options))) {}
+    : state_(std::make_unique<internal::LocalProcess>(std::move(options))) {}
+
+Process::Process(std::shared_ptr<detail::PoolCore> core, ProcessOptions options, Call call)
+    : state_(internal::node_process(std::move(core), std::move(options), std::move(call))) {}
 
 void Process::set_call(Call call, std::vector<int> fds) {
-  state_->call = std::move(call);
-  state_->fds = std::move(fds);
+  static_cast<internal::LocalProcess&>(*state_).set_call(std::move(call), std::move(fds));
 }
 
 Process::~Process() {
-  bool started;
   {
     std::lock_guard lock(internal::g_children_mu);
     std::erase(internal::g_children, this);
-    std::lock_guard own(state_->mu);
-    started = state_->started;
   }
-  if (!started) return;
-  if (state_->options.daemon) kill();
+  if (!state_->started()) return;
+  if (state_->options().daemon) kill();
   join();
 }
 
 void Process::start() {
-  auto& s = *state_;
-  {
-    std::lock_guard lock(s.mu);
-    if (s.started)
-      throw std::logic_error("Process::start() was called twice for " + s.options.name +
-                             "; a process can be started once, as in multiprocessing");
-    if (s.call.name.empty())
-      throw UnknownTask("the function of " + s.options.name +
-                        " is not registered as a task; add DPOOL_REGISTER(function_name) at "
-                        "namespace scope next to its definition");
-    // The child is a copy of this program: what this one has registered is
-    // what it can run.
-    auto* entry = detail::Registry::instance().find(s.call.name);
-    if (!entry)
-      throw UnknownTask("no task named '" + s.call.name + "' is registered in this program, so " +
-                        s.options.name + " cannot run it; register it with DPOOL_REGISTER");
-    if (entry->fingerprint != s.call.fingerprint)
-      throw SignatureMismatch(s.options.name + " calls '" + s.call.name +
-                              "' with other types than it is registered with (" + entry->signature +
-                              ")");
-    if (this_task::inside())
-      throw Error(
-          "a task cannot start a dpool::Process on its executor (pool executors are "
-          "daemonic, as in multiprocessing); start it from the program, or use "
-          "pool.process");
-    internal::require_init("a dpool::Process");
-    internal::SpawnSpec spec;
-    spec.program = internal::self_exe();
-    spec.argv.push_back(spec.program);
-    auto& argv = internal::program_argv();
-    for (std::size_t i = 1; i < argv.size(); ++i) spec.argv.push_back(argv[i]);
-    spec.env = {{internal::kEnvProcessFd, std::to_string(internal::kChildFd)},
-                {internal::kEnvParentPid, std::to_string(::getpid())}};
-    spec.unset = {internal::kEnvExecutorFd, internal::kEnvNodeName};
-    try {
-      s.child = internal::ChildProcess::spawn(spec);
-    } catch (const std::exception& e) {
-      throw Error("could not start " + s.options.name + ": " + e.what());
-    }
-    internal::ProcessStart start{s.options.name, s.call.name, s.call.fingerprint, s.options.daemon,
-                                 static_cast<std::uint32_t>(s.fds.size())};
-    auto meta = internal::wire::encode_meta(start);
-    std::string record(internal::kRecordHeaderBytes, '\0');
-    internal::put_record_header(record.data(), internal::RecordKind::kRun, meta.size(),
-                                s.call.args.size());
-    record += meta;
-    record += s.call.args;
-    // A child that dies before reading this is reported by its exit code.
-    internal::send_with_fds(s.child.socket(), record, s.fds);
-    s.call.args.clear();
-    s.call.args.shrink_to_fit();
-    s.close_fds();  // the child has its own now
-    s.pid = static_cast<int>(s.child.pid());
-    s.started = true;
-  }
+  state_->start();
   std::lock_guard lock(internal::g_children_mu);
   internal::g_children.push_back(this);
 }
@@ -189,72 +258,39 @@ void Process::join() {
 }
 
 bool Process::join_for(std::chrono::steady_clock::duration timeout) {
-  auto& s = *state_;
-  int fd;
-  {
-    std::lock_guard lock(s.mu);
-    if (!s.started)
-      throw std::logic_error("Process::join() before start() of " + s.options.name +
-                             "; only a started process can be joined, as in multiprocessing");
-    if (s.poll_exit()) return true;
-    fd = s.child.has_pidfd() ? s.child.pidfd() : s.child.socket();
-  }
-  auto deadline = detail::deadline_after(timeout);
-  for (;;) {
-    // A pidfd turns readable when the process exits; without one, the end of
-    // its socket (which it keeps open until it exits) says the same.
-    pollfd p{fd, POLLIN, 0};
-    int r = internal::poll_until(&p, 1, deadline);
-    std::lock_guard lock(s.mu);
-    if (s.poll_exit()) return true;
-    if (r > 0 && !s.child.has_pidfd()) {
-      // End of stream without a pidfd: it is exiting; wait for it to be gone.
-      auto [sig, code] = s.child.reap();
-      s.exitcode = sig ? -sig : code;
-      return true;
-    }
-    if (r == 0 || std::chrono::steady_clock::now() >= deadline) return false;
-  }
+  return state_->join_for(timeout);
 }
 
 bool Process::is_alive() {
-  std::lock_guard lock(state_->mu);
-  return state_->started && !state_->poll_exit();
+  return state_->started() && !state_->exitcode();
 }
 
 std::optional<int> Process::exitcode() {
-  std::lock_guard lock(state_->mu);
-  return state_->poll_exit();
+  return state_->exitcode();
 }
 
 int Process::pid() const {
-  std::lock_guard lock(state_->mu);
-  return state_->pid;
+  return state_->pid();
 }
 
 std::string Process::node() const {
-  static const std::string host = internal::host_name();
-  return host;
+  return state_->node();
 }
 
 std::string Process::name() const {
-  std::lock_guard lock(state_->mu);
-  return state_->options.name;
+  return state_->options().name;
 }
 
 bool Process::daemon() const {
-  std::lock_guard lock(state_->mu);
-  return state_->options.daemon;
+  return state_->options().daemon;
 }
 
 void Process::terminate() {
-  std::lock_guard lock(state_->mu);
-  if (state_->started && !state_->poll_exit()) state_->child.signal(SIGTERM);
+  state_->send_signal(SIGTERM);
 }
 
 void Process::kill() {
-  std::lock_guard lock(state_->mu);
-  if (state_->started && !state_->poll_exit()) state_->child.signal(SIGKILL);
+  state_->send_signal(SIGKILL);
 }
 
 std::vector<Process*> active_children() {

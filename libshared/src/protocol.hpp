@@ -25,7 +25,7 @@
 namespace dpool::internal::wire {
 
 constexpr std::uint32_t kMagic = 0x4c4f5044;  // "DPOL"
-constexpr std::uint16_t kVersion = 4;
+constexpr std::uint16_t kVersion = 5;
 constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kMaxBodyBytes = 256u << 20;
 constexpr std::uint32_t kMaxBatch = 1u << 20;  // tasks, results or requests in one message
@@ -37,6 +37,9 @@ constexpr std::uint32_t kMaxText = 16u << 20;  // error messages, reasons
 inline constexpr auto kBadMessage = static_cast<ErrorCode>(4);  // malformed frame: dropped
 inline constexpr auto kReturned =
     static_cast<ErrorCode>(13);  // node -> coordinator: handed back unstarted; requeued
+// Node -> coordinator -> client: a Process task began (Result::node and
+// ::pid say where); its final result follows. Wire-only codes from 256 up.
+inline constexpr auto kStarted = static_cast<ErrorCode>(256);
 
 enum class Role : std::uint8_t { kClient = 1, kNode = 2 };
 
@@ -127,11 +130,16 @@ struct Task {
   std::uint32_t retries = 0;
   std::int32_t priority = 0;
   std::uint64_t pool = 0;  // PoolSettings::key, 0 = the node's own settings
+  // Non-empty: a Process of this name (pool.process). It runs in a process
+  // of its own outside the pool's executors, reports kStarted, ends with its
+  // exit status, and is never run a second time.
+  std::string process;
   template <class Ar>
   void serialize(Ar& ar) {
     ar(id);
     text(ar, name, kMaxName);
     ar(fingerprint, chunk, attempt, timeout_ms, retries, priority, pool);
+    text(ar, process, kMaxName);
   }
 };
 
@@ -353,9 +361,25 @@ struct Returned {
   }
 };
 
+// Client -> coordinator: send `signal` to these Processes (the client's
+// task ids); coordinator -> node: the same, with the coordinator's ids. A
+// Process not started yet ends as if the signal had killed it. The result
+// of each follows as usual, when it exits.
+struct Signal {
+  static constexpr KindInfo kKind{17, "SIGNAL", kByClient | kByCoordinator};
+  std::vector<std::uint64_t> ids;
+  std::int32_t signal = 0;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    list(ar, ids, kMaxBatch);
+    ar(signal);
+  }
+};
+
 // The table: every kind that travels.
-using Body = std::variant<Hello, Welcome, Reject, Submit, Dispatch, Results, Deliver, Cancel,
-                          Credit, Heartbeat, Bye, Status, Requests, Replies, Reclaim, Returned>;
+using Body =
+    std::variant<Hello, Welcome, Reject, Submit, Dispatch, Results, Deliver, Cancel, Credit,
+                 Heartbeat, Bye, Status, Requests, Replies, Reclaim, Returned, Signal>;
 
 struct Message {
   Body body;

@@ -54,6 +54,14 @@ std::int64_t sum_of(dpool::Queue<int> q, int n) {
   return sum;
 }
 
+void put_squares(dpool::Queue<int> q, int n) {
+  for (int i = 0; i < n; ++i) q.put(i * i);
+}
+
+void put_identity(dpool::Queue<std::string> q) {
+  q.put(dpool::current_process().name() + " " + std::to_string(::getpid()));
+}
+
 }  // namespace manager_tasks
 
 DPOOL_REGISTER_AS(manager_tasks::count_up, "count_up");
@@ -63,3 +71,5 @@ DPOOL_REGISTER_AS(manager_tasks::get_one, "get_one");
 DPOOL_REGISTER_AS(manager_tasks::wait_at, "wait_at");
 DPOOL_REGISTER_AS(manager_tasks::sum_of, "sum_of");
 DPOOL_REGISTER_AS(manager_tasks::wait_for_event, "wait_for_event");
+DPOOL_REGISTER_AS(manager_tasks::put_squares, "put_squares");
+DPOOL_REGISTER_AS(manager_tasks::put_identity, "put_identity");

@@ -28,5 +28,9 @@ int wait_at(dpool::ManagerBarrier b, std::string started);
 bool wait_for_event(dpool::ManagerEvent go, dpool::ManagerBarrier ready);
 // The sum of the next n items of q.
 std::int64_t sum_of(dpool::Queue<int> q, int n);
+// Puts i * i on q for i in 0 .. n-1 (a Process producing squares).
+void put_squares(dpool::Queue<int> q, int n);
+// Puts "<current_process().name()> <getpid()>" on q.
+void put_identity(dpool::Queue<std::string> q);
 
 }  // namespace manager_tasks

@@ -69,6 +69,7 @@ wire::Task sample_task(std::uint64_t id) {
   t.retries = 7;
   t.priority = -42;
   t.pool = 0xabcdef0000000000ull + id;
+  if (id % 2 == 0) t.process = "Process-" + std::to_string(id);
   return t;
 }
 
@@ -162,6 +163,8 @@ Payloads sample(const KindInfo& kind) {
       return frames(wire::Reclaim{3});
     case wire::Returned::kKind.number:
       return frames(wire::Returned{{7, 0xffffffffffffffffull, 9}});
+    case wire::Signal::kKind.number:
+      return frames(wire::Signal{{4, 5}, 15});
   }
   FAIL("no sample message for kind " << kind.name << " (" << kind.number << ")");
   return {};
@@ -195,8 +198,8 @@ bool is(const wire::Message& m) {
 TEST_CASE("the header frame is the magic, the version and the kind, little-endian") {
   auto f = frames(wire::Credit{1, 1});
   REQUIRE(f.size() == 2);
-  CHECK(str(f[0]) == std::string("DPOL\x04\x00\x09\x00", 8));
-  static_assert(wire::kVersion == 4);
+  CHECK(str(f[0]) == std::string("DPOL\x05\x00\x09\x00", 8));
+  static_assert(wire::kVersion == 5);
 }
 
 TEST_CASE("every kind keeps its wire number, name and senders, and find_kind maps it back") {
@@ -224,6 +227,7 @@ TEST_CASE("every kind keeps its wire number, name and senders, and find_kind map
       {14, "REPLY", kByCoordinator},
       {15, "RECLAIM", kByCoordinator},
       {16, "RETURNED", kByNode},
+      {17, "SIGNAL", kByClient | kByCoordinator},
   };
   REQUIRE(kAllKinds.size() == table.size());
   std::set<std::uint16_t> numbers;
@@ -250,7 +254,7 @@ TEST_CASE("every kind keeps its wire number, name and senders, and find_kind map
   }
   CHECK(numbers.size() == table.size());
   CHECK(names.size() == table.size());
-  for (std::uint16_t n : {std::uint16_t{0}, std::uint16_t{17}, std::uint16_t{0xffff}}) {
+  for (std::uint16_t n : {std::uint16_t{0}, std::uint16_t{18}, std::uint16_t{0xffff}}) {
     CAPTURE(n);
     CHECK(wire::find_kind(n) == nullptr);
   }
@@ -334,6 +338,7 @@ TEST_CASE_TEMPLATE("a SUBMIT and a DISPATCH round-trip every task field and thei
     CHECK(got.retries == want.retries);
     CHECK(got.priority == want.priority);
     CHECK(got.pool == want.pool);
+    CHECK(got.process == want.process);
   }
   REQUIRE(b.pools.size() == 2);
   check_same_pool(b.pools[0], sample_pool(7));
@@ -384,22 +389,29 @@ TEST_CASE_TEMPLATE("a RESULT and a DELIVER round-trip a success and a failure wi
   CHECK(m->payloads[1].size() == 0);
 }
 
-TEST_CASE("the wire-only codes kReturned and kBadMessage round-trip in a RESULT") {
+TEST_CASE("the wire-only codes kReturned, kBadMessage and kStarted round-trip in a RESULT") {
   static_assert(static_cast<int>(wire::kBadMessage) == 4);
   static_assert(static_cast<int>(wire::kReturned) == 13);
+  static_assert(static_cast<int>(wire::kStarted) == 256);
   wire::Result returned;
   returned.id = 1;
   returned.failure.code = wire::kReturned;
   wire::Result bad;
   bad.id = 2;
   bad.failure.code = wire::kBadMessage;
-  auto m = wire::decode(
-      frames(wire::Results{wire::ResultBatch{{returned, bad}}}, payloads_of({"", ""})));
+  wire::Result started;
+  started.id = 3;
+  started.failure.code = wire::kStarted;
+  started.pid = 4321;
+  auto m = wire::decode(frames(wire::Results{wire::ResultBatch{{returned, bad, started}}},
+                               payloads_of({"", "", ""})));
   REQUIRE(m);
   auto& b = body<wire::Results>(*m);
-  REQUIRE(b.results.size() == 2);
+  REQUIRE(b.results.size() == 3);
   CHECK(b.results[0].failure.code == wire::kReturned);
   CHECK(b.results[1].failure.code == wire::kBadMessage);
+  CHECK(b.results[2].failure.code == wire::kStarted);
+  CHECK(b.results[2].pid == 4321);
 }
 
 TEST_CASE("a REQUEST and a REPLY round-trip every field and their payload frames") {
@@ -650,7 +662,7 @@ TEST_CASE("a REJECT of another protocol version still decodes, so a refused peer
 
 TEST_CASE("decode rejects a kind number that is not in the table as kBadKind") {
   auto good = sample(wire::Credit::kKind);
-  std::vector<std::uint16_t> unknown{0, 17, 18, 0x100, 0xffff};
+  std::vector<std::uint16_t> unknown{0, 18, 19, 0x100, 0xffff};
   for (std::uint16_t k : unknown) REQUIRE(wire::find_kind(k) == nullptr);
   for (std::uint32_t k = 0; k < 64; ++k)
     if (!wire::find_kind(static_cast<std::uint16_t>(k)))

@@ -10,6 +10,7 @@
 #include <dpool/export.hpp>
 #include <dpool/manager.hpp>
 #include <dpool/options.hpp>
+#include <dpool/process.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/results.hpp>
 #include <memory>
@@ -33,6 +34,7 @@ struct TaskRequest {
   std::string args;      // serialized argument tuple, or vector of tuples for a chunk
   std::size_t part = 0;  // which part of the sink this task fills
   bool chunk = false;
+  std::string process;  // non-empty: a Process of this name (pool.process)
 };
 
 // The client side of a pool: queues tasks for the coordinator and delivers
@@ -47,6 +49,9 @@ class DPOOL_API PoolCore : public Canceller {
                       std::vector<TaskRequest>&& tasks, std::shared_ptr<StateBase> sink,
                       const TaskOptions& options, bool block = true) = 0;
   virtual unsigned executors() = 0;
+  // Sends `signal` to the Process submitted as task `id` (pool.process), if
+  // it still runs; a Process not started yet ends as if it killed it.
+  virtual void signal(std::uint64_t /*id*/, int /*signal*/) {}
   virtual void close() = 0;
   virtual void join() = 0;
   virtual void terminate() = 0;
@@ -365,6 +370,19 @@ class DPOOL_API Pool : public PoolView {
   void join();            // after close(): waits for all work; after terminate(): for the stop
   void terminate();       // stops now; unfinished results fail with Cancelled
   unsigned size() const;  // executors currently available
+
+  // A Process that a node of this pool's cluster runs (this machine's
+  // in-process node in local mode), in a process of its own outside the
+  // pool's executors; not started yet. f is a registered function. It can
+  // reach the Manager and pool queues (dpool::this_task) like a task.
+  template <class F, class... A>
+  requires(!std::is_same_v<std::decay_t<F>, ProcessOptions>) Process process(F f, A&&... args) {
+    return process(ProcessOptions{}, f, std::forward<A>(args)...);
+  }
+  template <class F, class... A>
+  Process process(ProcessOptions options, F f, A&&... args) {
+    return Process(core_, std::move(options), Process::make_call(f, std::forward<A>(args)...));
+  }
 
   // The named objects of this pool's coordinator (see manager.hpp). Handles
   // outlive the pool, but their calls throw ConnectionError once it is gone.

@@ -1,6 +1,7 @@
 // dpool::Process: multiprocessing.Process for registered functions. A
 // Process made without a pool runs on this machine, as a new copy of this
-// program (so main() must begin with dpool::init, as for a local pool).
+// program (so main() must begin with dpool::init, as for a local pool); one
+// made by pool.process runs on a node of the pool's cluster.
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,10 @@ struct ProcessOptions {
   bool daemon = false;  // killed when its Process is destroyed, or when this program dies
 };
 
+class Pool;
+namespace detail {
+class PoolCore;
+}
 namespace internal {
 class ProcessState;
 }
@@ -47,7 +52,10 @@ class DPOOL_API ProcessIdentity {
 //
 // Exit codes, as Python reports them: 0 when f returned, 1 when f threw (its
 // message goes to the process's stderr), n when it called exit(n), -N when a
-// signal N killed it.
+// signal N killed it. A Process on a node that dpool lost track of (its node
+// was lost, the coordinator forgot it, or its pool was destroyed first)
+// reports -9 (SIGKILL): the node kills what it can no longer report, and
+// the Process is never started a second time.
 class DPOOL_API Process {
  public:
   template <class F, class... A>
@@ -69,7 +77,11 @@ class DPOOL_API Process {
 
   // Starts it. Throws std::logic_error the second time, UnknownTask when f
   // is not registered, dpool::Error when it cannot start (no dpool::init in
-  // main, or inside a pool's task: use pool.process there).
+  // main, or inside a pool's task: use pool.process there). On a node, it
+  // returns once the node runs it (pid() and node() are then known) or it
+  // ended; at once if the cluster has no node yet, and after 30 s at most
+  // (it then runs when a node takes it; pid() is 0 and node() empty until
+  // then). PoolClosed if its pool was closed.
   void start();
   // Waits until it ends. Throws std::logic_error before start().
   void join();
@@ -103,6 +115,10 @@ class DPOOL_API Process {
     }
     return call;
   }
+
+  friend class Pool;
+  // On a node of `core`'s cluster (Pool::process).
+  Process(std::shared_ptr<detail::PoolCore> core, ProcessOptions options, Call call);
 
   struct Prepared {};
   Process(ProcessOptions options, Prepared);
