@@ -6,6 +6,7 @@
 #include <random>
 
 #include "coordinator_access.hpp"
+#include "status_report.hpp"
 
 namespace dpool::internal {
 
@@ -193,7 +194,9 @@ void CoordinatorServer::on(PeerId peer, wire::Submit&& batch, Payloads&& args) {
 }
 
 void CoordinatorServer::on(PeerId peer, wire::Results&& batch, Payloads&& payloads) {
+  auto before = scheduler_.totals().done;
   scheduler_.results(peer, std::move(batch.results), std::move(payloads));
+  throughput_.add(scheduler_.totals().done - before, ObjectStore::Clock::now());
 }
 
 void CoordinatorServer::on(PeerId peer, wire::Credit&& credit) {
@@ -246,6 +249,7 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   }
   p.role = hello.role;
   p.welcomed = true;
+  p.pid = hello.pid;
   std::string key = p.key.empty() ? "" : " with the key " + p.key;
   if (hello.role == wire::Role::kNode) {
     scheduler_.node_joined(peer_id, hello.name, hello.executors, hello.slots);
@@ -315,6 +319,14 @@ std::string CoordinatorServer::describe(PeerId peer_id) const {
   if (!p.key.empty()) more += (more.empty() ? "key " : ", key ") + p.key;
   if (!p.address.empty()) more += (more.empty() ? "at " : ", at ") + p.address;
   return more.empty() ? s : s + " (" + more + ")";
+}
+
+ClusterStatus CoordinatorServer::status(PeerId asking) const {
+  auto now = ObjectStore::Clock::now();
+  StatusInputs in{options_.name, endpoint_, started_, now, throughput_.per_second(now), asking, {}};
+  for (auto& [id, p] : peers_)
+    if (p.welcomed) in.peers[id] = {p.address, p.pid, liveness_.last_seen(id)};
+  return status_report(scheduler_, store_, in);
 }
 
 // Once per heartbeat: what was refused and not logged yet, and peers whose
