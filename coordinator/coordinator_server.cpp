@@ -5,6 +5,7 @@
 #include <asio/post.hpp>
 #include <random>
 
+#include "cluster_status.hpp"
 #include "coordinator_access.hpp"
 #include "status_report.hpp"
 
@@ -257,7 +258,9 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
                  hello.executors, hello.pid, key);
   } else {
     scheduler_.client_joined(peer_id, hello.name, hello.pool);
-    spdlog::info("coordinator: client {} joined as peer {}{}", hello.name, peer_id, key);
+    p.quiet = hello.name.starts_with(kStatusClientPrefix);
+    spdlog::log(p.quiet ? spdlog::level::debug : spdlog::level::info,
+                "coordinator: client {} joined as peer {}{}", hello.name, peer_id, key);
   }
   // Remote peers must beat at least as often as we expect.
   auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());
@@ -281,8 +284,9 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
           name, lost.requeued, lost.failed);
     } else {
       auto had = scheduler_.client_left(peer_id);
-      spdlog::info("coordinator: client (peer {}) left: dropped its {} unfinished task(s)", peer_id,
-                   had);
+      spdlog::log(it->second.quiet ? spdlog::level::debug : spdlog::level::info,
+                  "coordinator: client (peer {}) left: dropped its {} unfinished task(s)", peer_id,
+                  had);
     }
   }
   liveness_.forget(peer_id);

@@ -57,6 +57,7 @@ class CoordinatorServer final : public Hub {
     std::string key;                  // remote peers: the ZAP user id of their key
     std::string address;              // remote peers: their IP address
     std::uint32_t pid = 0;            // from its HELLO
+    bool quiet = false;               // a status client: its coming and going is logged at debug
     std::shared_ptr<Receiver> local;  // in-process peers
   };
   class LocalLink;

@@ -3,12 +3,20 @@
 #pragma once
 
 #include <dpool/status.hpp>
+#include <string_view>
 
 #include "protocol.hpp"
 
-namespace dpool::internal::wire {
+namespace dpool::internal {
+namespace wire {
 constexpr std::uint32_t kMaxStatusPeers = 1u << 20;  // nodes or clients in one answer
-}  // namespace dpool::internal::wire
+}  // namespace wire
+
+// How a client that only asks for the status (dpool::cluster_status) names
+// itself in HELLO: "status:PID". The coordinator logs its coming and going
+// at debug level, so that `dpool status --watch` does not fill its log.
+inline constexpr std::string_view kStatusClientPrefix = "status:";
+}  // namespace dpool::internal
 
 namespace dpool {
 

@@ -27,7 +27,7 @@ CoordinatorLink::Events status_events() {
     wire::Hello hello;
     hello.role = wire::Role::kClient;
     hello.pid = static_cast<std::uint32_t>(::getpid());
-    hello.name = "status:" + std::to_string(hello.pid);
+    hello.name = std::string(kStatusClientPrefix) + std::to_string(hello.pid);
     return hello;
   };
   e.message = [](wire::Message&&) {};  // the cluster's size (STATUS): not needed here
