@@ -82,6 +82,13 @@ std::uint64_t field(const std::string& json, const std::string& object, const st
   return std::strtoull(json.c_str() + k + key.size() + 3, nullptr, 10);
 }
 
+// The top-level number "KEY": of `json`.
+double top_number(const std::string& json, const std::string& key) {
+  auto k = json.find("\"" + key + "\":");
+  REQUIRE_MESSAGE(k != std::string::npos, "no " << key << " in " << json);
+  return std::strtod(json.c_str() + k + key.size() + 3, nullptr);
+}
+
 // Runs `dpool status --json` until `done(json)` holds, for up to 30 s;
 // returns the last answer.
 template <class Pred>
@@ -134,6 +141,7 @@ TEST_CASE("dpool status shows the coordinator's worker, and its done count rises
         c.address, [](const std::string& json) { return field(json, "totals", "done") >= 20; });
     CHECK(field(after, "totals", "done") == 20);
     CHECK(field(after, "totals", "failed") == 0);
+    CHECK(top_number(after, "throughput") > 0);     // 20 tasks within the last minute
     CHECK(field(after, "totals", "clients") == 1);  // this pool; the asking command is left out
     CHECK(contains(after, "\"waiting\":0,\"done\":20,\"failed\":0"));  // the node's own
     CHECK(contains(after, "\"clients\":[{\"name\":\"client:" + std::to_string(::getpid())));
@@ -182,4 +190,18 @@ TEST_CASE("dpool status with a key the coordinator does not allow exits 1 saying
   CHECK(contains(r.output, "refused"));
   CHECK(contains(r.output, "does not have this client's CurveZMQ key"));
   CHECK(contains(r.output, c.address));
+}
+
+TEST_CASE("an embedded coordinator reports its clients in-process, the one that asks left out") {
+  dpool::Coordinator c;
+  auto empty = dpool::cluster_status(c);
+  CHECK(empty.nodes.empty());
+  CHECK(empty.clients.empty());
+  CHECK(empty.endpoint.empty());
+  dpool::Pool pool(c);
+  auto one = dpool::cluster_status(c);
+  REQUIRE(one.clients.size() == 1);
+  CHECK(one.clients[0].name == "client:" + std::to_string(::getpid()));
+  CHECK(one.clients[0].address.empty());
+  CHECK(one.uptime_ms >= empty.uptime_ms);
 }
