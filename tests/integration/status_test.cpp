@@ -5,7 +5,6 @@
 // there, bounded by a deadline.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,42 +12,20 @@
 #include <chrono>
 #include <cstdlib>
 #include <dpool/dpool.hpp>
-#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "config_dirs.hpp"
 #include "processes.hpp"
 #include "test_tasks.hpp"
 #include "timing.hpp"
 
 using namespace std::chrono_literals;
 using test_support::Clock;
-namespace fs = std::filesystem;
 namespace ts = test_support;
+using test_support::FreshConfig;
 
 namespace {
-
-// A fresh XDG_CONFIG_HOME for one case, where its coordinator makes its keys
-// and where the commands it runs look for theirs.
-struct FreshConfig {
-  FreshConfig() {
-    char pattern[] = "/tmp/dpool-status.XXXXXX";
-    root = ::mkdtemp(pattern);
-    if (const char* old = std::getenv("XDG_CONFIG_HOME")) previous = old;
-    ::setenv("XDG_CONFIG_HOME", root.c_str(), 1);
-  }
-  ~FreshConfig() {
-    if (previous.empty())
-      ::unsetenv("XDG_CONFIG_HOME");
-    else
-      ::setenv("XDG_CONFIG_HOME", previous.c_str(), 1);
-    std::error_code ec;
-    fs::remove_all(root, ec);
-  }
-  std::string keys() const { return root + "/dpool"; }
-  std::string root;
-  std::string previous;
-};
 
 struct Run {
   int code = -1;  // the exit code; -1 if it did not exit in time
@@ -178,10 +155,8 @@ TEST_CASE("dpool status with a key the coordinator does not allow exits 1 saying
   auto other = config.root + "/other";
   dpool::generate_keys(other);
   // This coordinator's public key, with a client key of another set.
-  auto stranger = config.root + "/stranger";
-  fs::create_directories(stranger);
-  fs::copy_file(config.keys() + "/coordinator.pub", stranger + "/coordinator.pub");
-  fs::copy_file(other + "/client.key", stranger + "/client.key");
+  auto stranger =
+      ts::stranger_dir(config.root + "/stranger", config.keys(), other + "/client.key", "client");
 
   auto t0 = Clock::now();
   auto r = run_dpool({"status", c.address, "--keys", stranger, "--connect-timeout", "8s"});
