@@ -10,12 +10,15 @@ namespace {
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string format(const char* fmt, ...) {
-  char buf[512];
-  va_list args;
+  va_list args, again;
   va_start(args, fmt);
-  int n = std::vsnprintf(buf, sizeof buf, fmt, args);
+  va_copy(again, args);
+  int n = std::vsnprintf(nullptr, 0, fmt, args);
   va_end(args);
-  return std::string(buf, static_cast<std::size_t>(std::clamp(n, 0, int{sizeof buf} - 1)));
+  std::string out(static_cast<std::size_t>(std::max(n, 0)), '\0');
+  std::vsnprintf(out.data(), out.size() + 1, fmt, again);  // names may be long: no fixed buffer
+  va_end(again);
+  return out;
 }
 
 // "3m12s", "2h05m", "4d07h"; seconds under a minute: "42s".
