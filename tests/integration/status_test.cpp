@@ -5,6 +5,7 @@
 // there, bounded by a deadline.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -179,4 +180,20 @@ TEST_CASE("an embedded coordinator reports its clients in-process, the one that 
   CHECK(one.clients[0].name == "client:" + std::to_string(::getpid()));
   CHECK(one.clients[0].address.empty());
   CHECK(one.uptime_ms >= empty.uptime_ms);
+}
+
+TEST_CASE("dpool status --watch prints again until Ctrl-C, and then exits 0") {
+  FreshConfig config;
+  ts::Coordinator c;
+  ts::Child watch({DPOOL_BIN, "status", c.address, "--json", "--watch", "0.2"});
+  watch.wait_line("\"uptime_s\"", 20s);
+  auto second = watch.wait_line("\"uptime_s\"", 20s);  // a line after the first
+  CHECK(contains(second, "\"totals\":{\"nodes\":0"));
+  auto t0 = Clock::now();
+  watch.signal(SIGINT);
+  int status = watch.wait_exit(20s);
+  CHECK_WITHIN(t0, 10);
+  REQUIRE(status >= 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
