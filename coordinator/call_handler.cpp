@@ -1,6 +1,7 @@
 #include "call_handler.hpp"
 
 #include "calls.hpp"
+#include "cluster_status.hpp"
 
 namespace dpool::internal {
 namespace {
@@ -37,6 +38,9 @@ Envelope CallHandler::answer(PeerId peer, bool is_node, wire::Requests&& batch, 
         }
         store_.gone(peer, r.pid);
         reply = wire::Reply{r.id, {}};
+        break;
+      case calls::Op::kStatus:
+        reply = status(peer, is_node, r, answer);
         break;
       default:
         reply = refuse(r, ErrorCode::kRefused,
@@ -90,6 +94,16 @@ wire::Reply CallHandler::task_info(PeerId peer, bool is_node, const wire::Reques
   t.pid = static_cast<int>(r.pid);
   t.client = running->client;
   answer = Payload::adopt(detail::encode(t));
+  wire::Reply reply;
+  reply.id = r.id;
+  return reply;
+}
+
+wire::Reply CallHandler::status(PeerId peer, bool is_node, const wire::Request& r,
+                                Payload& answer) {
+  if (is_node) return refuse(r, ErrorCode::kRefused, "only a client asks for the cluster's status");
+  if (!status_) return refuse(r, ErrorCode::kRefused, "this coordinator gives no status");
+  answer = Payload::adopt(wire::encode_meta(status_(peer)));
   wire::Reply reply;
   reply.id = r.id;
   return reply;

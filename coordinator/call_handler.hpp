@@ -7,6 +7,9 @@
 // Pure: requests in, replies out, no sockets or clocks. Loop thread only.
 #pragma once
 
+#include <dpool/status.hpp>
+#include <functional>
+
 #include "object_store.hpp"
 #include "scheduler.hpp"
 
@@ -14,9 +17,13 @@ namespace dpool::internal {
 
 class CallHandler {
  public:
-  // `scheduler` and `store` must outlive the handler.
-  CallHandler(const Scheduler& scheduler, ObjectStore& store)
-      : scheduler_(scheduler), store_(store) {}
+  // The cluster's state as `asking` should see it (calls::Op::kStatus).
+  using StatusSource = std::function<ClusterStatus(PeerId asking)>;
+
+  // `scheduler` and `store` must outlive the handler. Without `status`, a
+  // status call is refused.
+  CallHandler(const Scheduler& scheduler, ObjectStore& store, StatusSource status = {})
+      : scheduler_(scheduler), store_(store), status_(std::move(status)) {}
 
   // The REPLY to one REQUEST from `peer` (`is_node`: a node forwarding its
   // tasks' calls; else a client's own). Every request gets exactly one
@@ -36,8 +43,11 @@ class CallHandler {
   std::optional<wire::Reply> object(PeerId peer, bool is_node, const wire::Request& r,
                                     Payload& args, ObjectStore::TimePoint now);
 
+  wire::Reply status(PeerId peer, bool is_node, const wire::Request& r, Payload& answer);
+
   const Scheduler& scheduler_;
   ObjectStore& store_;
+  StatusSource status_;
   Stats stats_;
 };
 

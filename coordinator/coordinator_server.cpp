@@ -5,7 +5,9 @@
 #include <asio/post.hpp>
 #include <random>
 
+#include "cluster_status.hpp"
 #include "coordinator_access.hpp"
+#include "status_report.hpp"
 
 namespace dpool::internal {
 
@@ -193,7 +195,9 @@ void CoordinatorServer::on(PeerId peer, wire::Submit&& batch, Payloads&& args) {
 }
 
 void CoordinatorServer::on(PeerId peer, wire::Results&& batch, Payloads&& payloads) {
+  auto before = scheduler_.totals().done;
   scheduler_.results(peer, std::move(batch.results), std::move(payloads));
+  throughput_.add(scheduler_.totals().done - before, ObjectStore::Clock::now());
 }
 
 void CoordinatorServer::on(PeerId peer, wire::Credit&& credit) {
@@ -250,6 +254,7 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   }
   p.role = hello.role;
   p.welcomed = true;
+  p.pid = hello.pid;
   std::string key = p.key.empty() ? "" : " with the key " + p.key;
   if (hello.role == wire::Role::kNode) {
     scheduler_.node_joined(peer_id, hello.name, hello.executors, hello.slots);
@@ -257,7 +262,9 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
                  hello.executors, hello.pid, key);
   } else {
     scheduler_.client_joined(peer_id, hello.name, hello.pool);
-    spdlog::info("coordinator: client {} joined as peer {}{}", hello.name, peer_id, key);
+    p.quiet = hello.name.starts_with(kStatusClientPrefix);
+    spdlog::log(p.quiet ? spdlog::level::debug : spdlog::level::info,
+                "coordinator: client {} joined as peer {}{}", hello.name, peer_id, key);
   }
   // Remote peers must beat at least as often as we expect.
   auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());
@@ -281,8 +288,9 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
           name, lost.requeued, lost.failed);
     } else {
       auto had = scheduler_.client_left(peer_id);
-      spdlog::info("coordinator: client (peer {}) left: dropped its {} unfinished task(s)", peer_id,
-                   had);
+      spdlog::log(it->second.quiet ? spdlog::level::debug : spdlog::level::info,
+                  "coordinator: client (peer {}) left: dropped its {} unfinished task(s)", peer_id,
+                  had);
     }
   }
   liveness_.forget(peer_id);
@@ -319,6 +327,14 @@ std::string CoordinatorServer::describe(PeerId peer_id) const {
   if (!p.key.empty()) more += (more.empty() ? "key " : ", key ") + p.key;
   if (!p.address.empty()) more += (more.empty() ? "at " : ", at ") + p.address;
   return more.empty() ? s : s + " (" + more + ")";
+}
+
+ClusterStatus CoordinatorServer::status(PeerId asking) const {
+  auto now = ObjectStore::Clock::now();
+  StatusInputs in{options_.name, endpoint_, started_, now, throughput_.per_second(now), asking, {}};
+  for (auto& [id, p] : peers_)
+    if (p.welcomed) in.peers[id] = {p.address, p.pid, liveness_.last_seen(id)};
+  return status_report(scheduler_, store_, in);
 }
 
 // Once per heartbeat: what was refused and not logged yet, and peers whose

@@ -18,6 +18,7 @@
 #include "object_journal.hpp"
 #include "rejections.hpp"
 #include "scheduler.hpp"
+#include "throughput.hpp"
 
 namespace dpool::internal {
 
@@ -56,6 +57,8 @@ class CoordinatorServer final : public Hub {
     std::string routing_id;           // remote peers
     std::string key;                  // remote peers: the ZAP user id of their key
     std::string address;              // remote peers: their IP address
+    std::uint32_t pid = 0;            // from its HELLO
+    bool quiet = false;               // a status client: its coming and going is logged at debug
     std::shared_ptr<Receiver> local;  // in-process peers
   };
   class LocalLink;
@@ -70,6 +73,8 @@ class CoordinatorServer final : public Hub {
   // Forgets the peer and ignores its connection from now on.
   void drop(PeerId peer);
   std::string describe(PeerId peer) const;
+  // The cluster's state, as `asking` (a client) sees it: calls::Op::kStatus.
+  ClusterStatus status(PeerId asking) const;
   void report_refusals();
   void on_heartbeat_timer();
   void arm_heartbeat();
@@ -88,7 +93,9 @@ class CoordinatorServer final : public Hub {
   Scheduler scheduler_;
   ObjectStore store_;
   std::unique_ptr<ObjectJournal> journal_;  // with --state
-  CallHandler calls_{scheduler_, store_};
+  ObjectStore::TimePoint started_ = ObjectStore::Clock::now();
+  Throughput throughput_{started_};  // tasks finished, for status
+  CallHandler calls_{scheduler_, store_, [this](PeerId asking) { return status(asking); }};
   asio::steady_timer object_deadline_;
   ObjectStore::TimePoint object_deadline_at_ = ObjectStore::TimePoint::max();
   std::unordered_map<PeerId, Peer> peers_;

@@ -72,6 +72,9 @@ Scheduler::Lost Scheduler::node_left(PeerId node) {
       auto client = t.client;
       forget(id);
       deliver(client, std::move(r), Payload());
+      ++totals_.done;
+      ++totals_.failed;
+      if (auto c = clients_.find(client); c != clients_.end()) ++c->second.done;
       ++lost.failed;
       continue;
     }
@@ -338,6 +341,14 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Payloa
       continue;
     }
     results[i].id = it->second.client_id;
+    bool failed = results[i].failure.code != ErrorCode::kNone;
+    bool rerun = it->second.spec.attempt > 0;
+    for (auto* c : {&n->second.counts, &totals_}) {
+      ++c->done;
+      c->failed += failed;
+      c->retried += rerun;
+    }
+    if (auto c = clients_.find(client); c != clients_.end()) ++c->second.done;
     forget(it->first);
     ++stats_.completed;
     deliver(client, std::move(results[i]), std::move(payloads[i]));
@@ -451,6 +462,21 @@ std::optional<Scheduler::Running> Scheduler::running_on(PeerId node, std::uint64
   auto c = clients_.find(t->second.client);
   if (n == nodes_.end() || c == clients_.end()) return std::nullopt;
   return Running{t->second.spec, c->second.name, n->second.name};
+}
+
+std::vector<Scheduler::NodeLoad> Scheduler::node_loads() const {
+  std::vector<NodeLoad> out;
+  out.reserve(nodes_.size());
+  for (auto& [id, n] : nodes_) out.push_back({id, n.name, n.executors, n.running, n.counts});
+  return out;
+}
+
+std::vector<Scheduler::ClientLoad> Scheduler::client_loads() const {
+  std::vector<ClientLoad> out;
+  out.reserve(clients_.size());
+  for (auto& [id, c] : clients_)
+    out.push_back({id, c.name, c.queued, c.ids.size() - c.queued, c.done});
+  return out;
 }
 
 std::vector<Envelope> Scheduler::take_outbox() {

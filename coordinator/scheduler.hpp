@@ -106,6 +106,30 @@ class Scheduler {
   };
   std::optional<Running> running_on(PeerId node, std::uint64_t id) const;
 
+  // What `dpool status` shows (coordinator/status_report.hpp). A task is
+  // done when its result came back (failed: with an error, WorkerLost
+  // included); retried counts re-runs of tasks whose node was lost.
+  struct Counts {
+    std::uint64_t done = 0, failed = 0, retried = 0;
+  };
+  struct NodeLoad {
+    PeerId peer = 0;
+    std::string name;
+    std::uint32_t executors = 0;
+    std::size_t running = 0;  // dispatched and not finished, prefetched ones included
+    Counts counts;            // of the results it sent back
+  };
+  struct ClientLoad {
+    PeerId peer = 0;
+    std::string name;
+    std::size_t queued = 0, running = 0;
+    std::uint64_t done = 0;
+  };
+  std::vector<NodeLoad> node_loads() const;
+  std::vector<ClientLoad> client_loads() const;
+  // Since start, over every node and client that ever joined.
+  const Counts& totals() const noexcept { return totals_; }
+
   std::uint32_t executors() const noexcept { return executors_; }
   std::size_t nodes() const noexcept { return nodes_.size(); }
   std::size_t queued() const noexcept { return queued_; }
@@ -128,6 +152,7 @@ class Scheduler {
     std::size_t queued = 0;  // the queue may also hold ids of cancelled tasks; skipped
     std::unordered_map<std::uint64_t, std::uint64_t> ids;  // client's id -> ours, unfinished
     wire::PoolSettings pool;                               // key 0: none
+    std::uint64_t done = 0;
   };
   struct NodeRec {
     std::string name;
@@ -138,6 +163,7 @@ class Scheduler {
     std::unordered_set<std::uint64_t> pools;  // settings already sent
     bool reclaiming = false;                  // a RECLAIM is out; at most one at a time
     bool spent = false;  // its last RETURNED was empty: not asked again until it reports
+    Counts counts;
     std::size_t idle() const { return running < executors ? executors - running : 0; }
     bool holding() const { return running > executors; }  // more tasks than executors
   };
@@ -182,6 +208,7 @@ class Scheduler {
   std::size_t holding_nodes_ = 0;   // nodes with more unfinished tasks than executors
   bool capacity_changed_ = false;
   Stats stats_;
+  Counts totals_;
 
   std::vector<Envelope> outbox_;
   std::unordered_map<PeerId, std::size_t> dispatch_index_, deliver_index_;

@@ -1,15 +1,20 @@
-// The `dpool` command: run a coordinator or a worker node, or make keys.
+// The `dpool` command: run a coordinator or a worker node, see what they do, or make keys.
 //   dpool coordinator --bind tcp://127.0.0.1:5555
 //   dpool worker --connect tcp://127.0.0.1:5555 --procs 2 --exec ./my_program
 //   dpool worker --connect tcp://127.0.0.1:5555 --load ./libmytasks.so
 //   dpool keygen [DIR]                    a key set (default: ~/.config/dpool)
 //   dpool keygen --add node NAME [DIR]    one more node (or client) key
+//   dpool status [ADDRESS] [--json] [--watch SECONDS]   a coordinator's nodes, clients, load
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <dpool/dpool.hpp>
 #include <iostream>
+
+#include "status_view.hpp"
 
 namespace {
 
@@ -75,6 +80,30 @@ CLI::Option* add_duration(CLI::App* app, const std::string& name, std::chrono::m
       });
 }
 
+// `dpool status`: asks once, or every `watch` seconds until a stop signal
+// (then a failed ask is reported and the next one tried: the coordinator may
+// be restarting). Returns 1 when the one ask failed.
+int status(const dpool::Connect& where, bool json, double watch, const sigset_t& stop) {
+  for (;;) {
+    int rc = 0;
+    try {
+      auto s = dpool::cluster_status(where);
+      auto text = json ? dpool_cli::status_json(s, where.address) + "\n"
+                       : dpool_cli::status_table(s, where.address);
+      if (watch > 0 && !json && isatty(STDOUT_FILENO)) std::fputs("\033[H\033[2J", stdout);
+      std::fputs(text.c_str(), stdout);
+      std::fflush(stdout);
+    } catch (const dpool::Error& e) {
+      std::fprintf(stderr, "dpool status: %s\n", e.what());
+      rc = 1;
+    }
+    if (watch <= 0) return rc;
+    auto whole = static_cast<long>(watch);
+    timespec wait{whole, static_cast<long>((watch - static_cast<double>(whole)) * 1e9)};
+    if (sigtimedwait(&stop, nullptr, &wait) > 0) return 0;  // Ctrl-C: done
+  }
+}
+
 // Blocks SIGINT/SIGTERM in every thread and returns once one arrives.
 int wait_for_signal(const sigset_t& set) {
   int sig = 0;
@@ -92,7 +121,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before any thread starts
 
-  CLI::App app{"dpool: run a coordinator or a worker node"};
+  CLI::App app{"dpool: run a coordinator or a worker node, or see what they do"};
   app.require_subcommand(1);
   app.fallthrough();  // --log may follow the subcommand
 
@@ -147,6 +176,24 @@ int main(int argc, char** argv) {
   keys->add_option("--add", add_key, "ROLE NAME: one more key pair, for a node or a client")
       ->expected(2)
       ->allow_extra_args(false);  // DIR may follow
+  dpool::Connect sopt;
+  sopt.address = "tcp://127.0.0.1:5555";
+  sopt.connect_timeout = std::chrono::seconds(5);
+  bool status_json = false;
+  double watch = 0;
+  auto* stat = app.add_subcommand(
+      "status", "show a coordinator's nodes, clients, Manager objects and throughput");
+  stat->add_option("address", sopt.address, "the coordinator (default tcp://127.0.0.1:5555)");
+  stat->add_flag("--json", status_json, "print one JSON object (one a line with --watch)");
+  stat->add_option("--watch", watch, "print again every SECONDS until Ctrl-C")
+      ->check(CLI::PositiveNumber);
+  stat->add_option("--keys", sopt.key_file,
+                   "key directory, or a client's .key file (default ~/.config/dpool)");
+  stat->add_flag("--insecure", sopt.insecure,
+                 "connect in the clear, to a coordinator started with --insecure");
+  add_duration(stat, "--connect-timeout", sopt.connect_timeout,
+               "how long to wait for the coordinator's answer (5s)");
+
   std::string log_level = "info";
   app.add_option("--log", log_level, "log level: trace, debug, info, warn, error")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -162,10 +209,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  dpool::set_log_level(log_level);
+  // The status command's output is its table, or one line saying why there
+  // is none: its connection logs nothing of its own unless asked (--log).
+  dpool::set_log_level(stat->parsed() && app.get_option("--log")->count() == 0 ? "critical"
+                                                                               : log_level);
 
   try {
     if (keys->parsed()) return keygen(key_dir, add_key);
+    if (stat->parsed()) {
+      if (sopt.address.find("://") == std::string::npos) sopt.address = "tcp://" + sopt.address;
+      return status(sopt, status_json, watch, stop_signals);
+    }
     if (coord->parsed()) {
       dpool::Coordinator c(copt);
       std::printf("dpool coordinator listening on %s\n", c.endpoint().c_str());

@@ -17,6 +17,7 @@ enum class Op : std::uint32_t {  // on the wire: append, never renumber
   kTaskInfo = 1,                 // who is this task? argument: none; answer: CurrentTask
   kObject = 2,                   // a coordinator-hosted object: ObjectCall; answer: ObjectAnswer
   kExecutorExited = 3,           // node: one of my executors is gone; argument: its pid (u32)
+  kStatus = 4,  // a client: the cluster's state; argument: none; answer: ClusterStatus
 };
 
 // The largest bytes of one item, key or value a hosted object takes.

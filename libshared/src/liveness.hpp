@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -18,6 +19,12 @@ class Liveness {
   void seen(const Key& peer, TimePoint now) { last_[peer] = now; }
   void forget(const Key& peer) { last_.erase(peer); }
   bool known(const Key& peer) const { return last_.contains(peer); }
+  // When the peer was last seen; none if never, or forgotten.
+  std::optional<TimePoint> last_seen(const Key& peer) const {
+    auto it = last_.find(peer);
+    if (it == last_.end()) return std::nullopt;
+    return it->second;
+  }
   // Peers silent for longer than the timeout; they are forgotten.
   std::vector<Key> expire(TimePoint now) {
     std::vector<Key> dead;

@@ -18,6 +18,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "config_dirs.hpp"
 #include "curve_keys.hpp"
 #include "keys.hpp"
 #include "processes.hpp"
@@ -31,32 +32,11 @@ using test_support::Clock;
 namespace fs = std::filesystem;
 namespace tt = test_tasks;
 namespace ts = test_support;
+using test_support::FreshConfig;
+using test_support::stranger_dir;
 namespace wire = dpool::internal::wire;
 
 namespace {
-
-// A fresh XDG_CONFIG_HOME for one case, so default_key_dir() is empty until
-// a coordinator or a test writes keys there; the previous value comes back
-// and the directory goes at the end.
-struct FreshConfig {
-  FreshConfig() {
-    char pattern[] = "/tmp/dpool-security.XXXXXX";
-    root = ::mkdtemp(pattern);
-    if (const char* old = std::getenv("XDG_CONFIG_HOME")) previous = old;
-    ::setenv("XDG_CONFIG_HOME", root.c_str(), 1);
-  }
-  ~FreshConfig() {
-    if (previous.empty())
-      ::unsetenv("XDG_CONFIG_HOME");
-    else
-      ::setenv("XDG_CONFIG_HOME", previous.c_str(), 1);
-    std::error_code ec;
-    fs::remove_all(root, ec);
-  }
-  std::string keys() const { return root + "/dpool"; }  // default_key_dir()
-  std::string root;
-  std::string previous;
-};
 
 unsigned mode_of(const fs::path& p) {
   struct stat st {};
@@ -105,16 +85,6 @@ std::pair<std::string, double> connect_error(const dpool::Connect& connect) {
   }
   FAIL("the pool connected");
   return {};
-}
-
-// A key directory for a peer that holds this coordinator's public key and
-// the pair `own_key` (a ROLE.key from another set): its key is on no list.
-std::string stranger_dir(const std::string& base, const std::string& coordinator_dir,
-                         const std::string& own_key, const std::string& role) {
-  fs::create_directories(base);
-  fs::copy_file(coordinator_dir + "/coordinator.pub", base + "/coordinator.pub");
-  fs::copy_file(own_key, base + "/" + role + ".key");
-  return base;
 }
 
 // Waits for a socket monitor's next event of the given kinds; returns {event, value}.
