@@ -467,7 +467,8 @@ std::optional<Scheduler::Running> Scheduler::running_on(PeerId node, std::uint64
 std::vector<Scheduler::NodeLoad> Scheduler::node_loads() const {
   std::vector<NodeLoad> out;
   out.reserve(nodes_.size());
-  for (auto& [id, n] : nodes_) out.push_back({id, n.name, n.executors, n.running, n.counts});
+  for (auto& [id, n] : nodes_)
+    out.push_back({id, n.name, n.executors, n.running, n.counts, n.processes});
   return out;
 }
 

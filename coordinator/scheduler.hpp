@@ -116,8 +116,9 @@ class Scheduler {
     PeerId peer = 0;
     std::string name;
     std::uint32_t executors = 0;
-    std::size_t running = 0;  // dispatched and not finished, prefetched ones included
-    Counts counts;            // of the results it sent back
+    std::size_t running = 0;    // dispatched and not finished, prefetched ones included
+    Counts counts;              // of the results it sent back
+    std::size_t processes = 0;  // Processes it runs (pool.process), outside `executors`
   };
   struct ClientLoad {
     PeerId peer = 0;

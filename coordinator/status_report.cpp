@@ -33,6 +33,7 @@ ClusterStatus status_report(const Scheduler& scheduler, const ObjectStore& store
     ns.done = n.counts.done;
     ns.failed = n.counts.failed;
     ns.retried = n.counts.retried;
+    ns.processes = static_cast<std::uint32_t>(n.processes);
     ns.heartbeat_age_ms = p.heard ? std::max<std::int64_t>(0, ms_between(*p.heard, in.now)) : -1;
     s.nodes.push_back(std::move(ns));
   }

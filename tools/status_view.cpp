@@ -113,13 +113,13 @@ std::string status_table(const dpool::ClusterStatus& s, const std::string& addre
     out += "no nodes: start one with `dpool worker --connect " + address + " --exec PROGRAM`\n";
   } else {
     int w = name_width(s.nodes, 4);
-    out += format("%-*s %-8s %-5s %-5s %-5s %-9s %-7s %-8s %s\n", w, "NODE", "PID", "EXEC", "BUSY",
-                  "WAIT", "DONE", "FAILED", "RETRIED", "HEARTBEAT");
+    out += format("%-*s %-8s %-5s %-5s %-5s %-6s %-9s %-7s %-8s %s\n", w, "NODE", "PID", "EXEC",
+                  "BUSY", "WAIT", "PROCS", "DONE", "FAILED", "RETRIED", "HEARTBEAT");
     for (auto& n : s.nodes)
-      out +=
-          format("%-*s %-8u %-5u %-5u %-5" PRIu64 " %-9" PRIu64 " %-7" PRIu64 " %-8" PRIu64 " %s\n",
-                 w, n.name.c_str(), n.pid, n.executors, n.busy, n.waiting, n.done, n.failed,
-                 n.retried, heartbeat(n.heartbeat_age_ms).c_str());
+      out += format("%-*s %-8u %-5u %-5u %-5" PRIu64 " %-6u %-9" PRIu64 " %-7" PRIu64 " %-8" PRIu64
+                    " %s\n",
+                    w, n.name.c_str(), n.pid, n.executors, n.busy, n.waiting, n.processes, n.done,
+                    n.failed, n.retried, heartbeat(n.heartbeat_age_ms).c_str());
   }
   if (!s.clients.empty()) {
     int w = name_width(s.clients, 6);
@@ -160,9 +160,10 @@ std::string status_json(const dpool::ClusterStatus& s, const std::string& addres
     auto& n = s.nodes[i];
     out +=
         (i ? ",{\"name\":" : "{\"name\":") + quoted(n.name) + ",\"address\":" + quoted(n.address);
-    out += format(",\"pid\":%u,\"executors\":%u,\"busy\":%u,\"waiting\":%" PRIu64
-                  ",\"done\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"retried\":%" PRIu64,
-                  n.pid, n.executors, n.busy, n.waiting, n.done, n.failed, n.retried);
+    out +=
+        format(",\"pid\":%u,\"executors\":%u,\"busy\":%u,\"waiting\":%" PRIu64
+               ",\"processes\":%u,\"done\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"retried\":%" PRIu64,
+               n.pid, n.executors, n.busy, n.waiting, n.processes, n.done, n.failed, n.retried);
     out += ",\"heartbeat_age_s\":" +
            (n.heartbeat_age_ms < 0 ? std::string("null")
                                    : number(static_cast<double>(n.heartbeat_age_ms) / 1000)) +

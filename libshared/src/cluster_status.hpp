@@ -25,7 +25,8 @@ void serialize(Ar& ar, NodeStatus& n) {
   using internal::wire::kMaxName;
   internal::wire::text(ar, n.name, kMaxName);
   internal::wire::text(ar, n.address, kMaxName);
-  ar(n.pid, n.executors, n.busy, n.waiting, n.done, n.failed, n.retried, n.heartbeat_age_ms);
+  ar(n.pid, n.executors, n.busy, n.waiting, n.done, n.failed, n.retried, n.heartbeat_age_ms,
+     n.processes);
 }
 
 template <class Ar>

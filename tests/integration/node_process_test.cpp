@@ -219,3 +219,22 @@ TEST_CASE("a Process started before any node exists runs when one joins, or ends
   CHECK(waiting.pid() == started[0]);
   CHECK(waiting.node() == "late");
 }
+
+TEST_CASE("the coordinator's status counts a node's Processes beside its executors") {
+  ts::Coordinator coordinator;
+  ts::Worker worker(coordinator.address, "--exec", 1, "proc-node");
+  dpool::Pool pool(dpool::Connect{.address = coordinator.address});
+  ts::TaskStarts starts;
+  auto p = pool.process(tt::started_then_sleep, starts.path(), 60000);
+  p.start();
+  REQUIRE(starts.wait(1, 30s).size() == 1);
+  auto status = dpool::cluster_status(dpool::Connect{.address = coordinator.address});
+  REQUIRE(status.nodes.size() == 1);
+  CHECK(status.nodes[0].processes == 1);
+  CHECK(status.nodes[0].busy == 0);  // its executor is free for tasks
+  p.kill();
+  CHECK(p.join(30s));
+  status = dpool::cluster_status(dpool::Connect{.address = coordinator.address});
+  REQUIRE(status.nodes.size() == 1);
+  CHECK(status.nodes[0].processes == 0);
+}

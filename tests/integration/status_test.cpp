@@ -121,7 +121,8 @@ TEST_CASE("dpool status shows the coordinator's worker, and its done count rises
     CHECK(field(after, "totals", "failed") == 0);
     CHECK(top_number(after, "throughput") > 0);     // 20 tasks within the last minute
     CHECK(field(after, "totals", "clients") == 1);  // this pool; the asking command is left out
-    CHECK(contains(after, "\"waiting\":0,\"done\":20,\"failed\":0"));  // the node's own
+    CHECK(contains(after,
+                   "\"waiting\":0,\"processes\":0,\"done\":20,\"failed\":0"));  // the node's own
     CHECK(contains(after, "\"clients\":[{\"name\":\"client:" + std::to_string(::getpid())));
 
     auto table = run_dpool({"status", c.address});

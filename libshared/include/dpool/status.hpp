@@ -25,6 +25,7 @@ struct NodeStatus {
   // re-runs of tasks whose first node was lost (retried).
   std::uint64_t done = 0, failed = 0, retried = 0;
   std::int64_t heartbeat_age_ms = -1;  // since it was last heard from; -1: in-process
+  std::uint32_t processes = 0;         // Processes it runs (pool.process), beside its executors
 };
 
 // One client (a Pool) of the coordinator.
