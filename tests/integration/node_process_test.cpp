@@ -238,3 +238,19 @@ TEST_CASE("the coordinator's status counts a node's Processes beside its executo
   REQUIRE(status.nodes.size() == 1);
   CHECK(status.nodes[0].processes == 0);
 }
+
+#ifdef CLUSTER_PROCESSES_EXAMPLE
+TEST_CASE("the cluster_processes example runs unchanged against a cluster") {
+  ts::Coordinator coordinator;
+  ts::Child worker({DPOOL_BIN, "worker", "--connect", coordinator.address, "--procs", "1", "--name",
+                    "example-node", "--log", "warn", "--exec", CLUSTER_PROCESSES_EXAMPLE});
+  worker.wait_line("connected", 10s);
+  ts::Child example({CLUSTER_PROCESSES_EXAMPLE, coordinator.address});
+  example.wait_line("producer: pid", 60s);
+  example.wait_line("sum of the squares of 0..99 = 328350", 60s);
+  example.wait_line("runaway terminated: exit code -15", 60s);
+  example.wait_line("a task meanwhile: 42", 60s);
+  CHECK(example.output().find("on example-node") != std::string::npos);
+  CHECK(example.wait_exit(30s) == 0);
+}
+#endif
