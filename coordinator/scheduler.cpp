@@ -103,20 +103,8 @@ void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Payloads&
   if (found == clients_.end()) return;
   auto& c = found->second;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
-    if (!tasks[i].process.empty()) {
-      auto id = next_id_++;
-      auto& t = tasks_[id];
-      t.client = client;
-      t.client_id = tasks[i].id;
-      t.spec = std::move(tasks[i]);
-      t.spec.id = id;
-      t.spec.pool = 0;  // a Process runs no pool initializer
-      t.args = std::move(payloads[i]);
-      c.ids[t.client_id] = id;
-      waiting_processes_.push_back(id);
-      continue;
-    }
-    if (queued_ >= max_queued_) {
+    const bool process = !tasks[i].process.empty();  // outside the queue and its bound
+    if (!process && queued_ >= max_queued_) {
       wire::Result r;
       r.id = tasks[i].id;
       r.failure.code = ErrorCode::kQueueFull;
@@ -132,10 +120,13 @@ void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Payloads&
     t.client_id = tasks[i].id;
     t.spec = std::move(tasks[i]);
     t.spec.id = id;
-    t.spec.pool = c.pool.key;
+    t.spec.pool = process ? 0 : c.pool.key;  // a Process runs no pool initializer
     t.args = std::move(payloads[i]);
     c.ids[t.client_id] = id;
-    enqueue(id, false);
+    if (process)
+      waiting_processes_.push_back(id);
+    else
+      enqueue(id, false);
   }
   stats_.submitted += tasks.size();
 }
