@@ -232,7 +232,19 @@ void CoordinatorServer::on(PeerId peer, wire::Bye&&) {
   peer_gone(peer);
 }
 
-void CoordinatorServer::on(PeerId, wire::Heartbeat&&) {}
+void CoordinatorServer::on(PeerId peer, wire::Heartbeat&& beat) {
+  if (peers_.at(peer).role != wire::Role::kNode) return;
+  // A node's heartbeat is proof of life for the tasks it lists, not for
+  // the others: those it has not listed for a node timeout run elsewhere.
+  auto lost = scheduler_.heartbeat(peer, beat.holding, std::chrono::steady_clock::now(),
+                                   options_.peer_timeout);
+  if (lost.requeued || lost.failed)
+    spdlog::warn(
+        "coordinator: node {} has not listed {} task(s) it was given in its heartbeats for {} ms; "
+        "{} run again elsewhere, {} failed (past their retries, or Processes)",
+        scheduler_.node_name(peer), lost.requeued + lost.failed, options_.peer_timeout.count(),
+        lost.requeued, lost.failed);
+}
 
 void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   auto& p = peers_[peer_id];

@@ -48,43 +48,101 @@ Scheduler::Lost Scheduler::node_left(PeerId node) {
       if (t.node == node) lost_ids.push_back(id);
   std::sort(lost_ids.begin(), lost_ids.end(), std::greater<>());
   for (auto id : lost_ids) {
-    auto& t = tasks_.at(id);
-    t.node = 0;
-    if (!t.spec.process.empty()) {
-      detail::Failure f;
-      f.code = ErrorCode::kWorkerLost;
-      f.message = "node " + it->second.name + " was lost while Process " + t.spec.process +
-                  " ran there; a Process is never started a second time";
-      end_process(id, f);
-      ++lost.failed;
-      continue;
-    }
-    ++t.spec.attempt;
-    unsigned limit = t.spec.retries ? t.spec.retries : node_loss_retries_;
-    if (t.spec.attempt > limit) {
-      wire::Result r;
-      r.id = t.client_id;
-      r.attempts = t.spec.attempt;
-      r.failure.code = ErrorCode::kWorkerLost;
-      r.failure.message = "node " + it->second.name + " was lost while running it, " +
-                          std::to_string(t.spec.attempt) + " time(s): past its retry limit of " +
-                          std::to_string(limit);
-      auto client = t.client;
-      forget(id);
-      deliver(client, std::move(r), Payload());
-      ++totals_.done;
-      ++totals_.failed;
-      if (auto c = clients_.find(client); c != clients_.end()) ++c->second.done;
-      ++lost.failed;
-      continue;
-    }
-    ++stats_.requeued;
-    ++lost.requeued;
-    enqueue(id, true);
+    bool requeued = lose(id, it->second.name, "was lost");
+    ++(requeued ? lost.requeued : lost.failed);
   }
   update_node(it->second, 0, 0);
   nodes_.erase(it);
   capacity_changed_ = true;
+  return lost;
+}
+
+bool Scheduler::lose(std::uint64_t id, const std::string& node, const std::string& why) {
+  auto& t = tasks_.at(id);
+  t.node = 0;
+  if (!t.spec.process.empty()) {
+    detail::Failure f;
+    f.code = ErrorCode::kWorkerLost;
+    f.message = "node " + node + " " + why + " while Process " + t.spec.process +
+                " ran there; a Process is never started a second time";
+    end_process(id, f);
+    return false;
+  }
+  ++t.spec.attempt;
+  unsigned limit = t.spec.retries ? t.spec.retries : node_loss_retries_;
+  if (t.spec.attempt > limit) {
+    wire::Result r;
+    r.id = t.client_id;
+    r.attempts = t.spec.attempt;
+    r.failure.code = ErrorCode::kWorkerLost;
+    r.failure.message = "node " + node + " " + why + " while running it, " +
+                        std::to_string(t.spec.attempt) + " time(s): past its retry limit of " +
+                        std::to_string(limit);
+    auto client = t.client;
+    forget(id);
+    deliver(client, std::move(r), Payload());
+    ++totals_.done;
+    ++totals_.failed;
+    if (auto c = clients_.find(client); c != clients_.end()) ++c->second.done;
+    return false;
+  }
+  ++stats_.requeued;
+  enqueue(id, true);
+  return true;
+}
+
+void Scheduler::dispatched_to(NodeRec& node, TaskRec& t) {
+  t.listed_at = node.beat_at;
+  t.listed_beat = node.beats;
+  ++node.recent[node.beats % 2];
+}
+
+Scheduler::Lost Scheduler::heartbeat(PeerId node, const std::vector<std::uint64_t>& holding,
+                                     TimePoint now, std::chrono::steady_clock::duration window) {
+  Lost lost;
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return lost;
+  auto& n = it->second;
+  const auto beat = ++n.beats;
+  n.beat_at = now;
+  std::size_t listed = 0;
+  for (auto id : holding) {
+    auto t = tasks_.find(id);
+    if (t == tasks_.end() || t->second.node != node) continue;  // finished, or taken back
+    if (t->second.listed_beat == beat) continue;                // listed twice
+    t->second.listed_beat = beat;
+    t->second.listed_at = now;
+    ++listed;
+  }
+  // Dispatches since its last two heartbeats may still be on their way; the
+  // rest must all be listed. Only when some are not is a scan worth its
+  // cost, and only once the first of those can have reached the window.
+  const std::size_t young = n.recent[0] + n.recent[1];
+  n.recent[beat % 2] = 0;
+  if (listed + young >= n.running + n.processes || now < n.rescan_at) return lost;
+  std::vector<std::uint64_t> unlisted;
+  n.rescan_at = TimePoint::max();
+  for (auto& [id, t] : tasks_) {
+    if (t.node != node || t.listed_beat == beat) continue;
+    if (t.listed_at == TimePoint{}) t.listed_at = now;  // dispatched before its first heartbeat
+    if (now - t.listed_at >= window)
+      unlisted.push_back(id);
+    else
+      n.rescan_at = std::min(n.rescan_at, t.listed_at + window);
+  }
+  if (n.rescan_at == TimePoint::max()) n.rescan_at = now;
+  if (unlisted.empty()) return lost;
+  std::sort(unlisted.begin(), unlisted.end(), std::greater<>());
+  for (auto id : unlisted) {
+    if (tasks_.at(id).spec.process.empty())
+      update_node(n, n.running - 1, n.executors);
+    else
+      --n.processes;
+    bool requeued = lose(id, n.name, "did not list it in its heartbeats");
+    ++(requeued ? lost.requeued : lost.failed);
+  }
+  send_cancel(node, std::move(unlisted));  // if it has them after all, it stops them
+  n.suspect = true;
   return lost;
 }
 
@@ -170,7 +228,7 @@ void Scheduler::fill(Limit limit) {
     progress = false;
     for (auto& [node_id, node] : nodes_) {
       if (ready_clients_.empty()) break;
-      if (node.running >= limit(node)) continue;
+      if (node.suspect || node.running >= limit(node)) continue;
       dispatch_one(node_id, node);
       progress = true;
     }
@@ -185,7 +243,7 @@ void Scheduler::place_processes() {
     PeerId best_id = 0;
     double best_load = 0;
     for (auto& [node_id, node] : nodes_) {
-      if (node.slots == 0 || node.executors == 0) continue;
+      if (node.slots == 0 || node.executors == 0 || node.suspect) continue;
       double load = static_cast<double>(node.running + node.processes) / node.executors;
       if (!best || load < best_load) {
         best = &node;
@@ -199,6 +257,7 @@ void Scheduler::place_processes() {
     auto& t = tasks_.at(id);
     t.node = best_id;
     ++best->processes;
+    dispatched_to(*best, t);
     auto& env = batch<wire::Dispatch>(dispatch_index_, best_id);
     std::get<wire::Dispatch>(env.message.body).tasks.push_back(t.spec);
     env.message.payloads.push_back(t.args.share());
@@ -250,6 +309,7 @@ void Scheduler::dispatch_one(PeerId node_id, NodeRec& node) {
   if (client.queued > 0) ready_clients_.push_back(client_id);
   auto& t = tasks_.at(id);
   t.node = node_id;
+  dispatched_to(node, t);
   update_node(node, node.running + 1, node.executors);
   auto& env = batch<wire::Dispatch>(dispatch_index_, node_id);
   auto& out = std::get<wire::Dispatch>(env.message.body);
@@ -313,6 +373,7 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Payloa
       continue;
     }
     auto client = it->second.client;
+    n->second.suspect = false;  // it answers
     if (!it->second.spec.process.empty()) {
       results[i].id = it->second.client_id;
       if (results[i].failure.code != wire::kStarted) {  // it ended

@@ -4,6 +4,7 @@
 // the coordinator's loop thread owns it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -65,6 +66,15 @@ class Scheduler {
     std::size_t requeued = 0, failed = 0;
   };
   Lost node_left(PeerId node);
+  // A remote node's heartbeat, received at `now`, lists every task and
+  // Process it holds. One that its heartbeats have not listed for `window`
+  // (counted from the heartbeat before its dispatch) is lost there: it is
+  // handled as if its node were lost (another attempt elsewhere, or
+  // WorkerLost; a Process fails), and the node is told to drop it. So a
+  // node that heartbeats but never answers holds no task past `window`.
+  using TimePoint = std::chrono::steady_clock::time_point;
+  Lost heartbeat(PeerId node, const std::vector<std::uint64_t>& holding, TimePoint now,
+                 std::chrono::steady_clock::duration window);
   std::string node_name(PeerId node) const;
   std::string client_name(PeerId client) const;
   // Results that arrived from a peer no longer registered.
@@ -146,6 +156,10 @@ class Scheduler {
     wire::Task spec;
     Payload args;
     PeerId node = 0;  // 0 while queued
+    // When a heartbeat of its node last listed it (at dispatch: the node's
+    // last heartbeat before), and that heartbeat's number.
+    std::chrono::steady_clock::time_point listed_at{};
+    std::uint64_t listed_beat = 0;
   };
   struct ClientRec {
     std::string name;
@@ -159,8 +173,17 @@ class Scheduler {
     std::string name;
     std::uint32_t executors = 0;
     std::uint32_t slots = 0;
-    std::size_t running = 0;                  // tasks dispatched to it and not finished
-    std::size_t processes = 0;                // Processes placed on it and not finished
+    std::size_t running = 0;    // tasks dispatched to it and not finished
+    std::size_t processes = 0;  // Processes placed on it and not finished
+    std::uint64_t beats = 0;    // heartbeats received
+    std::chrono::steady_clock::time_point beat_at{};
+    // No unlisted task of it can reach the window before this: no scan till then.
+    std::chrono::steady_clock::time_point rescan_at{};
+    // Dispatches made after its last two heartbeats (by beat % 2): those may
+    // not have reached it when it wrote the next one.
+    std::size_t recent[2] = {0, 0};
+    // It lost tasks by not listing them: it gets no more until it returns a result.
+    bool suspect = false;
     std::unordered_set<std::uint64_t> pools;  // settings already sent
     bool reclaiming = false;                  // a RECLAIM is out; at most one at a time
     bool spent = false;  // its last RETURNED was empty: not asked again until it reports
@@ -190,6 +213,11 @@ class Scheduler {
   void send_cancel(PeerId node, std::vector<std::uint64_t>&& ids);
   void forget(std::uint64_t id);  // drops a task record and its client's index entry
   void capacity_changed();
+  // A task of `node` that can no longer be followed there: another attempt
+  // or WorkerLost, as node loss decides. True if it was requeued.
+  bool lose(std::uint64_t id, const std::string& node, const std::string& why);
+  // Records a dispatch to `node` (for heartbeat accounting).
+  void dispatched_to(NodeRec& node, TaskRec& t);
   // The message of kind B being gathered for `to` in this outbox.
   template <class B>
   Envelope& batch(std::unordered_map<PeerId, std::size_t>& index, PeerId to);

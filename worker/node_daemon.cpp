@@ -138,6 +138,12 @@ CoordinatorLink::Events NodeDaemon::link_events() {
   };
   e.welcomed = [this](const wire::Welcome&, CoordinatorLink::Rejoin how) { on_welcome(how); };
   e.refused = [this](const std::string& reason) { set_stopped(reason); };
+  e.beat = [this] {
+    wire::Heartbeat beat;  // what we hold: the coordinator takes back what we do not list
+    beat.holding = supervisor_.held();
+    processes_->add_ids(beat.holding);
+    return beat;
+  };
   e.message = [this](wire::Message&& m) {
     if (!wire::dispatch(*this, std::move(m)))
       spdlog::warn("node {}: unexpected {} from the coordinator; dropped", name_, m.kind().name);

@@ -176,6 +176,11 @@ void NodeProcesses::reset() {
   }
 }
 
+void NodeProcesses::add_ids(std::vector<std::uint64_t>& ids) const {
+  for (auto& [slot, p] : procs_)
+    if (!p.forgotten) ids.push_back(p.id);
+}
+
 void NodeProcesses::kill_all() {
   for (auto& [slot, p] : procs_) set_.kill(slot);
 }

@@ -56,6 +56,8 @@ class NodeProcesses {
   // Kills and reaps every Process; nothing more is reported.
   void clear();
   std::size_t running() const noexcept { return procs_.size(); }
+  // Appends the ids of the Processes it runs and reports on.
+  void add_ids(std::vector<std::uint64_t>& ids) const;
 
  private:
   using Slot = ExecutorSet::Slot;

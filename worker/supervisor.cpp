@@ -428,6 +428,14 @@ void Supervisor::update_credit() {
   }
 }
 
+std::vector<std::uint64_t> Supervisor::held() const {
+  std::vector<std::uint64_t> ids;
+  ids.reserve(tasks_.size());
+  for (auto& [id, t] : tasks_)
+    if (!t.cancelled) ids.push_back(id);
+  return ids;
+}
+
 std::optional<std::uint64_t> Supervisor::running_task(Slot slot) const {
   auto& s = slots_.at(slot);
   if (!running(s.state) || s.assigned.empty() || !tasks_.contains(s.assigned.front().id))

@@ -93,6 +93,8 @@ class Supervisor {
   unsigned processes() const noexcept { return options_.processes; }
   std::size_t queued() const noexcept { return queue_.size(); }
   std::size_t unfinished() const noexcept { return tasks_.size(); }
+  // The ids of every task it holds, queued or running (for the heartbeat).
+  std::vector<std::uint64_t> held() const;
   const Stats& stats() const noexcept { return stats_; }
   int pid_of(Slot slot) const { return slots_.at(slot).pid; }
   // The task the slot's executor is running now, if any (the first of those

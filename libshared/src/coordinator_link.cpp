@@ -120,7 +120,7 @@ void CoordinatorLink::on_refused(const std::string& reason) {
 void CoordinatorLink::on_beat() {
   if (!link_) return;
   auto now = std::chrono::steady_clock::now();
-  send({wire::Heartbeat{}});
+  send({events_.beat ? events_.beat() : wire::Heartbeat{}});
   if (!liveness_.expire(now).empty()) {
     if (!lost_) {
       lost_ = true;

@@ -53,6 +53,7 @@ class CoordinatorLink {
     std::function<void(const std::string& reason)> refused;  // REJECT, or a refused handshake
     std::function<void()> lost;                    // silent for longer than Options::grace
     std::function<void(wire::Message&&)> message;  // every other kind the coordinator sends
+    std::function<wire::Heartbeat()> beat;         // what each heartbeat says; unset: nothing
   };
 
   // A call's outcome: the reply, or a failure made here when the link lost

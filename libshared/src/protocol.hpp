@@ -293,8 +293,13 @@ struct Credit {  // node -> coordinator: my capacity
 
 struct Heartbeat {
   static constexpr KindInfo kKind{10, "HEARTBEAT", kByClient | kByNode | kByCoordinator};
+  // From a node: the coordinator's ids of every task and Process it holds
+  // (queued or running); what keeps them assigned to it. Empty otherwise.
+  std::vector<std::uint64_t> holding;
   template <class Ar>
-  void serialize(Ar&) {}
+  void serialize(Ar& ar) {
+    list(ar, holding, kMaxBatch);
+  }
 };
 
 struct Bye {  // leaving; from the coordinator: "I do not know you, say HELLO"

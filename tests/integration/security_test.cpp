@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <dpool/dpool.hpp>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -388,4 +390,60 @@ TEST_CASE(
   fs::remove(config.keys() + "/nodes/host2.pub");
   host2.process.wait_line("taken off the coordinator's allow-lists", 10s);
   CHECK(host2.process.wait_exit(20s) != -1);
+}
+
+TEST_CASE(
+    "a node that heartbeats but never answers cannot keep tasks: those its heartbeats do not "
+    "list run elsewhere after the node timeout") {
+  FreshConfig config;
+  ts::Coordinator c({"--heartbeat", "50ms", "--node-timeout", "500ms"});
+  // A node with a real node key that says HELLO, then only heartbeats (and
+  // lists nothing): every task it is given stays unanswered.
+  zmq::context_t ctx;
+  auto s = raw_dealer(ctx, c.address, "node");
+  zmq::send_multipart(s, to_zmq(wire::encode(wire::Message{wire::Hello{.role = wire::Role::kNode,
+                                                                       .name = "silent-node",
+                                                                       .executors = 4,
+                                                                       .slots = 8,
+                                                                       .instance = 7},
+                                                           {}})));
+  std::vector<zmq::message_t> welcome;
+  REQUIRE(zmq::recv_multipart(s, std::back_inserter(welcome)));
+  std::atomic<bool> stop{false};
+  std::atomic<int> dispatches{0};
+  std::thread silent([&] {
+    s.set(zmq::sockopt::rcvtimeo, 50);
+    while (!stop) {
+      zmq::send_multipart(s, to_zmq(wire::encode(wire::Message{wire::Heartbeat{}, {}})));
+      std::vector<zmq::message_t> frames;
+      while (zmq::recv_multipart(s, std::back_inserter(frames))) {
+        if (frames.size() >= 2 && frames[0].size() == wire::kHeaderBytes &&
+            static_cast<const unsigned char*>(frames[0].data())[6] == wire::Dispatch::kKind.number)
+          ++dispatches;
+        frames.clear();
+      }
+    }
+  });
+  struct Join {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Join() {
+      stop = true;
+      t.join();
+    }
+  } join{stop, silent};
+
+  dpool::Pool pool(
+      dpool::Connect{.address = c.address, .heartbeat = 50ms, .coordinator_timeout = 500ms});
+  // Tasks go to the silent node first (it is the only one), then a real
+  // node joins: the map completes, every result correct.
+  auto squares = pool.map_async(tt::square, std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}, 1);
+  c.process.wait_line("has not listed", 30s);
+  CHECK(dispatches.load() >= 1);
+  ts::Worker honest(c.address, "--exec", 2, "honest-node", {"--heartbeat", "50ms"});
+  CHECK(squares.get(60s) == std::vector<int>{0, 1, 4, 9, 16, 25, 36, 49});
+  // The silent node, suspected, gets no more work.
+  int before = dispatches.load();
+  CHECK(pool.map(tt::square, std::vector<int>{1, 2, 3}, 1) == std::vector<int>{1, 4, 9});
+  CHECK(dispatches.load() == before);
 }

@@ -375,3 +375,67 @@ TEST_CASE("after a client leaves its task index is empty: a later cancel refuses
   std::sort(refused.begin(), refused.end());
   CHECK(refused == std::vector<std::uint64_t>{1000, 1001, 1002});
 }
+
+// ===========================================================================
+// Heartbeats that do not list a task
+
+TEST_CASE("a task its node's heartbeats stop listing runs elsewhere after the window") {
+  using namespace std::chrono_literals;
+  const auto t0 = Scheduler::TimePoint{} + 1h;
+  const auto window = 5s;
+  Scheduler s;
+  s.client_joined(kClientA, "a");
+  s.node_joined(kNode1, "silent", 2, 2);
+  s.heartbeat(kNode1, {}, t0, window);
+  submit(s, kClientA, {{1}, {2}});
+  auto out = s.take_outbox();
+  auto given = dispatched(out, kNode1);
+  REQUIRE(given.size() == 2);
+  auto id1 = given["task-1"].id, id2 = given["task-2"].id;
+  s.node_joined(kNode2, "honest", 2, 2);
+  s.take_outbox();
+
+  // Heartbeats that list task 1 only: task 2 is young at first, then, once
+  // the window has passed since the heartbeat before its dispatch, lost.
+  for (auto t = t0 + 1s; t < t0 + window; t += 1s) {
+    auto lost = s.heartbeat(kNode1, {id1}, t, window);
+    CHECK(lost.requeued == 0);
+  }
+  auto lost = s.heartbeat(kNode1, {id1, id1}, t0 + window, window);  // a duplicate counts once
+  CHECK(lost.requeued == 1);
+  CHECK(lost.failed == 0);
+  out = s.take_outbox();
+  auto cancels = to<wire::Cancel>(out, kNode1);
+  REQUIRE(cancels.size() == 1);
+  CHECK(body<wire::Cancel>(*cancels[0]).ids == std::vector<std::uint64_t>{id2});
+  CHECK(body<wire::Cancel>(*cancels[0]).kill_running);
+  auto again = dispatched(out, kNode2);
+  REQUIRE(again.size() == 1);
+  CHECK(again["task-2"].attempt == 1);
+
+  // Task 1, listed in every heartbeat, stays; a late result for task 2 from
+  // the silent node is stale.
+  CHECK(s.heartbeat(kNode1, {id1}, t0 + window + 10s, window).requeued == 0);
+  report(s, kNode1, {node_result(id2)});
+  CHECK(s.stats().stale_results == 1);
+  report(s, kNode1, {node_result(id1)});
+  CHECK(delivered(s.take_outbox(), kClientA).size() == 1);
+}
+
+TEST_CASE("a node that lists everything it was given loses nothing, however slow") {
+  using namespace std::chrono_literals;
+  const auto t0 = Scheduler::TimePoint{} + 1h;
+  Scheduler s;
+  s.client_joined(kClientA, "a");
+  s.node_joined(kNode1, "slow", 1, 4);
+  submit(s, kClientA, {{1}, {2}, {3}});
+  auto given = dispatched(s.take_outbox(), kNode1);
+  REQUIRE(given.size() == 3);
+  std::vector<std::uint64_t> all;
+  for (auto& [name, t] : given) all.push_back(t.id);
+  for (int i = 1; i <= 100; ++i) {
+    auto lost = s.heartbeat(kNode1, all, t0 + i * 1s, 5s);
+    CHECK(lost.requeued + lost.failed == 0);
+  }
+  CHECK(s.running() == 3);
+}
