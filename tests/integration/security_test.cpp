@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <ranges>
 #include <sstream>
 #include <thread>
 #include <zmq.hpp>
@@ -446,4 +447,45 @@ TEST_CASE(
   int before = dispatches.load();
   CHECK(pool.map(tt::square, std::vector<int>{1, 2, 3}, 1) == std::vector<int>{1, 4, 9});
   CHECK(dispatches.load() == before);
+}
+
+TEST_CASE("rogue nodes without a known key get no task while a map runs; every result is right") {
+  FreshConfig config;
+  ts::Coordinator c;
+  ts::Worker honest(c.address, "--exec", 2, "honest-node");
+  dpool::Pool pool(dpool::Connect{.address = c.address});
+  auto squares = pool.map_async(tt::square, std::views::iota(0, 400), 1);
+  // One with a key of its own, one in the clear: both say HELLO as nodes
+  // with plenty of slots, again and again, while the map runs.
+  zmq::context_t ctx;
+  auto keys = dpool::internal::find_peer_keys("", "node");
+  auto stranger = dpool::internal::make_key_pair();
+  zmq::socket_t keyed(ctx, zmq::socket_type::dealer), clear(ctx, zmq::socket_type::dealer);
+  for (auto* s : {&keyed, &clear}) {
+    s->set(zmq::sockopt::linger, 0);
+    s->set(zmq::sockopt::sndtimeo, 100);
+  }
+  dpool::internal::make_curve_client(keyed, stranger, keys.server_public);
+  keyed.connect(c.address);
+  clear.connect(c.address);
+  wire::Hello hello{.role = wire::Role::kNode, .name = "rogue-3", .executors = 64, .slots = 64};
+  int tries = 0;
+  while (!squares.ready() && tries < 200) {
+    for (auto* s : {&keyed, &clear}) {
+      try {
+        zmq::send_multipart(*s, to_zmq(wire::encode(wire::Message{hello, {}})));
+      } catch (const zmq::error_t&) {  // no connection to queue on: refused
+      }
+      zmq::message_t m;
+      CHECK_FALSE(s->recv(m, zmq::recv_flags::dontwait));  // never a WELCOME, never a task
+    }
+    squares.wait(10ms);  // bounded: the map's own pace sets how many tries there are
+    ++tries;
+  }
+  auto got = squares.get(60s);
+  REQUIRE(got.size() == 400);
+  for (int i = 0; i < 400; ++i) CHECK(got[static_cast<std::size_t>(i)] == i * i);
+  auto status = dpool::cluster_status(dpool::Connect{.address = c.address});
+  REQUIRE(status.nodes.size() == 1);
+  CHECK(status.nodes[0].name == "honest-node");
 }
