@@ -1,14 +1,21 @@
 # Two commands on a fresh Debian 12 machine (as root, or with sudo):
 #   make demo   installs what is missing, builds, runs the quickstart in local mode
-#   make test   installs what is missing, builds, runs the whole test suite
+#   make test   installs what is missing, builds, runs the whole test suite and
+#               the fuzzers (FUZZ_SECONDS each)
+# and `make fuzz` runs only the fuzzers.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PACKAGES := g++ cmake make pkg-config libzmq3-dev cppzmq-dev libcereal-dev libasio-dev \
             doctest-dev libspdlog-dev libcli11-dev libexpected-dev libsqlite3-dev \
             libsodium-dev
+# The fuzzers need clang and its libFuzzer runtime.
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS := decode records scheduler
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build demo test bench clean format
+.PHONY: all deps fuzz-deps configure build demo test fuzz bench clean format
 
 all: build
 
@@ -18,6 +25,9 @@ deps:
 	  echo "Installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(FUZZ_PACKAGES)"
 
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -33,6 +43,24 @@ demo: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory fuzz
+
+# libFuzzer over what reads peers' bytes (fuzz/): each target runs for
+# FUZZ_SECONDS from the seed corpus; a crash leaves its input in $(FUZZ_BUILD).
+fuzz: deps fuzz-deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DDPOOL_FUZZ=ON -DDPOOL_BUILD_TESTS=OFF -DDPOOL_BUILD_EXAMPLES=OFF -DDPOOL_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_seeds $(addprefix fuzz_,$(FUZZERS)) \
+	  >$(FUZZ_BUILD)/build.log 2>&1 || { tail -40 $(FUZZ_BUILD)/build.log; exit 1; }
+	@$(FUZZ_BUILD)/bin/fuzz_seeds $(FUZZ_BUILD)/corpus
+	@for t in $(FUZZERS); do \
+	  printf 'fuzz_%s: %s s ... ' $$t $(FUZZ_SECONDS); \
+	  if $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	       -rss_limit_mb=4096 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/$$t \
+	       >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; then \
+	    grep -o 'Done [0-9]* runs' $(FUZZ_BUILD)/fuzz_$$t.log; \
+	  else echo FAILED; tail -40 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; fi; \
+	done
 
 bench: build
 	bench/compare
@@ -41,4 +69,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <dpool/detail/codec.hpp>
+#include <new>
 #include <utility>
 
 namespace dpool::internal {
@@ -39,7 +40,7 @@ void RecordReader::recycle(Blob&& blob) {
   if (blob.data && blob.capacity > kLargeRecordBytes) spare_ = std::exchange(blob, Blob{});
 }
 
-RecordReader::RecordReader() : buf_(kChunk) {}
+RecordReader::RecordReader(std::uint64_t max_payload) : max_payload_(max_payload), buf_(kChunk) {}
 
 std::span<char> RecordReader::buffer() {
   if (partial_) return {partial_->payload.data.get() + filled_, partial_->payload.size - filled_};
@@ -76,7 +77,7 @@ tl::expected<std::optional<Record>, std::string> RecordReader::next() {
   if (kind < 1 || kind > kMaxRecordKind)
     return tl::unexpected("unknown record kind " + std::to_string(kind));
   if (meta > kMaxMetaBytes) return tl::unexpected(std::string("oversized record meta"));
-  if (payload > kMaxPayloadBytes) return tl::unexpected(std::string("oversized record payload"));
+  if (payload > max_payload_) return tl::unexpected(std::string("oversized record payload"));
   std::size_t head = kRecordHeaderBytes + meta;
   if (avail < head) {
     if (buf_.size() - begin_ < head) buf_.resize(begin_ + head + kChunk);
@@ -94,7 +95,12 @@ tl::expected<std::optional<Record>, std::string> RecordReader::next() {
     r.payload = std::exchange(spare_, Blob{});
     r.payload.size = payload;
   } else {
-    r.payload = Blob::allocate(payload);
+    try {
+      r.payload = Blob::allocate(payload);
+    } catch (const std::bad_alloc&) {
+      return tl::unexpected("no memory for a record payload of " + std::to_string(payload) +
+                            " bytes");
+    }
   }
   std::size_t have = std::min<std::size_t>(payload, avail - head);
   if (have) std::memcpy(r.payload.data.get(), h + head, have);

@@ -52,7 +52,8 @@ void put_record_header(char* out, RecordKind kind, std::size_t meta, std::size_t
 // Reassembles records from a byte stream. Single-threaded.
 class RecordReader {
  public:
-  RecordReader();
+  // Payloads above `max_payload` are a malformed record.
+  explicit RecordReader(std::uint64_t max_payload = kMaxPayloadBytes);
   // Where the next read should go, and how much it may take.
   std::span<char> buffer();
   void commit(std::size_t n);
@@ -65,6 +66,7 @@ class RecordReader {
   void recycle(Blob&& blob);
 
  private:
+  std::uint64_t max_payload_;
   std::vector<char> buf_;
   std::size_t begin_ = 0, end_ = 0;
   std::optional<Record> partial_;  // large payload being read in place
