@@ -91,20 +91,36 @@ bool Scheduler::lose(std::uint64_t id, const std::string& node, const std::strin
   return true;
 }
 
-void Scheduler::dispatched_to(NodeRec& node, TaskRec& t) {
-  t.listed_at = node.beat_at;
-  t.listed_beat = node.beats;
-  ++node.recent[node.beats % 2];
+void Scheduler::dispatched_to(NodeRec& node, TaskRec& t, wire::Dispatch& message) {
+  if (message.seq == 0) message.seq = ++node.sent_seq;  // the first task of this message
+  t.dispatch_seq = message.seq;
+  t.listed_at = {};
+  if (node.transit.empty() || node.transit.back().seq != message.seq)
+    node.transit.push_back({message.seq, 0, 0, {}});
+  ++node.transit.back().tasks;
+  node.transit.back().bytes += t.args.size();
+  ++node.in_transit;
 }
 
 Scheduler::Lost Scheduler::heartbeat(PeerId node, const std::vector<std::uint64_t>& holding,
-                                     TimePoint now, std::chrono::steady_clock::duration window) {
+                                     std::uint64_t received, TimePoint now,
+                                     std::chrono::steady_clock::duration window) {
   Lost lost;
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return lost;
   auto& n = it->second;
   const auto beat = ++n.beats;
-  n.beat_at = now;
+  // Arrived: what it says it received, and what has had time enough to.
+  n.arrived = std::max(n.arrived, received);
+  for (auto& d : n.transit) {
+    if (d.noticed == TimePoint{}) d.noticed = now;
+    if (d.seq > n.arrived && now - d.noticed >= window + std::chrono::microseconds(d.bytes))
+      n.arrived = d.seq;
+  }
+  while (!n.transit.empty() && n.transit.front().seq <= n.arrived) {
+    n.in_transit -= n.transit.front().tasks;
+    n.transit.pop_front();
+  }
   std::size_t listed = 0;
   for (auto id : holding) {
     auto t = tasks_.find(id);
@@ -114,17 +130,15 @@ Scheduler::Lost Scheduler::heartbeat(PeerId node, const std::vector<std::uint64_
     t->second.listed_at = now;
     ++listed;
   }
-  // Dispatches since its last two heartbeats may still be on their way; the
-  // rest must all be listed. Only when some are not is a scan worth its
-  // cost, and only once the first of those can have reached the window.
-  const std::size_t young = n.recent[0] + n.recent[1];
-  n.recent[beat % 2] = 0;
-  if (listed + young >= n.running + n.processes || now < n.rescan_at) return lost;
+  // What is still on its way need not be listed; the rest must all be. Only
+  // when some are not is a scan worth its cost, and only once the first of
+  // those can have reached the window.
+  if (listed + n.in_transit >= n.running + n.processes || now < n.rescan_at) return lost;
   std::vector<std::uint64_t> unlisted;
   n.rescan_at = TimePoint::max();
   for (auto& [id, t] : tasks_) {
-    if (t.node != node || t.listed_beat == beat) continue;
-    if (t.listed_at == TimePoint{}) t.listed_at = now;  // dispatched before its first heartbeat
+    if (t.node != node || t.listed_beat == beat || t.dispatch_seq > n.arrived) continue;
+    if (t.listed_at == TimePoint{}) t.listed_at = now;  // arrived, and never listed
     if (now - t.listed_at >= window)
       unlisted.push_back(id);
     else
@@ -257,9 +271,10 @@ void Scheduler::place_processes() {
     auto& t = tasks_.at(id);
     t.node = best_id;
     ++best->processes;
-    dispatched_to(*best, t);
     auto& env = batch<wire::Dispatch>(dispatch_index_, best_id);
-    std::get<wire::Dispatch>(env.message.body).tasks.push_back(t.spec);
+    auto& out = std::get<wire::Dispatch>(env.message.body);
+    dispatched_to(*best, t, out);
+    out.tasks.push_back(t.spec);
     env.message.payloads.push_back(t.args.share());
     ++stats_.dispatched;
   }
@@ -309,10 +324,10 @@ void Scheduler::dispatch_one(PeerId node_id, NodeRec& node) {
   if (client.queued > 0) ready_clients_.push_back(client_id);
   auto& t = tasks_.at(id);
   t.node = node_id;
-  dispatched_to(node, t);
   update_node(node, node.running + 1, node.executors);
   auto& env = batch<wire::Dispatch>(dispatch_index_, node_id);
   auto& out = std::get<wire::Dispatch>(env.message.body);
+  dispatched_to(node, t, out);
   out.tasks.push_back(t.spec);
   if (t.spec.pool && node.pools.insert(t.spec.pool).second) out.pools.push_back(client.pool);
   // Large arguments are shared, not copied; ours are kept for a re-run elsewhere.

@@ -67,14 +67,20 @@ class Scheduler {
   };
   Lost node_left(PeerId node);
   // A remote node's heartbeat, received at `now`, lists every task and
-  // Process it holds. One that its heartbeats have not listed for `window`
-  // (counted from the heartbeat before its dispatch) is lost there: it is
+  // Process it holds and the last DISPATCH it received (`received`). One
+  // that has reached it and that its heartbeats have not listed for
+  // `window` is lost there. A DISPATCH counts as arrived when the node says
+  // so, or once `window` plus a microsecond per byte of its arguments (a
+  // link of 1 MB/s) has passed since the first heartbeat after it was sent,
+  // so that large arguments may take their time but a node cannot keep
+  // tasks by never saying it received them. A lost task is
   // handled as if its node were lost (another attempt elsewhere, or
-  // WorkerLost; a Process fails), and the node is told to drop it. So a
-  // node that heartbeats but never answers holds no task past `window`.
+  // WorkerLost; a Process fails), the node is told to drop it, and it gets
+  // no new work until it returns a result. So a node that heartbeats but
+  // never answers holds no task past `window` after receiving it.
   using TimePoint = std::chrono::steady_clock::time_point;
-  Lost heartbeat(PeerId node, const std::vector<std::uint64_t>& holding, TimePoint now,
-                 std::chrono::steady_clock::duration window);
+  Lost heartbeat(PeerId node, const std::vector<std::uint64_t>& holding, std::uint64_t received,
+                 TimePoint now, std::chrono::steady_clock::duration window);
   std::string node_name(PeerId node) const;
   std::string client_name(PeerId client) const;
   // Results that arrived from a peer no longer registered.
@@ -156,8 +162,10 @@ class Scheduler {
     wire::Task spec;
     Payload args;
     PeerId node = 0;  // 0 while queued
-    // When a heartbeat of its node last listed it (at dispatch: the node's
-    // last heartbeat before), and that heartbeat's number.
+    // The DISPATCH that carried it (Dispatch::seq); when a heartbeat of its
+    // node last listed it (or first showed it arrived unlisted), and that
+    // heartbeat's number.
+    std::uint64_t dispatch_seq = 0;
     std::chrono::steady_clock::time_point listed_at{};
     std::uint64_t listed_beat = 0;
   };
@@ -173,15 +181,21 @@ class Scheduler {
     std::string name;
     std::uint32_t executors = 0;
     std::uint32_t slots = 0;
-    std::size_t running = 0;    // tasks dispatched to it and not finished
-    std::size_t processes = 0;  // Processes placed on it and not finished
-    std::uint64_t beats = 0;    // heartbeats received
-    std::chrono::steady_clock::time_point beat_at{};
+    std::size_t running = 0;     // tasks dispatched to it and not finished
+    std::size_t processes = 0;   // Processes placed on it and not finished
+    std::uint64_t beats = 0;     // heartbeats received
+    std::uint64_t sent_seq = 0;  // DISPATCHes sent to it
+    // DISPATCHes it has not said it received, and the tasks in them.
+    struct Transit {
+      std::uint64_t seq = 0;
+      std::size_t tasks = 0, bytes = 0;
+      std::chrono::steady_clock::time_point noticed{};  // the first heartbeat after it
+    };
+    std::deque<Transit> transit;
+    std::size_t in_transit = 0;
+    std::uint64_t arrived = 0;  // DISPATCHes up to this one have reached it
     // No unlisted task of it can reach the window before this: no scan till then.
     std::chrono::steady_clock::time_point rescan_at{};
-    // Dispatches made after its last two heartbeats (by beat % 2): those may
-    // not have reached it when it wrote the next one.
-    std::size_t recent[2] = {0, 0};
     // It lost tasks by not listing them: it gets no more until it returns a result.
     bool suspect = false;
     std::unordered_set<std::uint64_t> pools;  // settings already sent
@@ -216,8 +230,9 @@ class Scheduler {
   // A task of `node` that can no longer be followed there: another attempt
   // or WorkerLost, as node loss decides. True if it was requeued.
   bool lose(std::uint64_t id, const std::string& node, const std::string& why);
-  // Records a dispatch to `node` (for heartbeat accounting).
-  void dispatched_to(NodeRec& node, TaskRec& t);
+  // Records that `t` goes to `node` in `message` (numbering the message if
+  // it is new), for heartbeat accounting.
+  void dispatched_to(NodeRec& node, TaskRec& t, wire::Dispatch& message);
   // The message of kind B being gathered for `to` in this outbox.
   template <class B>
   Envelope& batch(std::unordered_map<PeerId, std::size_t>& index, PeerId to);

@@ -32,7 +32,9 @@ struct FromNode {
   void on(wire::Results&& m, Payloads&& p) { s.results(peer, std::move(m.results), std::move(p)); }
   void on(wire::Credit&& m) { s.credit(peer, m.slots, m.executors); }
   void on(wire::Returned&& m) { s.returned(peer, m.ids); }
-  void on(wire::Heartbeat&& m) { s.heartbeat(peer, m.holding, now, std::chrono::seconds(5)); }
+  void on(wire::Heartbeat&& m) {
+    s.heartbeat(peer, m.holding, m.received, now, std::chrono::seconds(5));
+  }
 };
 
 }  // namespace
@@ -99,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::vector<std::uint64_t> holding;
         for (auto id : dispatched)
           if (in.ConsumeBool()) holding.push_back(id);
-        s.heartbeat(n, holding, now, std::chrono::seconds(5));
+        s.heartbeat(n, holding, in.ConsumeIntegral<std::uint64_t>() % 64, now,
+                    std::chrono::seconds(5));
         break;
       }
       case 8:

@@ -142,6 +142,7 @@ CoordinatorLink::Events NodeDaemon::link_events() {
     wire::Heartbeat beat;  // what we hold: the coordinator takes back what we do not list
     beat.holding = supervisor_.held();
     processes_->add_ids(beat.holding);
+    beat.received = received_dispatch_;
     return beat;
   };
   e.message = [this](wire::Message&& m) {
@@ -159,6 +160,7 @@ void NodeDaemon::on_welcome(CoordinatorLink::Rejoin how) {
                                                           : "the coordinator had declared us dead",
                supervisor_.unfinished());
   supervisor_.reset();
+  received_dispatch_ = 0;  // the coordinator numbers its DISPATCHes to us afresh
   if (processes_->running())
     spdlog::warn("node {}: killing {} Process(es) the coordinator no longer knows", name_,
                  processes_->running());
@@ -167,6 +169,7 @@ void NodeDaemon::on_welcome(CoordinatorLink::Rejoin how) {
 }
 
 void NodeDaemon::on(wire::Dispatch&& batch, Payloads&& args) {
+  received_dispatch_ = batch.seq;
   for (auto& p : batch.pools) {
     supervisor_.pool_limit(p.key, p.max_tasks_per_child);
     pools_[p.key] = std::move(p);

@@ -95,6 +95,7 @@ class NodeDaemon {
   std::unique_ptr<CoordinatorLink> link_;
   std::unique_ptr<ExecutorSet> execs_;
   std::unique_ptr<NodeProcesses> processes_;
+  std::uint64_t received_dispatch_ = 0;  // the last DISPATCH's seq, for heartbeats
   bool shut_down_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

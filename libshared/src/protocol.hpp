@@ -244,6 +244,12 @@ struct Submit : TaskBatch {  // client -> coordinator
 };
 struct Dispatch : TaskBatch {  // coordinator -> node
   static constexpr KindInfo kKind{5, "DISPATCH", kByCoordinator};
+  std::uint64_t seq = 0;  // numbers the DISPATCHes to one node from 1 (see Heartbeat)
+  template <class Ar>
+  void serialize(Ar& ar) {
+    TaskBatch::serialize(ar);
+    ar(seq);
+  }
 };
 
 // Results: payload i holds the serialized result of results[i] (empty when
@@ -294,11 +300,14 @@ struct Credit {  // node -> coordinator: my capacity
 struct Heartbeat {
   static constexpr KindInfo kKind{10, "HEARTBEAT", kByClient | kByNode | kByCoordinator};
   // From a node: the coordinator's ids of every task and Process it holds
-  // (queued or running); what keeps them assigned to it. Empty otherwise.
+  // (queued or running), what keeps them assigned to it, and the last
+  // DISPATCH it received (Dispatch::seq). Empty and 0 otherwise.
   std::vector<std::uint64_t> holding;
+  std::uint64_t received = 0;
   template <class Ar>
   void serialize(Ar& ar) {
     list(ar, holding, kMaxBatch);
+    ar(received);
   }
 };
 

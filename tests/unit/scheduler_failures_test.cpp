@@ -379,29 +379,36 @@ TEST_CASE("after a client leaves its task index is empty: a later cancel refuses
 // ===========================================================================
 // Heartbeats that do not list a task
 
-TEST_CASE("a task its node's heartbeats stop listing runs elsewhere after the window") {
+TEST_CASE("a task its node received but does not list runs elsewhere after the window") {
   using namespace std::chrono_literals;
   const auto t0 = Scheduler::TimePoint{} + 1h;
   const auto window = 5s;
   Scheduler s;
   s.client_joined(kClientA, "a");
   s.node_joined(kNode1, "silent", 2, 2);
-  s.heartbeat(kNode1, {}, t0, window);
+  s.heartbeat(kNode1, {}, 0, t0, window);
   submit(s, kClientA, {{1}, {2}});
   auto out = s.take_outbox();
   auto given = dispatched(out, kNode1);
   REQUIRE(given.size() == 2);
+  auto dispatches = to<wire::Dispatch>(out, kNode1);
+  REQUIRE(dispatches.size() == 1);
+  const auto seq = body<wire::Dispatch>(*dispatches[0]).seq;
+  CHECK(seq == 1);
   auto id1 = given["task-1"].id, id2 = given["task-2"].id;
   s.node_joined(kNode2, "honest", 2, 2);
   s.take_outbox();
 
-  // Heartbeats that list task 1 only: task 2 is young at first, then, once
-  // the window has passed since the heartbeat before its dispatch, lost.
-  for (auto t = t0 + 1s; t < t0 + window; t += 1s) {
-    auto lost = s.heartbeat(kNode1, {id1}, t, window);
+  // Until the DISPATCH arrives, its tasks need not be listed.
+  for (auto t = t0 + 1s; t < t0 + window; t += 1s)
+    CHECK(s.heartbeat(kNode1, {}, 0, t, window).requeued == 0);
+  // It arrived: task 1 is listed, task 2 is not, and is lost a window later.
+  const auto t1 = t0 + window;
+  for (auto t = t1; t < t1 + window; t += 1s) {
+    auto lost = s.heartbeat(kNode1, {id1}, seq, t, window);
     CHECK(lost.requeued == 0);
   }
-  auto lost = s.heartbeat(kNode1, {id1, id1}, t0 + window, window);  // a duplicate counts once
+  auto lost = s.heartbeat(kNode1, {id1, id1}, seq, t1 + window, window);  // a duplicate counts once
   CHECK(lost.requeued == 1);
   CHECK(lost.failed == 0);
   out = s.take_outbox();
@@ -413,9 +420,13 @@ TEST_CASE("a task its node's heartbeats stop listing runs elsewhere after the wi
   REQUIRE(again.size() == 1);
   CHECK(again["task-2"].attempt == 1);
 
+  // The node that lost it gets no new work until it answers.
+  submit(s, kClientA, {{3}});
+  CHECK(dispatched(s.take_outbox(), kNode1).empty());
+
   // Task 1, listed in every heartbeat, stays; a late result for task 2 from
   // the silent node is stale.
-  CHECK(s.heartbeat(kNode1, {id1}, t0 + window + 10s, window).requeued == 0);
+  CHECK(s.heartbeat(kNode1, {id1}, seq, t1 + window + 10s, window).requeued == 0);
   report(s, kNode1, {node_result(id2)});
   CHECK(s.stats().stale_results == 1);
   report(s, kNode1, {node_result(id1)});
@@ -434,8 +445,33 @@ TEST_CASE("a node that lists everything it was given loses nothing, however slow
   std::vector<std::uint64_t> all;
   for (auto& [name, t] : given) all.push_back(t.id);
   for (int i = 1; i <= 100; ++i) {
-    auto lost = s.heartbeat(kNode1, all, t0 + i * 1s, 5s);
+    auto lost = s.heartbeat(kNode1, all, 1, t0 + i * 1s, 5s);
     CHECK(lost.requeued + lost.failed == 0);
   }
   CHECK(s.running() == 3);
+}
+
+TEST_CASE("large arguments may take their time to arrive; a node that never says so loses them") {
+  using namespace std::chrono_literals;
+  const auto t0 = Scheduler::TimePoint{} + 1h;
+  const auto window = 5s;
+  Scheduler s;
+  s.client_joined(kClientA, "a");
+  s.node_joined(kNode1, "node", 1, 1);
+  s.heartbeat(kNode1, {}, 0, t0, window);
+  std::vector<wire::Task> tasks(1);
+  tasks[0].id = 1;
+  tasks[0].name = "big";
+  Payloads args;
+  args.push_back(payload(std::string(20'000'000, 'x')));  // 20 MB: 20 s at 1 MB/s
+  s.submit(kClientA, std::move(tasks), std::move(args));
+  REQUIRE(dispatched(s.take_outbox(), kNode1).size() == 1);
+  // The first heartbeat after it starts its clock; for 5 s + 20 s it is on its way.
+  for (auto t = t0 + 1s; t < t0 + 1s + window + 20s; t += 1s)
+    CHECK(s.heartbeat(kNode1, {}, 0, t, window).requeued == 0);
+  // Then it counts as arrived: unlisted for another window, it is lost.
+  const auto arrived = t0 + 1s + window + 20s;
+  for (auto t = arrived; t < arrived + window; t += 1s)
+    CHECK(s.heartbeat(kNode1, {}, 0, t, window).requeued == 0);
+  CHECK(s.heartbeat(kNode1, {}, 0, arrived + window, window).requeued == 1);
 }
