@@ -88,8 +88,8 @@ int status(const dpool::Connect& where, bool json, double watch, const sigset_t&
     int rc = 0;
     try {
       auto s = dpool::cluster_status(where);
-      auto text = json ? dpool_cli::status_json(s, where.address) + "\n"
-                       : dpool_cli::status_table(s, where.address);
+      auto text = json ? dpool::internal::status_json(s, where.address) + "\n"
+                       : dpool::internal::status_table(s, where.address);
       if (watch > 0 && !json && isatty(STDOUT_FILENO)) std::fputs("\033[H\033[2J", stdout);
       std::fputs(text.c_str(), stdout);
       std::fflush(stdout);

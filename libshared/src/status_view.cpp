@@ -5,7 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 
-namespace dpool_cli {
+namespace dpool::internal {
 namespace {
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -180,4 +180,4 @@ std::string status_json(const dpool::ClusterStatus& s, const std::string& addres
   return out + "]}";
 }
 
-}  // namespace dpool_cli
+}  // namespace dpool::internal

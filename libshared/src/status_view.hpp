@@ -1,11 +1,14 @@
-// How `dpool status` shows a ClusterStatus: a table for people, one JSON
-// object for programs. Pure: a snapshot in, text out.
+// How a ClusterStatus is shown: a table for people (`dpool status`), one
+// JSON object for programs (`dpool status --json`, and the coordinator's
+// HTTP endpoint at /api/status, which must print the same). Pure: a
+// snapshot in, text out; any thread. Compiled into the library and into the
+// `dpool` command, which sees only the exported API.
 #pragma once
 
 #include <dpool/status.hpp>
 #include <string>
 
-namespace dpool_cli {
+namespace dpool::internal {
 
 // `address`: where the command asked, shown as the coordinator's.
 std::string status_table(const dpool::ClusterStatus& s, const std::string& address);
@@ -13,4 +16,4 @@ std::string status_table(const dpool::ClusterStatus& s, const std::string& addre
 // "throughput", "manager", "nodes" and "clients".
 std::string status_json(const dpool::ClusterStatus& s, const std::string& address);
 
-}  // namespace dpool_cli
+}  // namespace dpool::internal
