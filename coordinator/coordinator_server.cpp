@@ -159,6 +159,7 @@ void CoordinatorServer::on_heartbeat_timer() {
 void CoordinatorServer::on_message(PeerId peer_id, Received&& decoded) {
   auto pit = peers_.find(peer_id);
   if (pit == peers_.end()) return;  // already gone
+  scheduler_.set_time(ObjectStore::Clock::now());
   auto& peer = pit->second;
   if (!decoded) {
     auto& err = decoded.error();
@@ -276,6 +277,7 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) return;
   // What it held is given back (and logged) while its name is still known.
+  scheduler_.set_time(ObjectStore::Clock::now());
   store_.gone(peer_id);
   log_object_events();
   if (it->second.welcomed) {
@@ -388,6 +390,7 @@ void CoordinatorServer::schedule_flush() {
 }
 
 void CoordinatorServer::flush() {
+  scheduler_.set_time(ObjectStore::Clock::now());  // dispatches happen now
   for (auto& env : scheduler_.take_outbox()) send(env.to, std::move(env.message));
   send_object_answers();
 }

@@ -13,7 +13,8 @@ namespace dpool::internal {
 // `address`: where the command asked, shown as the coordinator's.
 std::string status_table(const dpool::ClusterStatus& s, const std::string& address);
 // One line: an object with "address", "coordinator", "uptime_s", "totals",
-// "throughput", "manager", "nodes" and "clients".
+// "throughput", "manager", "nodes", "clients", "longest_running" and
+// "failures" (an error as its code's name, e.g. "TaskRaised", and its text).
 std::string status_json(const dpool::ClusterStatus& s, const std::string& address);
 
 }  // namespace dpool::internal
