@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 PACKAGES := g++ cmake make pkg-config libzmq3-dev cppzmq-dev libcereal-dev libasio-dev \
             doctest-dev libspdlog-dev libcli11-dev libexpected-dev libsqlite3-dev \
-            libsodium-dev
+            libsodium-dev libcpp-httplib-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps configure build demo test bench clean format

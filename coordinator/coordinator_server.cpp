@@ -38,16 +38,57 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
       instance_(std::random_device{}() | 1),
       rejections_({.drop_after = options_.drop_after_refusals}),
       heartbeat_(loop_.io()),
-      liveness_(options_.peer_timeout) {
+      liveness_(options_.peer_timeout),
+      snapshot_timer_(loop_.io()) {
   if (!options_.state_dir.empty()) keep_state();
-  if (options_.bind.empty()) return;
+  if (!options_.bind.empty()) {
+    loop_.call([this] {
+      router_ = std::make_unique<CoordinatorEndpoint>(
+          loop_.io(), options_, [this](Payloads&& f) { on_router(std::move(f)); });
+      endpoint_ = router_->address();
+      arm_heartbeat();
+    });
+    spdlog::info("coordinator listening on {}", endpoint_);
+  }
+  if (!options_.http.empty()) serve_http();
+}
+
+void CoordinatorServer::serve_http() {
+  auto where = parse_http_address(options_.http);
+  std::string token_from;
+  auto token = http_token(options_.http_token, where.host, options_.key_dir, token_from);
+  http_ = std::make_unique<HttpEndpoint>(
+      where, token, [this] { asio::post(loop_.io(), [this] { post_snapshot(); }); });
   loop_.call([this] {
-    router_ = std::make_unique<CoordinatorEndpoint>(
-        loop_.io(), options_, [this](Payloads&& f) { on_router(std::move(f)); });
-    endpoint_ = router_->address();
-    arm_heartbeat();
+    post_snapshot();
+    arm_snapshot_timer();
   });
-  spdlog::info("coordinator listening on {}", endpoint_);
+  if (token.empty())
+    spdlog::info("coordinator: dashboard at {} (metrics at {}metrics, JSON at {}api/status)",
+                 http_->url(), http_->url(), http_->url());
+  else
+    spdlog::info(
+        "coordinator: dashboard at {} (metrics at {}metrics, JSON at {}api/status); requests "
+        "need the token {}: Authorization: Bearer TOKEN, or ?token=TOKEN",
+        http_->url(), http_->url(), http_->url(), token_from);
+}
+
+void CoordinatorServer::post_snapshot() {
+  if (!http_) return;
+  auto s = std::make_shared<HttpEndpoint::Snapshot>();
+  s->status = status(0);  // no client asks: every one is shown
+  s->address = endpoint_;
+  s->taken = HttpEndpoint::Clock::now();
+  http_->post(std::move(s));
+}
+
+void CoordinatorServer::arm_snapshot_timer() {
+  snapshot_timer_.expires_after(std::chrono::seconds(1));
+  snapshot_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    post_snapshot();
+    arm_snapshot_timer();
+  });
 }
 
 // Makes the kept objects again and keeps every change from now on.
@@ -64,7 +105,10 @@ void CoordinatorServer::keep_state() {
 
 CoordinatorServer::~CoordinatorServer() {
   stop();
+  if (http_) http_->stop();  // no request waits on the loop from here on
   loop_.call([this] {
+    snapshot_timer_.cancel();
+    http_.reset();
     heartbeat_.cancel();
     object_deadline_.cancel();
     router_.reset();
@@ -450,6 +494,9 @@ Coordinator::Coordinator(CoordinatorOptions options)
 Coordinator::~Coordinator() = default;
 std::string Coordinator::endpoint() const {
   return server_->endpoint();
+}
+std::string Coordinator::http_url() const {
+  return server_->http_url();
 }
 void Coordinator::wait() {
   server_->wait();

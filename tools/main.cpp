@@ -1,5 +1,5 @@
 // The `dpool` command: run a coordinator or a worker node, see what they do, or make keys.
-//   dpool coordinator --bind tcp://127.0.0.1:5555
+//   dpool coordinator --bind tcp://127.0.0.1:5555 [--http 127.0.0.1:8787]
 //   dpool worker --connect tcp://127.0.0.1:5555 --procs 2 --exec ./my_program
 //   dpool worker --connect tcp://127.0.0.1:5555 --load ./libmytasks.so
 //   dpool keygen [DIR]                    a key set (default: ~/.config/dpool)
@@ -147,6 +147,12 @@ int main(int argc, char** argv) {
                     "Manager objects and pool.queues that may exist at once (100000)");
   add_security(coord, copt.key_dir, copt.insecure, copt.max_message_bytes,
                "key directory (default ~/.config/dpool, made on first start)");
+  coord->add_option("--http", copt.http,
+                    "serve a dashboard, /metrics and /api/status on HOST:PORT, or PORT for "
+                    "127.0.0.1:PORT (0: a free port)");
+  coord->add_option("--http-token", copt.http_token,
+                    "token HTTP requests need (default: none on loopback; elsewhere made in the "
+                    "key directory's http.token)");
 
   dpool::NodeOptions nopt;
   auto* worker = app.add_subcommand("worker", "run executors for a coordinator");
