@@ -41,6 +41,10 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
       liveness_(options_.peer_timeout),
       snapshot_timer_(loop_.io()) {
   if (!options_.state_dir.empty()) keep_state();
+  // The HTTP port is bound first: a bad address or a taken port stops the
+  // start before any peer can connect.
+  std::string token_from;
+  if (!options_.http.empty()) serve_http(token_from);
   if (!options_.bind.empty()) {
     loop_.call([this] {
       router_ = std::make_unique<CoordinatorEndpoint>(
@@ -50,27 +54,27 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
     });
     spdlog::info("coordinator listening on {}", endpoint_);
   }
-  if (!options_.http.empty()) serve_http();
-}
-
-void CoordinatorServer::serve_http() {
-  auto where = parse_http_address(options_.http);
-  std::string token_from;
-  auto token = http_token(options_.http_token, where.host, options_.key_dir, token_from);
-  http_ = std::make_unique<HttpEndpoint>(
-      where, token, [this] { asio::post(loop_.io(), [this] { post_snapshot(); }); });
+  if (!http_) return;
   loop_.call([this] {
     post_snapshot();
     arm_snapshot_timer();
   });
-  if (token.empty())
-    spdlog::info("coordinator: dashboard at {} (metrics at {}metrics, JSON at {}api/status)",
-                 http_->url(), http_->url(), http_->url());
+  auto url = http_->url();
+  if (token_from.empty())
+    spdlog::info("coordinator: dashboard at {} (metrics at {}metrics, JSON at {}api/status)", url,
+                 url, url);
   else
     spdlog::info(
         "coordinator: dashboard at {} (metrics at {}metrics, JSON at {}api/status); requests "
         "need the token {}: Authorization: Bearer TOKEN, or ?token=TOKEN",
-        http_->url(), http_->url(), http_->url(), token_from);
+        url, url, url, token_from);
+}
+
+void CoordinatorServer::serve_http(std::string& token_from) {
+  auto where = parse_http_address(options_.http);
+  auto token = http_token(options_.http_token, where.host, options_.key_dir, token_from);
+  http_ = std::make_unique<HttpEndpoint>(
+      where, token, [this] { asio::post(loop_.io(), [this] { post_snapshot(); }); });
 }
 
 void CoordinatorServer::post_snapshot() {

@@ -79,7 +79,8 @@ class CoordinatorServer final : public Hub {
   // The cluster's state, as `asking` (a client) sees it: calls::Op::kStatus.
   ClusterStatus status(PeerId asking) const;
   // Starts the HTTP endpoint (CoordinatorOptions::http); constructor only.
-  void serve_http();
+  // `token_from`: where its token came from; empty if it needs none.
+  void serve_http(std::string& token_from);
   // Posts a snapshot to the HTTP endpoint, and again every second (loop thread).
   void post_snapshot();
   void arm_snapshot_timer();
