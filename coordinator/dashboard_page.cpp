@@ -69,7 +69,7 @@ constexpr std::string_view kPage = R"page(<!DOCTYPE html>
   </div>
   <div class="charts">
     <section><h2>Tasks per second</h2><svg id="rate-chart" viewBox="0 0 600 120" preserveAspectRatio="none"></svg>
-      <div class="legend">finished per second between polls, last 2 minutes</div></section>
+      <div class="legend">tasks finished per second, last 2 minutes</div></section>
     <section><h2>Queue depth</h2><svg id="queue-chart" viewBox="0 0 600 120" preserveAspectRatio="none"></svg>
       <div class="legend">tasks waiting for a node, last 2 minutes</div></section>
   </div>
@@ -99,7 +99,8 @@ let previous = null;
 function text(id, value) { document.getElementById(id).textContent = value; }
 
 function duration(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
+  if (seconds < 10) return Math.max(0, seconds).toFixed(1) + "s";
+  const s = Math.floor(seconds);
   if (s < 60) return s + "s";
   if (s < 3600) return Math.floor(s / 60) + "m" + String(s % 60).padStart(2, "0") + "s";
   if (s < 86400) return Math.floor(s / 3600) + "h" + String(Math.floor(s / 60) % 60).padStart(2, "0") + "m";
@@ -144,10 +145,11 @@ function executors(n) {
 
 function chart(id, values, color) {
   const svg = document.getElementById(id);
+  svg.dataset.points = values.length;
   const max = Math.max(1, ...values);
   const step = 600 / (kPoints - 1);
   const x0 = 600 - (values.length - 1) * step;
-  const points = values.map((v, i) => (x0 + i * step).toFixed(1) + "," + (115 - v / max * 105).toFixed(1)).join(" ");
+  const points = values.map((v, i) => (x0 + i * step).toFixed(1) + "," + (115 - v / max * 95).toFixed(1)).join(" ");
   svg.innerHTML =
     '<line class="grid" x1="0" y1="10" x2="600" y2="10"/><line class="grid" x1="0" y1="115" x2="600" y2="115"/>' +
     '<polyline fill="none" stroke-width="2" stroke="' + color + '" points="' + points + '"/>';
@@ -156,6 +158,20 @@ function chart(id, values, color) {
   label.setAttribute("y", "22");
   label.textContent = "max " + rate(max);
   svg.appendChild(label);
+}
+
+// One point a second or more apart: tasks finished per second since the
+// last point, and the queue's depth.
+function sample(uptime, done, queued) {
+  if (previous && uptime - previous.uptime < 1) return;
+  if (previous && uptime > previous.uptime) {
+    rates.push(Math.max(0, done - previous.done) / (uptime - previous.uptime));
+    queues.push(queued);
+    if (rates.length > kPoints) { rates.shift(); queues.shift(); }
+  }
+  previous = { uptime, done };
+  chart("rate-chart", rates, "#2f7de1");
+  chart("queue-chart", queues, "#e08a1e");
 }
 
 function render(s) {
@@ -171,15 +187,7 @@ function render(s) {
   text("throughput", rate(s.throughput));
   text("objects", s.manager.objects);
 
-  let now = s.throughput;
-  if (previous && s.uptime_s > previous.uptime_s)
-    now = Math.max(0, s.totals.done - previous.totals.done) / (s.uptime_s - previous.uptime_s);
-  previous = s;
-  rates.push(now);
-  queues.push(s.totals.queued);
-  if (rates.length > kPoints) { rates.shift(); queues.shift(); }
-  chart("rate-chart", rates, "#2f7de1");
-  chart("queue-chart", queues, "#e08a1e");
+  sample(s.uptime_s, s.totals.done, s.totals.queued);
 
   rows("nodes-table", s.nodes, 10, (r, n) => {
     r.dataset.node = n.name;
@@ -224,7 +232,15 @@ async function poll() {
     setTimeout(poll, 1000);
   }
 }
-poll();
+// The charts start with the coordinator's recent past, then the polls
+// add to them.
+fetch("api/history", { headers, cache: "no-store" })
+  .then((r) => (r.ok ? r.json() : { samples: [] }))
+  .catch(() => ({ samples: [] }))
+  .then((h) => {
+    for (const [uptime, done, queued] of h.samples) sample(uptime, done, queued);
+    poll();
+  });
 </script>
 </body>
 </html>

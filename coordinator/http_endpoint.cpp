@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cinttypes>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <dpool/errors.hpp>
 #include <dpool/keys.hpp>
 #include <filesystem>
@@ -128,7 +130,12 @@ struct HttpEndpoint::Impl {
   std::mutex mu;
   std::condition_variable posted;
   std::shared_ptr<const Snapshot> latest;  // null until the loop's first post
-  bool refresh_asked = false;              // one refresh at a time
+  struct Sample {
+    double uptime_s;
+    std::uint64_t done, queued;
+  };
+  std::deque<Sample> history;  // at most kHistory, a second or more apart, oldest first
+  bool refresh_asked = false;  // one refresh at a time
   bool stopping = false;
   bool listener_done = false;
 
@@ -201,6 +208,19 @@ struct HttpEndpoint::Impl {
     server.Get("/api/status", with_snapshot([](const Snapshot& s, httplib::Response& res) {
                  res.set_content(status_json(s.status, s.address) + "\n", "application/json");
                }));
+    server.Get("/api/history", [this](const httplib::Request&, httplib::Response& res) {
+      std::string out = "{\"samples\":[";
+      {
+        std::lock_guard lock(mu);
+        char buf[96];
+        for (auto& h : history) {
+          std::snprintf(buf, sizeof buf, "%s[%.3f,%" PRIu64 ",%" PRIu64 "]",
+                        out.back() == '[' ? "" : ",", h.uptime_s, h.done, h.queued);
+          out += buf;
+        }
+      }
+      res.set_content(out + "]}\n", "application/json");
+    });
     server.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Content-Security-Policy",
                      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -254,6 +274,13 @@ HttpEndpoint::~HttpEndpoint() {
 
 void HttpEndpoint::post(std::shared_ptr<const Snapshot> snapshot) {
   std::lock_guard lock(impl_->mu);
+  auto& h = impl_->history;
+  double uptime = static_cast<double>(snapshot->status.uptime_ms) / 1000;
+  if (h.empty() ||
+      uptime - h.back().uptime_s >= 0.9) {  // the loop posts each second, give or take a hair
+    if (h.size() == kHistory) h.pop_front();
+    h.push_back({uptime, snapshot->status.done, snapshot->status.queued});
+  }
   impl_->latest = std::move(snapshot);
   impl_->refresh_asked = false;
   impl_->posted.notify_all();

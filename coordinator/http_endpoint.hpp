@@ -1,6 +1,8 @@
 // The coordinator's HTTP endpoint (CoordinatorOptions::http, `dpool
 // coordinator --http`): Prometheus metrics at /metrics, the JSON of `dpool
-// status --json` at /api/status, and a live dashboard page at /. Served by
+// status --json` at /api/status, the last kHistory seconds of done and
+// queued counts at /api/history (so that the dashboard's charts start with
+// the past), and a live dashboard page at /. Served by
 // cpp-httplib on threads of its own; it never touches the scheduler. It
 // shows the latest Snapshot the coordinator's loop posted, and when a
 // request finds that older than kFresh it asks the loop for a new one
@@ -47,6 +49,9 @@ class HttpEndpoint {
   static constexpr std::chrono::milliseconds kFresh{250};
   // ...and waits at most this long for it before it answers with the old one.
   static constexpr std::chrono::milliseconds kRefreshWait{1000};
+  // /api/history keeps about one sample a second (of the posted snapshots) for
+  // this many seconds.
+  static constexpr std::size_t kHistory = 120;
 
   // Binds `where` and starts serving (port 0: a free port). `token`: empty,
   // or what every request must carry (Authorization: Bearer TOKEN, or

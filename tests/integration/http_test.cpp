@@ -150,6 +150,11 @@ TEST_CASE(
   CHECK(cli.output.starts_with("{\"address\":\"" + h.c.address + "\""));
   CHECK(contains(cli.output, "\"nodes\":[{\"name\":\"http-node\""));
 
+  auto history = h.client().Get("/api/history");
+  REQUIRE(history);
+  CHECK(history->status == 200);
+  CHECK(history->body.starts_with("{\"samples\":[["));  // [uptime_s, done, queued], ...
+
   auto metrics = h.client().Get("/metrics");
   REQUIRE(metrics);
   CHECK(metrics->status == 200);
