@@ -1,11 +1,14 @@
 # Two commands on a fresh Debian 12 machine (as root, or with sudo):
 #   make demo   installs what is missing, builds, runs the quickstart in local mode
 #   make test   installs what is missing, builds, runs the whole test suite
+# prometheus (promtool) and chromium are for the tests only: the http and
+# dashboard tests check /metrics and the dashboard with them.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PACKAGES := g++ cmake make pkg-config libzmq3-dev cppzmq-dev libcereal-dev libasio-dev \
             doctest-dev libspdlog-dev libcli11-dev libexpected-dev libsqlite3-dev \
-            libsodium-dev libcpp-httplib-dev
+            libsodium-dev libcpp-httplib-dev \
+            prometheus chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps configure build demo test bench clean format
