@@ -78,10 +78,13 @@ class CoordinatorServer final : public Hub {
   std::string describe(PeerId peer) const;
   // The cluster's state, as `asking` (a client) sees it: calls::Op::kStatus.
   ClusterStatus status(PeerId asking) const;
-  // Starts the HTTP endpoint (CoordinatorOptions::http); constructor only.
-  // `token_from`: where its token came from; empty if it needs none.
+  // The HTTP endpoint (CoordinatorOptions::http; coordinator_http.cpp).
+  // serve_http binds it, before the router; `token_from`: where its token
+  // came from, empty if it needs none. start_snapshots posts it the first
+  // snapshot, then one every second, and logs where it is. Constructor only.
   void serve_http(std::string& token_from);
-  // Posts a snapshot to the HTTP endpoint, and again every second (loop thread).
+  void start_snapshots(const std::string& token_from);
+  // Posts a snapshot to the HTTP endpoint (loop thread).
   void post_snapshot();
   void arm_snapshot_timer();
   void report_refusals();
