@@ -1,21 +1,23 @@
 # Two commands on a fresh Debian 12 machine (as root, or with sudo):
 #   make demo   installs what is missing, builds, runs the quickstart in local mode
-#   make test   installs what is missing, builds, runs the whole test suite and
-#               the fuzzers (FUZZ_SECONDS each)
+#   make test   installs what is missing (the tests' packages too), builds, runs the
+#               whole test suite and the fuzzers (FUZZ_SECONDS each)
 # and `make fuzz` runs only the fuzzers.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PACKAGES := g++ cmake make pkg-config libzmq3-dev cppzmq-dev libcereal-dev libasio-dev \
             doctest-dev libspdlog-dev libcli11-dev libexpected-dev libsqlite3-dev \
-            libsodium-dev
-# The fuzzers need clang and its libFuzzer runtime.
+            libsodium-dev libcpp-httplib-dev
+# For the tests only: promtool checks /metrics, Chromium loads the dashboard;
+# the fuzzers need clang and its libFuzzer runtime.
+TEST_PACKAGES := prometheus chromium
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZERS := decode records scheduler
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps fuzz-deps configure build demo test fuzz bench clean format
+.PHONY: all deps test-deps fuzz-deps configure build demo test fuzz bench clean format
 
 all: build
 
@@ -25,6 +27,9 @@ deps:
 	  echo "Installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+test-deps:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(TEST_PACKAGES)"
 
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(FUZZ_PACKAGES)"
@@ -41,7 +46,7 @@ demo: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target quickstart dpool_cli
 	$(BUILD)/examples/quickstart
 
-test: build
+test: build test-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz
 

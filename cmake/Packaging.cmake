@@ -16,6 +16,6 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Python's multiprocessing for C++20, acros
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libzmq5 (>= 4.3), libsqlite3-0, libsodium23, libspdlog1.10, libfmt9, libcereal-dev, libstdc++6")
+    "libzmq5 (>= 4.3), libsqlite3-0, libsodium23, libspdlog1.10, libfmt9, libcpp-httplib0.11, libcereal-dev, libstdc++6")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 include(CPack)

@@ -38,16 +38,23 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
       instance_(std::random_device{}() | 1),
       rejections_({.drop_after = options_.drop_after_refusals}),
       heartbeat_(loop_.io()),
-      liveness_(options_.peer_timeout) {
+      liveness_(options_.peer_timeout),
+      snapshot_timer_(loop_.io()) {
   if (!options_.state_dir.empty()) keep_state();
-  if (options_.bind.empty()) return;
-  loop_.call([this] {
-    router_ = std::make_unique<CoordinatorEndpoint>(
-        loop_.io(), options_, [this](Payloads&& f) { on_router(std::move(f)); });
-    endpoint_ = router_->address();
-    arm_heartbeat();
-  });
-  spdlog::info("coordinator listening on {}", endpoint_);
+  // The HTTP port is bound first: a bad address or a taken port stops the
+  // start before any peer can connect.
+  std::string token_from;
+  if (!options_.http.empty()) serve_http(token_from);
+  if (!options_.bind.empty()) {
+    loop_.call([this] {
+      router_ = std::make_unique<CoordinatorEndpoint>(
+          loop_.io(), options_, [this](Payloads&& f) { on_router(std::move(f)); });
+      endpoint_ = router_->address();
+      arm_heartbeat();
+    });
+    spdlog::info("coordinator listening on {}", endpoint_);
+  }
+  if (http_) start_snapshots(token_from);
 }
 
 // Makes the kept objects again and keeps every change from now on.
@@ -64,7 +71,10 @@ void CoordinatorServer::keep_state() {
 
 CoordinatorServer::~CoordinatorServer() {
   stop();
+  if (http_) http_->stop();  // no request waits on the loop from here on
   loop_.call([this] {
+    snapshot_timer_.cancel();
+    http_.reset();
     heartbeat_.cancel();
     object_deadline_.cancel();
     router_.reset();
@@ -159,6 +169,7 @@ void CoordinatorServer::on_heartbeat_timer() {
 void CoordinatorServer::on_message(PeerId peer_id, Received&& decoded) {
   auto pit = peers_.find(peer_id);
   if (pit == peers_.end()) return;  // already gone
+  scheduler_.set_time(ObjectStore::Clock::now());
   auto& peer = pit->second;
   if (!decoded) {
     auto& err = decoded.error();
@@ -288,6 +299,7 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) return;
   // What it held is given back (and logged) while its name is still known.
+  scheduler_.set_time(ObjectStore::Clock::now());
   store_.gone(peer_id);
   log_object_events();
   if (it->second.welcomed) {
@@ -400,6 +412,7 @@ void CoordinatorServer::schedule_flush() {
 }
 
 void CoordinatorServer::flush() {
+  scheduler_.set_time(ObjectStore::Clock::now());  // dispatches happen now
   for (auto& env : scheduler_.take_outbox()) send(env.to, std::move(env.message));
   send_object_answers();
 }
@@ -459,6 +472,9 @@ Coordinator::Coordinator(CoordinatorOptions options)
 Coordinator::~Coordinator() = default;
 std::string Coordinator::endpoint() const {
   return server_->endpoint();
+}
+std::string Coordinator::http_url() const {
+  return server_->http_url();
 }
 void Coordinator::wait() {
   server_->wait();

@@ -12,6 +12,7 @@
 #include "call_handler.hpp"
 #include "coordinator_endpoint.hpp"
 #include "event_loop.hpp"
+#include "http_endpoint.hpp"
 #include "link.hpp"
 #include "liveness.hpp"
 #include "muted.hpp"
@@ -28,6 +29,8 @@ class CoordinatorServer final : public Hub {
   ~CoordinatorServer() override;
 
   std::string endpoint() const { return endpoint_; }
+  // The HTTP endpoint's address (http://HOST:PORT/); empty without one.
+  std::string http_url() const { return http_ ? http_->url() : std::string(); }
   void wait();
   void stop();
 
@@ -75,6 +78,15 @@ class CoordinatorServer final : public Hub {
   std::string describe(PeerId peer) const;
   // The cluster's state, as `asking` (a client) sees it: calls::Op::kStatus.
   ClusterStatus status(PeerId asking) const;
+  // The HTTP endpoint (CoordinatorOptions::http; coordinator_http.cpp).
+  // serve_http binds it, before the router; `token_from`: where its token
+  // came from, empty if it needs none. start_snapshots posts it the first
+  // snapshot, then one every second, and logs where it is. Constructor only.
+  void serve_http(std::string& token_from);
+  void start_snapshots(const std::string& token_from);
+  // Posts a snapshot to the HTTP endpoint (loop thread).
+  void post_snapshot();
+  void arm_snapshot_timer();
   void report_refusals();
   void on_heartbeat_timer();
   void arm_heartbeat();
@@ -109,6 +121,11 @@ class CoordinatorServer final : public Hub {
   std::uint64_t stale_reported_ = 0;
   std::uint64_t reclaimed_reported_ = 0;
   bool flush_posted_ = false;
+  // Made before the loop first posts to it, stopped (its threads joined)
+  // before the loop stops; between, its threads only read what the loop
+  // posts and ask it for more through asio::post.
+  std::unique_ptr<HttpEndpoint> http_;
+  asio::steady_timer snapshot_timer_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopped_ = false;

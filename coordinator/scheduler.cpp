@@ -79,6 +79,7 @@ bool Scheduler::lose(std::uint64_t id, const std::string& node, const std::strin
                         std::to_string(t.spec.attempt) + " time(s): past its retry limit of " +
                         std::to_string(limit);
     auto client = t.client;
+    record_failure(t, node, r.failure);
     forget(id);
     deliver(client, std::move(r), Payload());
     ++totals_.done;
@@ -324,6 +325,9 @@ void Scheduler::dispatch_one(PeerId node_id, NodeRec& node) {
   if (client.queued > 0) ready_clients_.push_back(client_id);
   auto& t = tasks_.at(id);
   t.node = node_id;
+  t.dispatched = now_;
+  t.dispatch = next_dispatch_++;
+  dispatch_order_.emplace_back(t.dispatch, id);
   update_node(node, node.running + 1, node.executors);
   auto& env = batch<wire::Dispatch>(dispatch_index_, node_id);
   auto& out = std::get<wire::Dispatch>(env.message.body);
@@ -416,6 +420,7 @@ void Scheduler::results(PeerId node, std::vector<wire::Result>&& results, Payloa
       c->retried += rerun;
     }
     if (auto c = clients_.find(client); c != clients_.end()) ++c->second.done;
+    if (failed) record_failure(it->second, n->second.name, results[i].failure);
     forget(it->first);
     ++stats_.completed;
     deliver(client, std::move(results[i]), std::move(payloads[i]));
@@ -547,8 +552,38 @@ std::vector<Scheduler::ClientLoad> Scheduler::client_loads() const {
   return out;
 }
 
+void Scheduler::record_failure(const TaskRec& task, const std::string& node,
+                               const detail::Failure& f) {
+  if (failures_.size() == kFailuresKept) failures_.pop_front();
+  failures_.push_back({task.spec.name, node, f.code, f.message.substr(0, kFailureText), now_});
+}
+
+void Scheduler::trim_dispatch_order() {
+  auto stale = [this](const std::pair<std::uint64_t, std::uint64_t>& e) {
+    auto t = tasks_.find(e.second);
+    return t == tasks_.end() || t->second.node == 0 || t->second.dispatch != e.first;
+  };
+  while (!dispatch_order_.empty() && stale(dispatch_order_.front())) dispatch_order_.pop_front();
+  if (dispatch_order_.size() > 2 * running() + 64) std::erase_if(dispatch_order_, stale);
+}
+
+std::vector<Scheduler::Dispatched> Scheduler::longest_running(std::size_t n) const {
+  std::vector<Dispatched> out;
+  for (auto& [dispatch, id] : dispatch_order_) {
+    if (out.size() == n) break;
+    auto t = tasks_.find(id);
+    if (t == tasks_.end() || t->second.node == 0 || t->second.dispatch != dispatch) continue;
+    auto node = nodes_.find(t->second.node);
+    auto client = clients_.find(t->second.client);
+    out.push_back({t->second.spec.name, node == nodes_.end() ? "?" : node->second.name,
+                   client == clients_.end() ? "?" : client->second.name, t->second.dispatched});
+  }
+  return out;
+}
+
 std::vector<Envelope> Scheduler::take_outbox() {
   pump();
+  trim_dispatch_order();
   if (capacity_changed_) {
     capacity_changed_ = false;
     for (auto& [id, c] : clients_)

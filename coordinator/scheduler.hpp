@@ -1,9 +1,10 @@
 // The coordinator's scheduling core: clients' queues, nodes' credit, which
 // task runs where. Pure: events in, messages out (take_outbox), no sockets,
-// no clock, no randomness of its own (the caller seeds it). Single-threaded;
-// the coordinator's loop thread owns it.
+// no clock, no randomness of its own (the caller seeds it and passes the
+// time). Single-threaded; the coordinator's loop thread owns it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -30,6 +31,7 @@ struct Envelope {
 
 class Scheduler {
  public:
+  using TimePoint = std::chrono::steady_clock::time_point;
   struct Stats {
     std::uint64_t submitted = 0, dispatched = 0, completed = 0, stale_results = 0, dropped = 0,
                   requeued = 0, reclaims = 0, reclaimed = 0;
@@ -78,13 +80,20 @@ class Scheduler {
   // WorkerLost; a Process fails), the node is told to drop it, and it gets
   // no new work until it returns a result. So a node that heartbeats but
   // never answers holds no task past `window` after receiving it.
-  using TimePoint = std::chrono::steady_clock::time_point;
   Lost heartbeat(PeerId node, const std::vector<std::uint64_t>& holding, std::uint64_t received,
                  TimePoint now, std::chrono::steady_clock::duration window);
   std::string node_name(PeerId node) const;
   std::string client_name(PeerId client) const;
   // Results that arrived from a peer no longer registered.
   void count_stale(std::size_t n) { stats_.stale_results += n; }
+  // The time of the events that follow, until the next call: when a task is
+  // dispatched (take_outbox) and when one fails (results, node_left), for
+  // what `dpool status` shows of them. Only that reads it: scheduling
+  // decisions never depend on time. The server passes its loop's clock
+  // before it hands over events; a time earlier than the last is ignored.
+  // Before the first call events happen at the clock's epoch. (One call
+  // rather than a parameter on every event: only these two records need it.)
+  void set_time(TimePoint now) { now_ = std::max(now_, now); }
 
   // `payloads[i]` holds the arguments of `tasks[i]`; task ids are the client's.
   // A Process task (wire::Task::process) goes to the node with the fewest
@@ -144,6 +153,28 @@ class Scheduler {
   };
   std::vector<NodeLoad> node_loads() const;
   std::vector<ClientLoad> client_loads() const;
+  // A task dispatched to a node and not finished (a Process is left out: it
+  // runs as long as it likes). `since`: when it was dispatched (set_time);
+  // it may still wait on the node behind others (prefetch).
+  struct Dispatched {
+    std::string task, node, client;
+    TimePoint since;
+  };
+  // The `n` tasks dispatched longest ago and not finished, oldest first.
+  // Costs the tasks it skips: at most about as many as are running.
+  std::vector<Dispatched> longest_running(std::size_t n) const;
+  // A task that failed on a node (WorkerLost past its retries included;
+  // not a cancelled one, nor one refused with QueueFull before it ran).
+  struct Failed {
+    std::string task, node;
+    ErrorCode code = ErrorCode::kNone;
+    std::string message;  // at most kFailureText bytes of it
+    TimePoint at;
+  };
+  static constexpr std::size_t kFailuresKept = 20;
+  static constexpr std::size_t kFailureText = 512;
+  // The last kFailuresKept failures, oldest first.
+  const std::deque<Failed>& recent_failures() const noexcept { return failures_; }
   // Since start, over every node and client that ever joined.
   const Counts& totals() const noexcept { return totals_; }
 
@@ -168,6 +199,10 @@ class Scheduler {
     std::uint64_t dispatch_seq = 0;
     std::chrono::steady_clock::time_point listed_at{};
     std::uint64_t listed_beat = 0;
+    // Its last dispatch: when, and which (an entry of dispatch_order_ with
+    // another number is stale: the task was requeued and dispatched again).
+    TimePoint dispatched{};
+    std::uint64_t dispatch = 0;
   };
   struct ClientRec {
     std::string name;
@@ -226,6 +261,11 @@ class Scheduler {
   void deliver(PeerId client, wire::Result&& result, Payload&& payload);
   void send_cancel(PeerId node, std::vector<std::uint64_t>&& ids);
   void forget(std::uint64_t id);  // drops a task record and its client's index entry
+  // Keeps a failure for recent_failures().
+  void record_failure(const TaskRec& task, const std::string& node, const detail::Failure& f);
+  // Drops stale entries of dispatch_order_: those at its front, and all of
+  // them once they outnumber the running tasks (amortized O(1) a task).
+  void trim_dispatch_order();
   void capacity_changed();
   // A task of `node` that can no longer be followed there: another attempt
   // or WorkerLost, as node loss decides. True if it was requeued.
@@ -253,6 +293,12 @@ class Scheduler {
   bool capacity_changed_ = false;
   Stats stats_;
   Counts totals_;
+  TimePoint now_{};
+  // (dispatch number, task id) in dispatch order, so also in time order;
+  // entries of finished or requeued tasks are stale and skipped.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> dispatch_order_;
+  std::uint64_t next_dispatch_ = 1;
+  std::deque<Failed> failures_;  // at most kFailuresKept, oldest first
 
   std::vector<Envelope> outbox_;
   std::unordered_map<PeerId, std::size_t> dispatch_index_, deliver_index_;

@@ -50,6 +50,13 @@ ClusterStatus status_report(const Scheduler& scheduler, const ObjectStore& store
   s.failed = scheduler.totals().failed;
   s.retried = scheduler.totals().retried;
   s.throughput = in.throughput;
+  for (auto& t : scheduler.longest_running(kLongestRunningShown))
+    s.longest_running.push_back(
+        {t.task, t.node, t.client, std::max<std::int64_t>(0, ms_between(t.since, in.now))});
+  auto& failures = scheduler.recent_failures();
+  for (auto f = failures.rbegin(); f != failures.rend(); ++f)
+    s.failures.push_back({f->task, f->node, f->code, f->message,
+                          std::max<std::int64_t>(0, ms_between(f->at, in.now))});
   return s;
 }
 

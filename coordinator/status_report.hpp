@@ -29,6 +29,9 @@ struct StatusInputs {
   std::unordered_map<PeerId, Peer> peers;
 };
 
+// How many of the longest-running tasks it lists.
+inline constexpr std::size_t kLongestRunningShown = 10;
+
 ClusterStatus status_report(const Scheduler& scheduler, const ObjectStore& store,
                             const StatusInputs& in);
 

@@ -1,5 +1,5 @@
 // The `dpool` command: run a coordinator or a worker node, see what they do, or make keys.
-//   dpool coordinator --bind tcp://127.0.0.1:5555
+//   dpool coordinator --bind tcp://127.0.0.1:5555 [--http 127.0.0.1:8787]
 //   dpool worker --connect tcp://127.0.0.1:5555 --procs 2 --exec ./my_program
 //   dpool worker --connect tcp://127.0.0.1:5555 --load ./libmytasks.so
 //   dpool keygen [DIR]                    a key set (default: ~/.config/dpool)
@@ -88,8 +88,8 @@ int status(const dpool::Connect& where, bool json, double watch, const sigset_t&
     int rc = 0;
     try {
       auto s = dpool::cluster_status(where);
-      auto text = json ? dpool_cli::status_json(s, where.address) + "\n"
-                       : dpool_cli::status_table(s, where.address);
+      auto text = json ? dpool::internal::status_json(s, where.address) + "\n"
+                       : dpool::internal::status_table(s, where.address);
       if (watch > 0 && !json && isatty(STDOUT_FILENO)) std::fputs("\033[H\033[2J", stdout);
       std::fputs(text.c_str(), stdout);
       std::fflush(stdout);
@@ -147,6 +147,12 @@ int main(int argc, char** argv) {
                     "Manager objects and pool.queues that may exist at once (100000)");
   add_security(coord, copt.key_dir, copt.insecure, copt.max_message_bytes,
                "key directory (default ~/.config/dpool, made on first start)");
+  coord->add_option("--http", copt.http,
+                    "serve a dashboard, /metrics and /api/status on HOST:PORT, or PORT for "
+                    "127.0.0.1:PORT (0: a free port)");
+  coord->add_option("--http-token", copt.http_token,
+                    "token HTTP requests need (default: none on loopback; elsewhere made in the "
+                    "key directory's http.token)");
 
   dpool::NodeOptions nopt;
   auto* worker = app.add_subcommand("worker", "run executors for a coordinator");

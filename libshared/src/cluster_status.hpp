@@ -10,6 +10,7 @@
 namespace dpool::internal {
 namespace wire {
 constexpr std::uint32_t kMaxStatusPeers = 1u << 20;  // nodes or clients in one answer
+constexpr std::uint32_t kMaxStatusTasks = 1024;      // running or failed tasks in one answer
 }  // namespace wire
 
 // How a client that only asks for the status (dpool::cluster_status) names
@@ -38,6 +39,27 @@ void serialize(Ar& ar, ClientStatus& c) {
 }
 
 template <class Ar>
+void serialize(Ar& ar, RunningTask& t) {
+  using internal::wire::kMaxName;
+  internal::wire::text(ar, t.task, kMaxName);
+  internal::wire::text(ar, t.node, kMaxName);
+  internal::wire::text(ar, t.client, kMaxName);
+  ar(t.running_ms);
+}
+
+template <class Ar>
+void serialize(Ar& ar, FailedTask& t) {
+  using internal::wire::kMaxName;
+  internal::wire::text(ar, t.task, kMaxName);
+  internal::wire::text(ar, t.node, kMaxName);
+  internal::wire::enumeration(ar, t.code);
+  internal::wire::text(ar, t.message, kMaxName);
+  ar(t.age_ms);
+}
+
+// Protocol version 5 as the rest of the status answer: both came in the same
+// unreleased version.
+template <class Ar>
 void serialize(Ar& ar, ClusterStatus& s) {
   using internal::wire::kMaxName;
   using internal::wire::kMaxStatusPeers;
@@ -48,6 +70,8 @@ void serialize(Ar& ar, ClusterStatus& s) {
   internal::wire::list(ar, s.clients, kMaxStatusPeers);
   ar(s.objects, s.object_bytes, s.queued, s.running, s.submitted, s.done, s.failed, s.retried,
      s.throughput);
+  internal::wire::list(ar, s.longest_running, internal::wire::kMaxStatusTasks);
+  internal::wire::list(ar, s.failures, internal::wire::kMaxStatusTasks);
 }
 
 }  // namespace dpool

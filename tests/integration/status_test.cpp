@@ -28,22 +28,10 @@ using test_support::FreshConfig;
 
 namespace {
 
-struct Run {
-  int code = -1;  // the exit code; -1 if it did not exit in time
-  std::string output;
-};
-
 // `dpool ARGS...` run to its end (at most `limit`).
-Run run_dpool(std::vector<std::string> args, std::chrono::milliseconds limit = 30s) {
+ts::Run run_dpool(std::vector<std::string> args, std::chrono::milliseconds limit = 30s) {
   args.insert(args.begin(), DPOOL_BIN);
-  ts::Child child(std::move(args));
-  try {
-    child.wait_line("\x01never printed", limit);
-  } catch (const std::runtime_error& e) {
-    if (!std::string(e.what()).starts_with("output ended")) throw;
-  }
-  int status = child.wait_exit(limit);
-  return {status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, child.output()};
+  return ts::run_to_end(std::move(args), limit);
 }
 
 bool contains(const std::string& text, const std::string& part) {

@@ -139,6 +139,17 @@ Worker::Worker(const std::string& address, const std::string& mode, int procs,
 }  // namespace test_support
 
 namespace test_support {
+Run run_to_end(std::vector<std::string> argv, std::chrono::milliseconds limit) {
+  Child child(std::move(argv));
+  try {
+    child.wait_line("\x01never printed", limit);  // reads until the output ends
+  } catch (const std::runtime_error& e) {
+    if (!std::string(e.what()).starts_with("output ended")) throw;
+  }
+  int status = child.wait_exit(limit);
+  return {status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, child.output()};
+}
+
 std::vector<int> children_of(int pid) {
   std::vector<int> pids;
   std::string dir = "/proc/" + std::to_string(pid) + "/task";

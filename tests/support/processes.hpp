@@ -42,6 +42,14 @@ class Child {
 // Waits until process `pid` (any process, not only a child) has exited.
 bool wait_gone(int pid, std::chrono::milliseconds timeout);
 
+// A program run to its end: its exit code (-1 if it did not exit within the
+// limit, or died of a signal) and its output, stdout and stderr together.
+struct Run {
+  int code = -1;
+  std::string output;
+};
+Run run_to_end(std::vector<std::string> argv, std::chrono::milliseconds limit);
+
 // A coordinator on `bind` (default: an ephemeral loopback port).
 struct Coordinator {
   Child process;

@@ -202,3 +202,143 @@ TEST_CASE("a time earlier than one already counted counts in the newest second")
   CHECK(rate.per_second(t0 + 89s) == doctest::Approx(1.0));  // second 30 is still in the window
   CHECK(rate.per_second(t0 + 91s) == 0.0);
 }
+
+TEST_CASE(
+    "the longest-running tasks are those dispatched earliest and not finished, oldest first, "
+    "with the time of their dispatch") {
+  const Scheduler::TimePoint t0{std::chrono::hours(2)};
+  Scheduler s;
+  s.client_joined(kClientA, "client:1");
+  s.node_joined(kNode1, "node-1", 1, 1);
+  s.node_joined(kNode2, "node-2", 2, 2);
+  submit(s, kClientA, {1, 2, 3, 4});
+  s.set_time(t0);
+  auto out = s.take_outbox();
+  auto on1 = dispatched_to(out, kNode1);
+  auto on2 = dispatched_to(out, kNode2);
+  REQUIRE(on1.size() == 1);
+  REQUIRE(on2.size() == 2);
+  CHECK(s.longest_running(10).size() == 3);
+
+  // node-1 finishes; the fourth task goes there 5 s later.
+  s.set_time(t0 + 5s);
+  finish(s, kNode1, on1);
+  auto later = dispatched_to(s.take_outbox(), kNode1);
+  REQUIRE(later.size() == 1);
+
+  auto longest = s.longest_running(10);
+  REQUIRE(longest.size() == 3);
+  CHECK(longest[0].node == "node-2");
+  CHECK(longest[0].since == t0);
+  CHECK(longest[0].client == "client:1");
+  CHECK(longest[1].since == t0);
+  CHECK(longest[2].node == "node-1");
+  CHECK(longest[2].since == t0 + 5s);
+  CHECK(longest[2].task == "t4");
+  // At most n.
+  CHECK(s.longest_running(1).size() == 1);
+  CHECK(s.longest_running(0).empty());
+
+  // A time earlier than the last is ignored: the clock does not go back.
+  s.set_time(t0);
+  finish(s, kNode2, on2);
+  s.take_outbox();
+  longest = s.longest_running(10);
+  REQUIRE(longest.size() == 1);
+  CHECK(longest[0].since == t0 + 5s);
+}
+
+TEST_CASE("a task requeued after its node was lost counts from its new dispatch, once") {
+  const Scheduler::TimePoint t0{std::chrono::hours(3)};
+  Scheduler s;
+  s.client_joined(kClientA, "client:1");
+  s.node_joined(kNode1, "node-1", 1, 1);
+  submit(s, kClientA, {1});
+  s.set_time(t0);
+  REQUIRE(dispatched_to(s.take_outbox(), kNode1).size() == 1);
+  s.set_time(t0 + 10s);
+  s.node_joined(kNode2, "node-2", 1, 1);
+  REQUIRE(s.node_left(kNode1).requeued == 1);
+  REQUIRE(dispatched_to(s.take_outbox(), kNode2).size() == 1);
+  auto longest = s.longest_running(10);
+  REQUIRE(longest.size() == 1);
+  CHECK(longest[0].node == "node-2");
+  CHECK(longest[0].since == t0 + 10s);
+}
+
+TEST_CASE("finished tasks do not pile up behind one that runs for ever") {
+  Scheduler s;
+  s.client_joined(kClientA, "client:1");
+  s.node_joined(kNode1, "node-1", 2, 2);
+  submit(s, kClientA, {1});
+  auto forever = dispatched_to(s.take_outbox(), kNode1);
+  REQUIRE(forever.size() == 1);
+  for (std::uint64_t id = 2; id < 5000; ++id) {
+    submit(s, kClientA, {id});
+    auto ran = dispatched_to(s.take_outbox(), kNode1);
+    REQUIRE(ran.size() == 1);
+    finish(s, kNode1, ran);
+  }
+  auto longest = s.longest_running(10);
+  REQUIRE(longest.size() == 1);
+  CHECK(longest[0].task == "t1");
+}
+
+TEST_CASE(
+    "the recent failures keep the last 20 tasks that failed, with node, error and time, and "
+    "cut long messages") {
+  const Scheduler::TimePoint t0{std::chrono::hours(4)};
+  Scheduler s({.node_loss_retries = 0});
+  s.client_joined(kClientA, "client:1");
+  s.node_joined(kNode1, "node-1", 1, 1);
+  CHECK(s.recent_failures().empty());
+  for (std::uint64_t id = 1; id <= 25; ++id) {
+    submit(s, kClientA, {id});
+    s.set_time(t0 + std::chrono::seconds(id));
+    auto ran = dispatched_to(s.take_outbox(), kNode1);
+    REQUIRE(ran.size() == 1);
+    finish(s, kNode1, ran, id % 2 ? ran : std::vector<std::uint64_t>{});  // odd ones fail
+  }
+  auto& failures = s.recent_failures();
+  CHECK(failures.size() == 13);  // 1, 3, ..., 25
+  CHECK(failures.back().task == "t25");
+  CHECK(failures.back().node == "node-1");
+  CHECK(failures.back().code == ErrorCode::kTaskRaised);
+  CHECK(failures.back().message == "boom");
+  CHECK(failures.back().at == t0 + 25s);
+
+  // More than 20: the oldest go.
+  for (std::uint64_t id = 26; id <= 40; ++id) {
+    submit(s, kClientA, {id});
+    auto ran = dispatched_to(s.take_outbox(), kNode1);
+    REQUIRE(ran.size() == 1);
+    finish(s, kNode1, ran, ran);
+  }
+  CHECK(failures.size() == Scheduler::kFailuresKept);
+  CHECK(failures.front().task == "t17");  // 13 + 15 failed: the 8 oldest went
+  CHECK(failures.back().task == "t40");
+
+  // WorkerLost past the retries is a failure of the node that was lost.
+  submit(s, kClientA, {41});
+  s.set_time(t0 + 100s);
+  REQUIRE(dispatched_to(s.take_outbox(), kNode1).size() == 1);
+  s.node_left(kNode1);
+  CHECK(failures.back().task == "t41");
+  CHECK(failures.back().node == "node-1");
+  CHECK(failures.back().code == ErrorCode::kWorkerLost);
+  CHECK(failures.back().at == t0 + 100s);
+
+  // A long message is cut.
+  s.node_joined(kNode2, "node-2", 1, 1);
+  submit(s, kClientA, {42});
+  auto ran = dispatched_to(s.take_outbox(), kNode2);
+  REQUIRE(ran.size() == 1);
+  wire::Result r;
+  r.id = ran[0];
+  r.failure.code = ErrorCode::kTaskRaised;
+  r.failure.message = std::string(100000, 'x');
+  Payloads payloads;
+  payloads.push_back(payload("result"));
+  s.results(kNode2, {std::move(r)}, std::move(payloads));
+  CHECK(failures.back().message.size() == Scheduler::kFailureText);
+}

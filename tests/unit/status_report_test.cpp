@@ -8,6 +8,7 @@
 #include "calls.hpp"
 #include "cluster_status.hpp"
 #include "payloads.hpp"
+#include "status_view.hpp"
 
 namespace {
 
@@ -47,6 +48,7 @@ struct Cluster {
       args.push_back(payload("x"));
     }
     s.submit(kClient, std::move(tasks), std::move(args));
+    s.set_time(kStart + 5s);
     s.take_outbox();  // three go to node-a; one waits
     s.node_joined(kLocalNode, "local", 1, 0);
   }
@@ -136,4 +138,44 @@ TEST_CASE("a status that claims more nodes than its bytes hold is refused when d
   auto bytes = wire::encode_meta(big);
   bytes.resize(bytes.size() / 2);
   CHECK_FALSE(wire::decode_meta<ClusterStatus>(bytes));
+}
+
+TEST_CASE_FIXTURE(Cluster,
+                  "a status report lists the longest-running tasks and the recent failures, which "
+                  "survive the wire and show in the JSON") {
+  std::vector<wire::Result> failed(1);
+  failed[0].id = 1;  // the scheduler's first id: dispatched to node-a
+  failed[0].failure.code = ErrorCode::kTaskRaised;
+  failed[0].failure.message = "it \"broke\"";
+  Payloads payloads;
+  payloads.push_back(payload("r"));
+  s.set_time(kStart + 25s);
+  s.results(kNode, std::move(failed), std::move(payloads));
+  s.take_outbox();  // the waiting task goes to node-a
+
+  auto r = status_report(s, store, inputs());
+  REQUIRE(r.longest_running.size() == 3);
+  CHECK(r.longest_running[0].task == "t");
+  CHECK(r.longest_running[0].node == "node-a");
+  CHECK(r.longest_running[0].client == "client:7");
+  CHECK(r.longest_running[0].running_ms == 120000);
+  CHECK(r.longest_running[2].running_ms == 100000);
+  REQUIRE(r.failures.size() == 1);
+  CHECK(r.failures[0].code == ErrorCode::kTaskRaised);
+  CHECK(r.failures[0].node == "node-a");
+  CHECK(r.failures[0].age_ms == 100000);
+
+  auto decoded = wire::decode_meta<ClusterStatus>(wire::encode_meta(r));
+  REQUIRE(decoded);
+  REQUIRE(decoded->longest_running.size() == 3);
+  CHECK(decoded->longest_running[2].running_ms == 100000);
+  REQUIRE(decoded->failures.size() == 1);
+  CHECK(decoded->failures[0].message == "it \"broke\"");
+
+  auto json = status_json(*decoded, "tcp://127.0.0.1:5555");
+  CHECK(json.find("\"longest_running\":[{\"task\":\"t\",\"node\":\"node-a\",\"client\":"
+                  "\"client:7\",\"running_s\":120.000}") != std::string::npos);
+  CHECK(json.find("\"failures\":[{\"task\":\"t\",\"node\":\"node-a\",\"error\":"
+                  "\"TaskRaised\",\"message\":\"it \\\"broke\\\"\",\"age_s\":100.000}]}") !=
+        std::string::npos);
 }

@@ -28,6 +28,10 @@ class DPOOL_API Coordinator {
   // The address peers connect to, with a wildcard port resolved; empty if
   // in-process only.
   std::string endpoint() const;
+  // Where its HTTP endpoint serves the dashboard, /metrics and /api/status
+  // (CoordinatorOptions::http), e.g. "http://127.0.0.1:8787/", with a port 0
+  // resolved; empty without one.
+  std::string http_url() const;
   // Blocks until stop() is called (from another thread or a signal handler thread).
   void wait();
   void stop();

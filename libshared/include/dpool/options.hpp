@@ -87,6 +87,15 @@ struct CoordinatorOptions {
   bool insecure = false;
   std::size_t max_message_bytes = kDefaultMaxMessageBytes;  // a larger frame drops its sender
   unsigned drop_after_refusals = 100;  // malformed or forbidden messages before a peer is dropped
+  // An HTTP endpoint (docs/operations.md): a dashboard at /, Prometheus
+  // metrics at /metrics, `dpool status --json` at /api/status. "HOST:PORT",
+  // or "PORT" for 127.0.0.1:PORT; port 0 picks a free one
+  // (Coordinator::http_url). Empty: none.
+  std::string http;
+  // What every HTTP request must carry (Authorization: Bearer TOKEN, or
+  // ?token=TOKEN). Empty: none on a loopback address; on any other, the one
+  // in `key_dir`/http.token, made on first start.
+  std::string http_token;
 };
 
 struct NodeOptions {

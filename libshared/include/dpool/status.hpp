@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <dpool/errors.hpp>
 #include <dpool/export.hpp>
 #include <dpool/options.hpp>
 #include <string>
@@ -35,6 +36,24 @@ struct ClientStatus {
   std::uint64_t queued = 0, running = 0, done = 0;
 };
 
+// A task dispatched to a node and not finished (it may still wait there
+// behind others). Processes are left out.
+struct RunningTask {
+  std::string task;             // its registered name
+  std::string node;             // where it was dispatched
+  std::string client;           // who submitted it
+  std::int64_t running_ms = 0;  // since it was dispatched
+};
+
+// A task that failed on a node: with an error its code raised or the node
+// reported, or WorkerLost past its retries.
+struct FailedTask {
+  std::string task, node;
+  ErrorCode code = ErrorCode::kNone;
+  std::string message;      // the error's text, cut at 512 bytes
+  std::int64_t age_ms = 0;  // since it failed
+};
+
 struct ClusterStatus {
   std::string coordinator;  // its name (CoordinatorOptions::name)
   std::string endpoint;     // where it listens; empty in-process only
@@ -47,6 +66,10 @@ struct ClusterStatus {
   std::uint64_t queued = 0, running = 0;
   std::uint64_t submitted = 0, done = 0, failed = 0, retried = 0;
   double throughput = 0;  // tasks finished per second over the last minute
+  // The tasks running longest, longest first (at most 10), and the last
+  // failures, newest first (at most 20).
+  std::vector<RunningTask> longest_running;
+  std::vector<FailedTask> failures;
 };
 
 // Connects to the coordinator at `where.address` as a client (its keys,

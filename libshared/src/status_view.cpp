@@ -5,7 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 
-namespace dpool_cli {
+namespace dpool::internal {
 namespace {
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -95,6 +95,56 @@ std::string number(double v) {
   return format("%.3f", v);
 }
 
+std::string seconds(std::int64_t ms) {
+  return number(static_cast<double>(ms) / 1000);
+}
+
+// The name users catch it by (errors.hpp), without the k.
+const char* error_name(dpool::ErrorCode code) {
+  using dpool::ErrorCode;
+  switch (code) {
+    case ErrorCode::kNone:
+      return "None";
+    case ErrorCode::kTaskRaised:
+      return "TaskRaised";
+    case ErrorCode::kWorkerCrashed:
+      return "WorkerCrashed";
+    case ErrorCode::kWorkerLost:
+      return "WorkerLost";
+    case ErrorCode::kTaskTimeout:
+      return "TaskTimeout";
+    case ErrorCode::kCancelled:
+      return "Cancelled";
+    case ErrorCode::kUnknownTask:
+      return "UnknownTask";
+    case ErrorCode::kSignatureMismatch:
+      return "SignatureMismatch";
+    case ErrorCode::kSerialization:
+      return "Serialization";
+    case ErrorCode::kPoolClosed:
+      return "PoolClosed";
+    case ErrorCode::kConnection:
+      return "Connection";
+    case ErrorCode::kQueueFull:
+      return "QueueFull";
+    case ErrorCode::kRefused:
+      return "Refused";
+    case ErrorCode::kEOF:
+      return "EOF";
+    case ErrorCode::kFull:
+      return "Full";
+    case ErrorCode::kEmpty:
+      return "Empty";
+    case ErrorCode::kShutDown:
+      return "ShutDown";
+    case ErrorCode::kBrokenBarrier:
+      return "BrokenBarrier";
+    case ErrorCode::kAuthentication:
+      return "Authentication";
+  }
+  return "Unknown";
+}
+
 }  // namespace
 
 std::string status_table(const dpool::ClusterStatus& s, const std::string& address) {
@@ -177,7 +227,20 @@ std::string status_json(const dpool::ClusterStatus& s, const std::string& addres
     out += format(",\"queued\":%" PRIu64 ",\"running\":%" PRIu64 ",\"done\":%" PRIu64 "}", c.queued,
                   c.running, c.done);
   }
+  out += "],\"longest_running\":[";
+  for (std::size_t i = 0; i < s.longest_running.size(); ++i) {
+    auto& t = s.longest_running[i];
+    out += (i ? ",{\"task\":" : "{\"task\":") + quoted(t.task) + ",\"node\":" + quoted(t.node) +
+           ",\"client\":" + quoted(t.client) + ",\"running_s\":" + seconds(t.running_ms) + "}";
+  }
+  out += "],\"failures\":[";
+  for (std::size_t i = 0; i < s.failures.size(); ++i) {
+    auto& f = s.failures[i];
+    out += (i ? ",{\"task\":" : "{\"task\":") + quoted(f.task) + ",\"node\":" + quoted(f.node) +
+           ",\"error\":" + quoted(error_name(f.code)) + ",\"message\":" + quoted(f.message) +
+           ",\"age_s\":" + seconds(f.age_ms) + "}";
+  }
   return out + "]}";
 }
 
-}  // namespace dpool_cli
+}  // namespace dpool::internal
