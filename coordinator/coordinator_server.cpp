@@ -247,8 +247,8 @@ void CoordinatorServer::on(PeerId peer, wire::Heartbeat&& beat) {
   if (peers_.at(peer).role != wire::Role::kNode) return;
   // A node's heartbeat is proof of life for the tasks it lists, not for
   // the others: those it has not listed for a node timeout run elsewhere.
-  auto lost = scheduler_.heartbeat(peer, beat.holding, beat.received, std::chrono::steady_clock::now(),
-                                   options_.peer_timeout);
+  auto lost = scheduler_.heartbeat(peer, beat.holding, beat.received,
+                                   std::chrono::steady_clock::now(), options_.peer_timeout);
   if (lost.requeued || lost.failed)
     spdlog::warn(
         "coordinator: node {} has not listed {} task(s) it was given in its heartbeats for {} ms; "
