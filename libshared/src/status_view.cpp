@@ -178,6 +178,26 @@ std::string status_table(const dpool::ClusterStatus& s, const std::string& addre
       out += format("%-*s %-8" PRIu64 " %-8" PRIu64 " %" PRIu64 "\n", w, c.name.c_str(), c.queued,
                     c.running, c.done);
   }
+  // The few that matter most of the longest-running tasks and the failures.
+  constexpr std::size_t kShown = 5;
+  if (!s.longest_running.empty()) {
+    out += "LONGEST RUNNING\n";
+    for (std::size_t i = 0; i < std::min(kShown, s.longest_running.size()); ++i) {
+      auto& t = s.longest_running[i];
+      out += "  " + t.task + " on " + t.node + " for " + duration(t.running_ms) + " (" + t.client +
+             ")\n";
+    }
+  }
+  if (!s.failures.empty()) {
+    out += "RECENT FAILURES\n";
+    for (std::size_t i = 0; i < std::min(kShown, s.failures.size()); ++i) {
+      auto& f = s.failures[i];
+      auto line = f.message.substr(0, f.message.find('\n'));
+      if (line.size() > 100) line = line.substr(0, 97) + "...";
+      out += "  " + duration(f.age_ms) + " ago  " + f.task + " on " + f.node + ": " +
+             error_name(f.code) + ": " + line + "\n";
+    }
+  }
   out += format("tasks: %" PRIu64 " queued, %" PRIu64 " running; since start %" PRIu64
                 " submitted, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " retried\n",
                 s.queued, s.running, s.submitted, s.done, s.failed, s.retried);

@@ -113,6 +113,7 @@ TEST_CASE("dpool status shows the coordinator's worker, and its done count rises
                    "\"waiting\":0,\"processes\":0,\"done\":20,\"failed\":0"));  // the node's own
     CHECK(contains(after, "\"clients\":[{\"name\":\"client:" + std::to_string(::getpid())));
 
+    CHECK_THROWS(pool.apply(test_tasks::throw_runtime, std::string("shown in the table")));
     auto table = run_dpool({"status", c.address});
     CHECK(table.code == 0);
     CHECK(contains(table.output, "coordinator " + c.address));
@@ -120,7 +121,9 @@ TEST_CASE("dpool status shows the coordinator's worker, and its done count rises
     CHECK(contains(table.output, "status-node"));
     CHECK(contains(table.output, "HEARTBEAT"));
     CHECK(contains(table.output, "client:" + std::to_string(::getpid())));
-    CHECK(contains(table.output, "20 done"));
+    CHECK(contains(table.output, "21 done, 1 failed"));
+    CHECK(contains(table.output, "RECENT FAILURES"));
+    CHECK(contains(table.output, "throw_runtime on status-node: TaskRaised: shown in the table"));
     CHECK(contains(table.output, "tasks/s over the last minute"));
   }
 }
