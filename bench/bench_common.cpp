@@ -17,6 +17,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "json_text.hpp"
+
 extern char** environ;
 
 namespace dpool_bench {
@@ -44,36 +46,6 @@ double seconds_since(Clock::time_point t0) {
 
 // ---------------------------------------------------------------- output
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
 std::string fmt(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*g", digits, v);
@@ -97,9 +69,9 @@ void Reporter::emit(const std::string& workload, const std::string& metric, doub
   std::string v = std::isfinite(value) ? fmt(value, 6) : "null";
   std::printf(
       "{\"system\":\"%s\",\"workload\":\"%s\",\"metric\":\"%s\",\"value\":%s,\"unit\":\"%s\","
-      "\"n\":%ld,\"notes\":\"%s\"}\n",
+      "\"n\":%ld,\"notes\":%s}\n",
       system_.c_str(), workload.c_str(), metric.c_str(), v.c_str(), unit.c_str(), n,
-      json_escape(notes).c_str());
+      dpool::internal::json_quoted(notes).c_str());
   // A figure is on disk as soon as it is measured, should a later one hang
   // until bench/compare's timeout kills the program.
   std::fflush(stdout);

@@ -43,9 +43,6 @@ double seconds_since(Clock::time_point t0);
 // lines on stderr, which tell the two apart in bench/compare's logs.
 extern const char kProgramName[];
 
-// `s` as the inside of a JSON string.
-std::string json_escape(const std::string& s);
-
 // `v` with `digits` significant digits (printf's %g).
 std::string fmt(double v, int digits = 3);
 

@@ -5,6 +5,8 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "json_text.hpp"
+
 namespace dpool::internal {
 namespace {
 
@@ -58,37 +60,6 @@ int name_width(const Rows& rows, std::size_t heading) {
   std::size_t w = heading;
   for (auto& r : rows) w = std::max(w, r.name.size());
   return static_cast<int>(std::min<std::size_t>(w, 60)) + 2;
-}
-
-// A JSON string: quotes, backslashes and control characters escaped; other
-// bytes pass as they are (names are UTF-8 or ASCII).
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20)
-          out += format("\\u%04x", c);
-        else
-          out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 std::string number(double v) {
@@ -212,9 +183,9 @@ std::string status_json(const dpool::ClusterStatus& s, const std::string& addres
     executors += n.executors;
     busy += n.busy;
   }
-  std::string out = "{\"address\":" + quoted(address) +
-                    ",\"coordinator\":" + quoted(s.coordinator) +
-                    ",\"endpoint\":" + quoted(s.endpoint) +
+  std::string out = "{\"address\":" + json_quoted(address) +
+                    ",\"coordinator\":" + json_quoted(s.coordinator) +
+                    ",\"endpoint\":" + json_quoted(s.endpoint) +
                     ",\"uptime_s\":" + number(static_cast<double>(s.uptime_ms) / 1000);
   out += format(",\"totals\":{\"nodes\":%zu,\"executors\":%" PRIu64 ",\"busy\":%" PRIu64
                 ",\"clients\":%zu,\"queued\":%" PRIu64 ",\"running\":%" PRIu64
@@ -228,8 +199,8 @@ std::string status_json(const dpool::ClusterStatus& s, const std::string& addres
   out += ",\"nodes\":[";
   for (std::size_t i = 0; i < s.nodes.size(); ++i) {
     auto& n = s.nodes[i];
-    out +=
-        (i ? ",{\"name\":" : "{\"name\":") + quoted(n.name) + ",\"address\":" + quoted(n.address);
+    out += (i ? ",{\"name\":" : "{\"name\":") + json_quoted(n.name) +
+           ",\"address\":" + json_quoted(n.address);
     out +=
         format(",\"pid\":%u,\"executors\":%u,\"busy\":%u,\"waiting\":%" PRIu64
                ",\"processes\":%u,\"done\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"retried\":%" PRIu64,
@@ -242,23 +213,24 @@ std::string status_json(const dpool::ClusterStatus& s, const std::string& addres
   out += "],\"clients\":[";
   for (std::size_t i = 0; i < s.clients.size(); ++i) {
     auto& c = s.clients[i];
-    out +=
-        (i ? ",{\"name\":" : "{\"name\":") + quoted(c.name) + ",\"address\":" + quoted(c.address);
+    out += (i ? ",{\"name\":" : "{\"name\":") + json_quoted(c.name) +
+           ",\"address\":" + json_quoted(c.address);
     out += format(",\"queued\":%" PRIu64 ",\"running\":%" PRIu64 ",\"done\":%" PRIu64 "}", c.queued,
                   c.running, c.done);
   }
   out += "],\"longest_running\":[";
   for (std::size_t i = 0; i < s.longest_running.size(); ++i) {
     auto& t = s.longest_running[i];
-    out += (i ? ",{\"task\":" : "{\"task\":") + quoted(t.task) + ",\"node\":" + quoted(t.node) +
-           ",\"client\":" + quoted(t.client) + ",\"running_s\":" + seconds(t.running_ms) + "}";
+    out += (i ? ",{\"task\":" : "{\"task\":") + json_quoted(t.task) +
+           ",\"node\":" + json_quoted(t.node) + ",\"client\":" + json_quoted(t.client) +
+           ",\"running_s\":" + seconds(t.running_ms) + "}";
   }
   out += "],\"failures\":[";
   for (std::size_t i = 0; i < s.failures.size(); ++i) {
     auto& f = s.failures[i];
-    out += (i ? ",{\"task\":" : "{\"task\":") + quoted(f.task) + ",\"node\":" + quoted(f.node) +
-           ",\"error\":" + quoted(error_name(f.code)) + ",\"message\":" + quoted(f.message) +
-           ",\"age_s\":" + seconds(f.age_ms) + "}";
+    out += (i ? ",{\"task\":" : "{\"task\":") + json_quoted(f.task) +
+           ",\"node\":" + json_quoted(f.node) + ",\"error\":" + json_quoted(error_name(f.code)) +
+           ",\"message\":" + json_quoted(f.message) + ",\"age_s\":" + seconds(f.age_ms) + "}";
   }
   return out + "]}";
 }

@@ -20,6 +20,7 @@
 #include "config_dirs.hpp"
 #include "processes.hpp"
 #include "test_tasks.hpp"
+#include "text.hpp"
 #include "timing.hpp"
 
 using namespace std::chrono_literals;
@@ -29,9 +30,7 @@ using test_support::FreshConfig;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test_support::contains;
 
 // Headless Chromium with a profile of its own (`profile`), nothing fetched
 // but the page: `what` is "--dump-dom" or "--screenshot=FILE".

@@ -23,6 +23,7 @@
 #include "config_dirs.hpp"
 #include "processes.hpp"
 #include "test_tasks.hpp"
+#include "text.hpp"
 #include "timing.hpp"
 
 using namespace std::chrono_literals;
@@ -32,9 +33,7 @@ using test_support::FreshConfig;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test_support::contains;
 
 // A coordinator with an HTTP endpoint; `port` is where it serves, read from
 // the log line that says where the dashboard is.

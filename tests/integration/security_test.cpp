@@ -27,6 +27,7 @@
 #include "processes.hpp"
 #include "protocol.hpp"
 #include "test_tasks.hpp"
+#include "text.hpp"
 #include "timing.hpp"
 #include "zmq_socket.hpp"
 
@@ -74,9 +75,7 @@ std::pair<int, std::string> run_dpool(std::vector<std::string> args) {
   return {status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, child.output()};
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test_support::contains;
 
 // The ConnectionError of a Pool that cannot connect, and the time it took.
 std::pair<std::string, double> connect_error(const dpool::Connect& connect) {

@@ -19,6 +19,7 @@
 #include "config_dirs.hpp"
 #include "processes.hpp"
 #include "test_tasks.hpp"
+#include "text.hpp"
 #include "timing.hpp"
 
 using namespace std::chrono_literals;
@@ -34,9 +35,7 @@ ts::Run run_dpool(std::vector<std::string> args, std::chrono::milliseconds limit
   return ts::run_to_end(std::move(args), limit);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test_support::contains;
 
 // The number after "KEY": inside the object "OBJECT": {...} of `json`.
 std::uint64_t field(const std::string& json, const std::string& object, const std::string& key) {

@@ -11,6 +11,8 @@
 #include <tuple>
 #include <vector>
 
+#include "text.hpp"
+
 namespace {
 
 int g_touched = 0;
@@ -102,9 +104,7 @@ std::string run(const TaskEntry& e, const std::string& args, bool chunk = false)
   return out;
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using test_support::contains;
 
 }  // namespace
 

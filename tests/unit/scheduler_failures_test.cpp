@@ -11,6 +11,7 @@
 
 #include "payloads.hpp"
 #include "scheduler.hpp"
+#include "text.hpp"
 #include "vector_printing.hpp"
 
 namespace {
@@ -19,9 +20,7 @@ using namespace dpool::internal;
 using dpool::ErrorCode;
 using test_support::payload;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using test_support::contains;
 
 constexpr PeerId kClientA = 1;
 constexpr PeerId kNode1 = 101, kNode2 = 102;

@@ -12,6 +12,7 @@
 
 #include "payloads.hpp"
 #include "supervisor.hpp"
+#include "text.hpp"
 #include "vector_printing.hpp"
 
 namespace {
@@ -22,9 +23,7 @@ using dpool::ErrorCode;
 using test_support::payload;
 using test_support::str;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using test_support::contains;
 
 using Slot = Supervisor::Slot;
 using Actions = Supervisor::Actions;
