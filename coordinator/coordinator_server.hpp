@@ -7,6 +7,7 @@
 #include <asio/steady_timer.hpp>
 #include <dpool/options.hpp>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "call_handler.hpp"
@@ -20,6 +21,7 @@
 #include "rejections.hpp"
 #include "scheduler.hpp"
 #include "throughput.hpp"
+#include "token_bucket.hpp"
 
 namespace dpool::internal {
 
@@ -52,17 +54,21 @@ class CoordinatorServer final : public Hub {
   void on(PeerId peer, wire::Returned&& returned);
   void on(PeerId peer, wire::Bye&& bye);
   void on(PeerId peer, wire::Heartbeat&& beat);
+  // What a node's tasks printed: to each task's client, if it asked for it.
+  void on(PeerId peer, wire::Output&& output);
 
  private:
   struct Peer {
     wire::Role role{};
     bool welcomed = false;
-    std::string routing_id;           // remote peers
-    std::string key;                  // remote peers: the ZAP user id of their key
-    std::string address;              // remote peers: their IP address
-    std::uint32_t pid = 0;            // from its HELLO
-    bool quiet = false;               // a status client: its coming and going is logged at debug
-    std::shared_ptr<Receiver> local;  // in-process peers
+    std::string routing_id;  // remote peers
+    std::string key;         // remote peers: the ZAP user id of their key
+    std::string address;     // remote peers: their IP address
+    std::uint32_t pid = 0;   // from its HELLO
+    bool quiet = false;      // a status client: its coming and going is logged at debug
+    bool output = false;     // a client: wants what its tasks print (Hello::output)
+    std::optional<TokenBucket> output_budget;  // a node: bytes of OUTPUT it may send
+    std::shared_ptr<Receiver> local;           // in-process peers
   };
   class LocalLink;
 

@@ -533,7 +533,8 @@ std::optional<Scheduler::Running> Scheduler::running_on(PeerId node, std::uint64
   auto n = nodes_.find(node);
   auto c = clients_.find(t->second.client);
   if (n == nodes_.end() || c == clients_.end()) return std::nullopt;
-  return Running{t->second.spec, c->second.name, n->second.name};
+  return Running{t->second.spec, c->second.name, n->second.name, t->second.client,
+                 t->second.client_id};
 }
 
 std::vector<Scheduler::NodeLoad> Scheduler::node_loads() const {

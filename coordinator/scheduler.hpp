@@ -128,6 +128,8 @@ class Scheduler {
     const wire::Task& spec;     // attempt counts from 0; the id is ours
     const std::string& client;  // the submitting client's name
     const std::string& node;
+    PeerId client_peer;  // the submitting client, and its id of the task
+    std::uint64_t client_id;
   };
   std::optional<Running> running_on(PeerId node, std::uint64_t id) const;
 

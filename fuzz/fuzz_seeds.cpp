@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   samples.push_back({wire::Reclaim{3}, {}});
   samples.push_back({wire::Returned{{7}}, {}});
   samples.push_back({wire::Signal{{7}, 15}, {}});
+  samples.push_back({wire::Output{"node", {wire::Lines{7, 1234, 1, "hello\n", 0}}}, {}});
   int i = 0;
   for (auto& m : samples)
     write(dir / "decode" / ("kind-" + std::to_string(++i)),

@@ -165,6 +165,9 @@ int main(int argc, char** argv) {
   exec->excludes(load);
   worker->add_option("--name", nopt.name, "node name in logs and errors (default host:pid)");
   worker->add_option("--executor-host", nopt.executor_host, "path of dpool-executor");
+  bool keep_output = false;
+  worker->add_flag("--no-forward-output", keep_output,
+                   "print what tasks print here, not on the clients that submitted them");
   add_duration(worker, "--connect-timeout", nopt.connect_timeout,
                "how long to wait for the coordinator at start (10s)");
   add_duration(worker, "--heartbeat", nopt.heartbeat, "heartbeat interval (1s)");
@@ -208,6 +211,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (worker->parsed() && nopt.exec.empty() && nopt.load.empty())
       throw CLI::ValidationError("worker", "give --exec PROGRAM or --load LIB.so");
+    nopt.forward_output = !keep_output;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

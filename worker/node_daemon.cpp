@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <asio/post.hpp>
+#include <cstdio>
 #include <dpool/init.hpp>
 #include <filesystem>
 
@@ -82,6 +83,13 @@ void NodeDaemon::init_spawn_spec() {
   spawn_spec_.env = {{kEnvExecutorFd, std::to_string(kChildFd)},
                      {kEnvNodeName, name_},
                      {kEnvParentPid, std::to_string(::getpid())}};
+  // An embedded node's executors share its process's terminal, as local mode's do.
+  if (own_loop_ && options_.forward_output) {
+    spawn_spec_.env.emplace_back(kEnvCaptureOutput, "1");
+    output_ = std::make_unique<TaskOutput>(Supervisor::Clock::now());
+  } else {
+    spawn_spec_.unset.push_back(kEnvCaptureOutput);
+  }
   if (!options_.exec.empty()) {
     spawn_spec_.program = options_.exec;
     spawn_spec_.argv.push_back(options_.exec);
@@ -205,12 +213,18 @@ NodeProcesses::Hooks NodeDaemon::process_hooks() {
   NodeProcesses::Hooks h;
   h.report = [this](wire::Results&& results) {
     Payloads none(results.results.size());  // a Process's result is discarded
-    link_->send({std::move(results), std::move(none)});
+    send_results(std::move(results), std::move(none));
+  };
+  h.output = [this](std::uint64_t task, wire::Lines&& lines) {
+    if (output_) output_->add(task, lines.pid, lines.stream, lines.text, Supervisor::Clock::now());
   };
   h.call = [this](const wire::Request& request, Payload&& args, NodeProcesses::Answer answer) {
     call_coordinator(request, std::move(args), std::move(answer));
   };
-  h.exited = [this](int pid) { executor_gone(pid); };
+  h.exited = [this](int pid) {
+    if (output_) output_->finish(static_cast<std::uint32_t>(pid), Supervisor::Clock::now());
+    executor_gone(pid);
+  };
   h.settled = [this] { apply(); };
   return h;
 }
@@ -226,7 +240,9 @@ ExecutorSet::Events NodeDaemon::executor_events() {
   ExecutorSet::Events e;
   e.record = [this](Slot slot, Record&& r) { on_record(slot, std::move(r)); };
   e.exited = [this](Slot slot, int pid, int signal, int exit_code) {
-    supervisor_.executor_died(slot, signal, exit_code, Supervisor::Clock::now());
+    auto now = Supervisor::Clock::now();
+    if (output_ && pid > 0) output_->finish(static_cast<std::uint32_t>(pid), now);
+    supervisor_.executor_died(slot, signal, exit_code, now);
     if (pid > 0) executor_gone(pid);
   };
   e.settled = [this] { apply(); };
@@ -255,11 +271,14 @@ void NodeDaemon::on_record(Slot slot, Record&& r) {
                                 " bytes a message may carry (--max-message)";
         result = Payload();
       }
+      if (output_) output_->finish(static_cast<std::uint32_t>(execs_->pid(slot)), now);
       supervisor_.executor_done(slot, std::move(*meta), std::move(result), now);
       return;
     }
     case RecordKind::kRequest:
       return forward_call(slot, std::move(r));
+    case RecordKind::kOutput:
+      return on_output(slot, std::move(r));
     default:  // records only the node sends
       return distrust(slot, "a record of a kind only the node sends (" +
                                 std::to_string(static_cast<unsigned>(r.kind)) + ")");
@@ -363,8 +382,50 @@ void NodeDaemon::init_pool(Slot slot, std::uint64_t pool) {
                 std::make_shared<const Payload>(p->second.init_args));
 }
 
+void NodeDaemon::on_output(Slot slot, Record&& r) {
+  auto lines = wire::decode_meta<wire::Lines>(r.meta);
+  if (!lines) return distrust(slot, "output that cannot be decoded (" + lines.error() + ")");
+  auto pid = static_cast<std::uint32_t>(execs_->pid(slot));
+  if (!output_) {  // not asked for: as if it had not been captured
+    std::fwrite(lines->text.data(), 1, lines->text.size(), lines->stream == 2 ? stderr : stdout);
+    return;
+  }
+  auto running = supervisor_.running_task(slot);
+  auto task = running && *running == lines->task ? lines->task : 0;
+  output_->add(task, pid, lines->stream, lines->text, Supervisor::Clock::now());
+}
+
+void NodeDaemon::flush_output() {
+  if (!output_ || !output_->pending()) return;
+  wire::Output out;
+  for (auto& l : output_->take(Supervisor::Clock::now())) {
+    if (l.task) {
+      out.lines.push_back(std::move(l));
+      continue;
+    }
+    // No task's (a thread a task left running, an initializer): the node's own.
+    auto* to = l.stream == 2 ? stderr : stdout;
+    std::string_view text = l.text;
+    while (!text.empty()) {
+      auto end = std::min(text.find('\n'), text.size() - 1) + 1;
+      std::fprintf(to, "[%u] %.*s", l.pid, static_cast<int>(end), text.data());
+      text.remove_prefix(end);
+    }
+    if (l.dropped)
+      std::fprintf(to, "[%u] (%u lines dropped: output rate limit)\n", l.pid, l.dropped);
+    std::fflush(to);
+  }
+  if (!out.lines.empty()) link_->send({std::move(out)});
+}
+
+void NodeDaemon::send_results(wire::Results&& results, Payloads&& payloads) {
+  flush_output();
+  link_->send({std::move(results), std::move(payloads)});
+}
+
 void NodeDaemon::apply() {
   if (shut_down_) return;
+  flush_output();
   auto a = supervisor_.take_actions();
   if (a.empty()) return check_drained();
   for (auto slot : a.kill) execs_->kill(slot);
@@ -378,7 +439,7 @@ void NodeDaemon::apply() {
   }
   for (auto slot : a.spawn) spawn(slot);
   if (a.credit) link_->send({*a.credit});
-  if (!a.results.results.empty()) link_->send({std::move(a.results), std::move(a.result_payloads)});
+  if (!a.results.results.empty()) send_results(std::move(a.results), std::move(a.result_payloads));
   arm_deadline();
   check_drained();
 }

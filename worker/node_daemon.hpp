@@ -18,6 +18,7 @@
 #include "executor_set.hpp"
 #include "node_processes.hpp"
 #include "supervisor.hpp"
+#include "task_output.hpp"
 
 namespace dpool::internal {
 
@@ -69,6 +70,13 @@ class NodeDaemon {
   // Tells the coordinator, which ends the leases and waits of executor `pid`.
   void executor_gone(int pid);
   void reply_to(Slot slot, ExecutorSet::Serial serial, wire::Reply&& reply, Payload&& answer);
+  // An OUTPUT record of the slot's executor: the task it names, if that is
+  // the one running there (else no task's).
+  void on_output(Slot slot, Record&& r);
+  // Sends what tasks printed (OUTPUT), ahead of any result that follows;
+  // prints here what no task printed. Every send of results calls it first.
+  void flush_output();
+  void send_results(wire::Results&& results, Payloads&& payloads);
   void apply();
   void check_drained();  // stops once a drain has nothing left to wait for
   void spawn(Slot slot);
@@ -95,6 +103,7 @@ class NodeDaemon {
   std::unique_ptr<CoordinatorLink> link_;
   std::unique_ptr<ExecutorSet> execs_;
   std::unique_ptr<NodeProcesses> processes_;
+  std::unique_ptr<TaskOutput> output_;   // forwarding what tasks print (standalone nodes)
   std::uint64_t received_dispatch_ = 0;  // the last DISPATCH's seq, for heartbeats
   bool shut_down_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

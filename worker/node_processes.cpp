@@ -88,6 +88,11 @@ void NodeProcesses::on_record(Slot slot, Record&& r) {
     }
     case RecordKind::kRequest:
       return forward_call(slot, std::move(r));
+    case RecordKind::kOutput: {
+      auto lines = wire::decode_meta<wire::Lines>(r.meta);
+      if (lines && !p.forgotten) hooks_.output(p.id, std::move(*lines));
+      return;
+    }
     default:
       spdlog::error("node {}: Process {} sent a record of a kind only the node sends; killing it",
                     node_, p.name);

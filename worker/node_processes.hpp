@@ -37,6 +37,9 @@ class NodeProcesses {
     // A call from a Process to the coordinator, its identity filled in;
     // `answer` runs with the reply on the loop.
     std::function<void(const wire::Request&, Payload&&, Answer)> call;
+    // Bytes a Process wrote on stdout or stderr (an OUTPUT record), as its
+    // task's (`task`), whatever the record says.
+    std::function<void(std::uint64_t task, wire::Lines&&)> output;
     std::function<void(int pid)> exited;  // for the leases its calls took
     std::function<void()> settled;        // after each burst of events
   };

@@ -7,6 +7,7 @@
 
 #include "calls.hpp"
 #include "event_loop.hpp"
+#include "forwarded_output.hpp"
 
 namespace dpool::internal {
 namespace {
@@ -52,6 +53,7 @@ CoordinatorLink::Events ClientSession::link_events() {
     hello.pid = static_cast<std::uint32_t>(::getpid());
     hello.name = "client:" + std::to_string(hello.pid);
     hello.pool = options_.pool;
+    hello.output = options_.forward_output;
     return hello;
   };
   e.welcomed = [weak](const wire::Welcome& w, CoordinatorLink::Rejoin how) {
@@ -223,6 +225,10 @@ void ClientSession::on_refused(const std::string& reason) {
 
 void ClientSession::on(wire::Status&& status) {
   executors_ = status.executors;
+}
+
+void ClientSession::on(wire::Output&& output) {
+  show_output(output, stdout, stderr);
 }
 
 void ClientSession::on(wire::Cancel&& answer) {

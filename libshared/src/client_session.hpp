@@ -37,6 +37,8 @@ class ClientSession final : public detail::PoolCore,
     // Tasks whose arguments are larger fail at submit (SerializationError):
     // the coordinator would drop the connection. 0: no bound (in-process).
     std::size_t max_message_bytes = 0;
+    // Asks for what our tasks print on their nodes (Connect::forward_output).
+    bool forward_output = true;
   };
 
   // Connects through `make_link` (called on `io`'s thread) and waits for the
@@ -67,6 +69,7 @@ class ClientSession final : public detail::PoolCore,
 
   // Messages from the coordinator (loop thread), through wire::dispatch.
   void on(wire::Status&& status);
+  void on(wire::Output&& output);  // shown on our stdout and stderr
   void on(wire::Cancel&& answer);
   void on(wire::Deliver&& batch, Payloads&& payloads);
 

@@ -22,8 +22,9 @@ enum class RecordKind : std::uint32_t {
   kRequest = 5,  // executor -> node: a call to the coordinator; meta = wire::Request,
                  // payload = its argument
   kReply = 6,    // node -> executor: its answer; meta = wire::Reply, payload = the answer
+  kOutput = 7,   // executor -> node: bytes written on stdout or stderr; meta = wire::Lines
 };
-constexpr std::uint32_t kMaxRecordKind = 6;
+constexpr std::uint32_t kMaxRecordKind = 7;
 
 constexpr std::size_t kRecordHeaderBytes = 16;
 // Payloads above this travel on their own: read in place into a buffer of

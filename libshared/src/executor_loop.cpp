@@ -14,12 +14,15 @@
 #include <deque>
 #include <dpool/registry.hpp>
 #include <dpool/this_task.hpp>
+#include <iostream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "calls.hpp"
 #include "exec_channel.hpp"
+#include "output_capture.hpp"
 #include "process_start.hpp"
 #include "protocol.hpp"
 #include "task_runner.hpp"
@@ -59,6 +62,19 @@ Executor* g_executor = nullptr;  // the executor of this process, while it runs
 class Executor {
  public:
   Executor(int fd, std::string node) : fd_(fd), node_(std::move(node)), pid_(::getpid()) {}
+
+  // From now on what this process writes on stdout and stderr goes to the
+  // node as OUTPUT records, tagged with the task that wrote it. Before run().
+  void capture_output() {
+    capture_ = std::make_unique<OutputCapture>([this](wire::Lines&& chunk) {
+      auto meta = wire::encode_meta(chunk);
+      char h[kRecordHeaderBytes];
+      put_record_header(h, RecordKind::kOutput, meta.size(), 0);
+      iovec v[2] = {{h, sizeof h}, {meta.data(), meta.size()}};
+      std::lock_guard lock(write_mu_);
+      write_all(fd_, v, 2);  // a node that is gone is noticed by the main thread
+    });
+  }
 
   bool in_task() const noexcept { return in_task_; }
 
@@ -168,6 +184,7 @@ class Executor {
       res.failure = *failed;
     } else {
       if (!task->process.empty()) set_current_process_name(task->process);
+      if (capture_) capture_->begin_task(task->id);
       in_task_ = true;
       run_task(*task, r.payload, res, out);
       in_task_ = false;
@@ -180,6 +197,15 @@ class Executor {
                        res.failure.type.c_str(), res.failure.type.empty() ? "" : ": ",
                        res.failure.message.c_str());
         std::fflush(nullptr);
+      }
+      // What it printed goes out before its result (captured: to the node,
+      // tagged; else to the terminal we share).
+      if (capture_) {
+        capture_->end_task();
+      } else {
+        std::cout.flush();
+        std::fflush(stdout);
+        std::fflush(stderr);
       }
     }
     res.finished_us = now_us();
@@ -221,6 +247,7 @@ class Executor {
       char h[kRecordHeaderBytes];
       put_record_header(h, kind, meta.size(), payload.size());
       iovec v[3] = {{h, sizeof h}, {meta.data(), meta.size()}, {payload.data(), payload.size()}};
+      std::lock_guard lock(write_mu_);
       if (!write_all(fd_, v, 3)) std::_Exit(0);
       return;
     }
@@ -234,7 +261,11 @@ class Executor {
   bool flush() {
     if (out_.empty()) return true;
     iovec v{out_.data(), out_.size()};
-    bool ok = write_all(fd_, &v, 1);
+    bool ok;
+    {
+      std::lock_guard lock(write_mu_);  // the output capture's thread writes too
+      ok = write_all(fd_, &v, 1);
+    }
     out_.clear();
     return ok;
   }
@@ -249,6 +280,8 @@ class Executor {
   bool in_task_ = false;
   std::mutex call_mu_;
   std::uint64_t next_call_ = 1;
+  std::mutex write_mu_;  // one record at a time on fd_
+  std::unique_ptr<OutputCapture> capture_;
 };
 
 }  // namespace
@@ -257,6 +290,15 @@ int run_executor(int fd) {
   set_current_process_name("Executor-" + std::to_string(::getpid()));
   const char* node = std::getenv(kEnvNodeName);
   Executor e(fd, node ? node : "local");
+  if (std::getenv(kEnvCaptureOutput)) {
+    ::unsetenv(kEnvCaptureOutput);  // a process a task starts prints into our pipes
+    try {
+      e.capture_output();
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "dpool executor %d: task output stays here: %s\n", ::getpid(),
+                   ex.what());
+    }
+  }
   int rc = e.run();
   g_executor = nullptr;
   std::fflush(nullptr);

@@ -12,6 +12,8 @@ namespace dpool::internal {
 inline constexpr const char* kEnvExecutorFd = "DPOOL_EXECUTOR_FD";
 inline constexpr const char* kEnvNodeName = "DPOOL_NODE_NAME";
 inline constexpr const char* kEnvParentPid = "DPOOL_PARENT_PID";
+// Set: send what tasks print to the node (OUTPUT records), not to the terminal.
+inline constexpr const char* kEnvCaptureOutput = "DPOOL_CAPTURE_OUTPUT";
 
 // Runs until the node closes the socket; returns the process exit code.
 int run_executor(int fd);

@@ -100,6 +100,7 @@ Pool::Pool(Connect options) : PoolView(nullptr, {}) {
   o.coordinator_timeout = options.coordinator_timeout;
   o.reconnect_grace = options.reconnect_grace;
   o.max_message_bytes = options.max_message_bytes;
+  o.forward_output = options.forward_output;
   auto dealer = internal::dealer_options(options.address, internal::kClientRole, options.key_file,
                                          options.insecure, options.max_message_bytes);
   auto session = internal::ClientSession::connect(

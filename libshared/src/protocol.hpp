@@ -25,7 +25,7 @@
 namespace dpool::internal::wire {
 
 constexpr std::uint32_t kMagic = 0x4c4f5044;  // "DPOL"
-constexpr std::uint16_t kVersion = 5;
+constexpr std::uint16_t kVersion = 6;
 constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kMaxBodyBytes = 256u << 20;
 constexpr std::uint32_t kMaxBatch = 1u << 20;  // tasks, results or requests in one message
@@ -185,6 +185,23 @@ struct Reply {
   }
 };
 
+// Text that a task or Process wrote on its stdout or stderr: an entry of
+// OUTPUT, and the meta of an executor's OUTPUT record (where it is the raw
+// bytes, not yet cut into lines).
+struct Lines {
+  std::uint64_t task = 0;     // the coordinator's id from a node, the client's to a client; 0: none
+  std::uint32_t pid = 0;      // the process that wrote it
+  std::uint8_t stream = 1;    // 1: stdout, 2: stderr
+  std::string text;           // whole lines, each ending in '\n'
+  std::uint32_t dropped = 0;  // lines the rate limit left out before these
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(task, pid, stream);
+    wire::text(ar, text, kMaxText);
+    ar(dropped);
+  }
+};
+
 // ---- the message kinds -----------------------------------------------------
 
 struct Hello {  // who I am
@@ -196,11 +213,12 @@ struct Hello {  // who I am
   std::uint32_t slots = 0;      // node: tasks it accepts at once (credit)
   std::uint64_t instance = 0;   // random per peer process start
   PoolSettings pool;            // client: its pool's executor settings
+  bool output = false;          // client: send me what my tasks print (OUTPUT)
   template <class Ar>
   void serialize(Ar& ar) {
     enumeration(ar, role);
     text(ar, name, kMaxName);
-    ar(pid, executors, slots, instance, pool);
+    ar(pid, executors, slots, instance, pool, output);
   }
 };
 
@@ -390,10 +408,24 @@ struct Signal {
   }
 };
 
+// Node -> coordinator: what tasks and Processes printed, in order, ahead
+// of their results. Coordinator -> client: the entries of its own tasks,
+// with `node` filled in and task ids the client's.
+struct Output {
+  static constexpr KindInfo kKind{18, "OUTPUT", kByNode | kByCoordinator};
+  std::string node;
+  std::vector<Lines> lines;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    text(ar, node, kMaxName);
+    list(ar, lines, kMaxBatch);
+  }
+};
+
 // The table: every kind that travels.
 using Body =
     std::variant<Hello, Welcome, Reject, Submit, Dispatch, Results, Deliver, Cancel, Credit,
-                 Heartbeat, Bye, Status, Requests, Replies, Reclaim, Returned, Signal>;
+                 Heartbeat, Bye, Status, Requests, Replies, Reclaim, Returned, Signal, Output>;
 
 struct Message {
   Body body;

@@ -98,6 +98,17 @@ int started_then_gate(std::string fifo_path, std::string gate) {
   return 1;
 }
 
+int print_lines(std::string tag, int n) {
+  for (int i = 1; i <= n; ++i) std::printf(i < n ? "%s line %d\n" : "%s line %d", tag.c_str(), i);
+  std::fprintf(stderr, "%s on stderr\n", tag.c_str());
+  return static_cast<int>(::getpid());
+}
+
+int print_many(int n) {
+  for (int i = 1; i <= n; ++i) std::printf("many %d\n", i);
+  return n;
+}
+
 int slow_if_zero(int x) {
   if (x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // task work
   return x;
@@ -126,3 +137,5 @@ DPOOL_REGISTER_AS(test_tasks::echo_after_ms, "echo_after_ms");
 DPOOL_REGISTER_AS(test_tasks::started_then_sleep, "started_then_sleep");
 DPOOL_REGISTER_AS(test_tasks::started_then_gate, "started_then_gate");
 DPOOL_REGISTER_AS(test_tasks::slow_if_zero, "slow_if_zero");
+DPOOL_REGISTER_AS(test_tasks::print_lines, "print_lines");
+DPOOL_REGISTER_AS(test_tasks::print_many, "print_many");

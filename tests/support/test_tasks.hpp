@@ -63,3 +63,12 @@ int started_then_gate(std::string fifo_path, std::string gate);
 // Returns x; item 0 first sleeps 1.5 s (the slow item of an imap_unordered).
 int slow_if_zero(int x);
 }  // namespace test_tasks
+
+namespace test_tasks {
+// Prints "<tag> line i" for i = 1..n on stdout (i = n without its newline,
+// flushed at the end by the executor), then "<tag> on stderr" on stderr;
+// returns this process's pid.
+int print_lines(std::string tag, int n);
+// Prints n numbered lines on stdout as fast as it can; returns n.
+int print_many(int n);
+}  // namespace test_tasks

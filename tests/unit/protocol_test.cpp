@@ -165,6 +165,8 @@ Payloads sample(const KindInfo& kind) {
       return frames(wire::Returned{{7, 0xffffffffffffffffull, 9}});
     case wire::Signal::kKind.number:
       return frames(wire::Signal{{4, 5}, 15});
+    case wire::Output::kKind.number:
+      return frames(wire::Output{"node-1", {wire::Lines{7, 4242, 2, "a line\n", 3}}});
   }
   FAIL("no sample message for kind " << kind.name << " (" << kind.number << ")");
   return {};
@@ -198,8 +200,8 @@ bool is(const wire::Message& m) {
 TEST_CASE("the header frame is the magic, the version and the kind, little-endian") {
   auto f = frames(wire::Credit{1, 1});
   REQUIRE(f.size() == 2);
-  CHECK(str(f[0]) == std::string("DPOL\x05\x00\x09\x00", 8));
-  static_assert(wire::kVersion == 5);
+  CHECK(str(f[0]) == std::string("DPOL\x06\x00\x09\x00", 8));
+  static_assert(wire::kVersion == 6);
 }
 
 TEST_CASE("every kind keeps its wire number, name and senders, and find_kind maps it back") {
@@ -228,6 +230,7 @@ TEST_CASE("every kind keeps its wire number, name and senders, and find_kind map
       {15, "RECLAIM", kByCoordinator},
       {16, "RETURNED", kByNode},
       {17, "SIGNAL", kByClient | kByCoordinator},
+      {18, "OUTPUT", kByNode | kByCoordinator},
   };
   REQUIRE(kAllKinds.size() == table.size());
   std::set<std::uint16_t> numbers;
@@ -254,7 +257,7 @@ TEST_CASE("every kind keeps its wire number, name and senders, and find_kind map
   }
   CHECK(numbers.size() == table.size());
   CHECK(names.size() == table.size());
-  for (std::uint16_t n : {std::uint16_t{0}, std::uint16_t{18}, std::uint16_t{0xffff}}) {
+  for (std::uint16_t n : {std::uint16_t{0}, std::uint16_t{19}, std::uint16_t{0xffff}}) {
     CAPTURE(n);
     CHECK(wire::find_kind(n) == nullptr);
   }

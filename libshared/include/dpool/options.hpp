@@ -51,6 +51,10 @@ struct Connect {
   unsigned max_tasks_per_child = 0;  // replace an executor after this many tasks; 0 = never
   bool insecure = false;             // no CurveZMQ: only for a coordinator that runs --insecure
   std::size_t max_message_bytes = kDefaultMaxMessageBytes;  // larger arguments: SerializationError
+  // Show what this pool's tasks and Processes print on their nodes, line by
+  // line, on this program's stdout and stderr, each line prefixed with
+  // "[node:pid] " (nodes started with forward_output, the default).
+  bool forward_output = true;
 };
 
 // Per-call options, through pool.with(TaskOptions{...}).
@@ -115,6 +119,12 @@ struct NodeOptions {
   std::string key_file;   // CurveZMQ: a key directory or a node.key; empty: default_key_dir()
   bool insecure = false;  // no CurveZMQ: only for a coordinator that runs --insecure
   std::size_t max_message_bytes = kDefaultMaxMessageBytes;  // larger results fail their task
+  // What tasks and Processes print on stdout and stderr goes, line by line,
+  // to the client that submitted them (shown there as "[node:pid] line"),
+  // at most 1000 lines and 1 MiB a second per node; false: to this node's
+  // own stdout and stderr. An embedded node (Node(coordinator, ...)) leaves
+  // its executors on its process's terminal either way.
+  bool forward_output = true;
 };
 
 template <class F, class... A>
