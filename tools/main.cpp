@@ -246,8 +246,8 @@ int main(int argc, char** argv) {
       count_source = count.source;
     }
     dpool::Node node(nopt);
-    std::printf("dpool worker connected to %s with %u executors (%s)\n", nopt.connect.c_str(),
-                node.processes(), count_source.c_str());
+    std::printf("dpool worker connected to %s with %u executor%s (%s)\n", nopt.connect.c_str(),
+                node.processes(), node.processes() == 1 ? "" : "s", count_source.c_str());
     std::thread waiter([&] {
       node.wait();
       kill(getpid(), SIGINT);  // wakes the main thread's sigwait

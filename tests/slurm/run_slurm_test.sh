@@ -32,15 +32,47 @@ export PATH=$PATH:/usr/sbin
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dpool-slurm.XXXXXX")
 chmod 0700 "$tmp"
+# Every process this test starts, and every process of its jobs, has this
+# variable: SLURM's commands read the configuration from it, and the leftover
+# checks below find the test's processes by it.
+export SLURM_CONF=$tmp/slurm.conf
+
+# Processes of this test's job $1 (of any of its jobs when $1 is "any"), one
+# "PID COMMAND LINE" a line: those whose environment has both SLURM_CONF and
+# SLURM_JOB_ID (the batch script, the coordinator, srun, the worker and its
+# executors, the program), SLURM's slurmstepd aside.
+job_processes() {
+  local dir pattern="SLURM_JOB_ID=$1"
+  [ "$1" = any ] && pattern='SLURM_JOB_ID=[0-9]*'
+  for dir in /proc/[0-9]*; do
+    grep -qxzF "SLURM_CONF=$SLURM_CONF" "$dir/environ" 2>/dev/null || continue
+    grep -qxz "$pattern" "$dir/environ" 2>/dev/null || continue
+    [ "$(cat "$dir/comm" 2>/dev/null)" = slurmstepd ] && continue
+    echo "${dir#/proc/} $({ tr '\0' ' ' <"$dir/cmdline"; } 2>/dev/null)"
+  done
+}
+no_job_processes() { [ -z "$(job_processes "$1")" ]; }
+
 daemons=()
 stop_daemons() {
-  local rc=$?
-  # Jobs first (their slurmstepd processes belong to slurmd), then the daemons.
-  if [ -n "${SLURM_CONF:-}" ] && [ -f "$SLURM_CONF" ]; then
+  local rc=$? pid
+  trap - EXIT INT TERM
+  # Jobs first (their slurmstepd processes belong to slurmd), then the
+  # daemons; a job process that outlives both is killed, so that a failed
+  # run leaves nothing behind either.
+  if [ -f "$SLURM_CONF" ] && [ -n "$(job_processes any)" ]; then
     scancel --full --quiet --partition=dpooltest 2>/dev/null || true
+    for _ in $(seq 50); do
+      no_job_processes any && break
+      sleep 0.2
+    done
   fi
   for pid in "${daemons[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${daemons[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in $(job_processes any | cut -d' ' -f1); do
+    echo "killing process $pid of a job, left after SLURM stopped" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  done
   if [ "$rc" != 0 ]; then
     for log in "$tmp"/*.out "$tmp"/*.log; do
       [ -f "$log" ] || continue
@@ -53,6 +85,24 @@ stop_daemons() {
 }
 trap stop_daemons EXIT
 trap 'exit 1' INT TERM
+
+# Waits up to SECONDS for the background child PID (e.g. `sbatch --wait`)
+# and sets child_rc to its exit code; fails naming WHAT if it is still
+# running then. `wait -n` returns when the child or the timer exits.
+wait_for_child() {
+  local pid=$1 seconds=$2 what=$3 timer
+  sleep "$seconds" &
+  timer=$!
+  wait -n "$pid" "$timer" || true
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null
+    fail "$what did not end within $seconds s"
+  fi
+  kill "$timer" 2>/dev/null
+  wait "$timer" 2>/dev/null || true
+  child_rc=0
+  wait "$pid" || child_rc=$?
+}
 
 fail() {
   echo "FAIL: $*" >&2
@@ -98,7 +148,6 @@ poll 10 "munged makes its socket" test -S "$munge_socket"
 
 # --- slurmctld and slurmd: one node (this machine), one partition ---
 node=$(hostname -s)
-export SLURM_CONF=$tmp/slurm.conf
 cat >"$SLURM_CONF" <<EOF
 ClusterName=dpooltest
 SlurmctldHost=$node
@@ -147,19 +196,6 @@ echo "SLURM is up: node $node, $SLURM_CONF"
 export XDG_CONFIG_HOME=$tmp/config
 export DPOOL=$dpool
 
-# Processes of job $1 still alive, one "PID COMMAND LINE" a line: those whose
-# environment has SLURM_JOB_ID=$1 (the script, the coordinator, srun, the
-# worker and its executors, the program), SLURM's own slurmstepd aside.
-job_processes() {
-  local dir
-  for dir in /proc/[0-9]*; do
-    grep -qxz "SLURM_JOB_ID=$1" "$dir/environ" 2>/dev/null || continue
-    [ "$(cat "$dir/comm" 2>/dev/null)" = slurmstepd ] && continue
-    echo "${dir#/proc/} $(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null)"
-  done
-}
-no_job_processes() { [ -z "$(job_processes "$1")" ]; }
-
 # $1 must have a line matching the regular expression $2.
 expect_line() {
   grep -qE -- "$2" "$1" || fail "$(basename "$1") has no line matching /$2/"
@@ -167,12 +203,11 @@ expect_line() {
 
 # --- (a) the quickstart, start to end ---
 out=$tmp/quickstart.out
-set +e
-job=$(sbatch --parsable --wait --exclusive --nodes=1 --output="$out" --chdir="$tmp" \
-  "$script" "$quickstart")
-rc=$?
-set -e
-job=${job%%;*}
+sbatch --parsable --wait --exclusive --nodes=1 --output="$out" --chdir="$tmp" \
+  "$script" "$quickstart" >"$tmp/sbatch.id" &
+wait_for_child $! 60 "the quickstart's job"
+rc=$child_rc
+job=$(cut -d';' -f1 "$tmp/sbatch.id")
 echo "== (a) job $job ended with exit code $rc"
 cat "$out"
 [ "$rc" = 0 ] || fail "the quickstart's job $job failed with exit code $rc"
@@ -206,7 +241,7 @@ scancel "$job"
 # by itself, not by SLURM's SIGKILL.
 poll 15 "every process of the cancelled job $job has exited" no_job_processes "$job"
 cat "$out"
-expect_line "$out" '^dpool worker connected to tcp://.* with 1 executors \(SLURM_CPUS_ON_NODE\)$'
+expect_line "$out" '^dpool worker connected to tcp://.* with 1 executor \(SLURM_CPUS_ON_NODE\)$'
 expect_line "$out" '^dpool.sbatch: received SIGTERM: stopping$'
 expect_line "$out" '^dpool worker stopping$'
 expect_line "$out" '^dpool coordinator stopping \(signal 15\)$'
