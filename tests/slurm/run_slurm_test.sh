@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "SKIP: the SLURM test runs slurmd and slurmctld as root; run it as root"
   exit 77
 fi
-for program in munged slurmctld slurmd sbatch srun squeue scancel sinfo; do
+for program in munged mungekey slurmctld slurmd sbatch srun squeue scancel sinfo; do
   if ! command -v "$program" >/dev/null && [ ! -x "/usr/sbin/$program" ]; then
     echo "SKIP: $program is not installed (Debian packages munge slurmctld slurmd slurm-client)"
     exit 77
@@ -150,7 +150,7 @@ poll 10 "munged makes its socket" test -S "$munge_socket"
 node=$(hostname -s)
 cat >"$SLURM_CONF" <<EOF
 ClusterName=dpooltest
-SlurmctldHost=$node
+SlurmctldHost=$node(127.0.0.1)
 SlurmctldPort=$(free_port)
 SlurmdPort=$(free_port)
 SlurmUser=root
@@ -179,7 +179,7 @@ SlurmdParameters=config_overrides
 KillWait=30
 MailProg=/bin/true
 MessageTimeout=5
-NodeName=$node CPUs=2 State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=dpooltest Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
 mkdir -p "$tmp/ctld" "$tmp/slurmd"
@@ -195,6 +195,9 @@ echo "SLURM is up: node $node, $SLURM_CONF"
 # and the worker and the program find them (sbatch passes the environment on).
 export XDG_CONFIG_HOME=$tmp/config
 export DPOOL=$dpool
+# and the script's run directory is made here, gone with the rest even when a
+# job is killed before it removes it.
+export TMPDIR=$tmp
 
 # $1 must have a line matching the regular expression $2.
 expect_line() {
