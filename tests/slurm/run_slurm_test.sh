@@ -6,8 +6,9 @@
 #  (a) `sbatch --wait` the script running the quickstart: the job's output has
 #      the quickstart's results, the worker took its executor count from
 #      SLURM_CPUS_ON_NODE, and no dpool process is left;
-#  (b) a job of one CPU whose program runs until cancelled: its worker runs 1
-#      executor (SLURM's count, not this machine's cores); once the program
+#  (b) a job of one CPU whose program runs until cancelled, with keys made by
+#      `dpool keygen` (DPOOL_KEYS): its worker runs 1 executor (SLURM's
+#      count, not this machine's cores); once the program
 #      runs, `scancel`, and every process of the job must have stopped by
 #      itself, well before SLURM's KillWait would SIGKILL what is left.
 # Exits 77 (skipped) when not root or SLURM/MUNGE are not installed.
@@ -229,7 +230,9 @@ out=$tmp/cancelled.out
 printf '%s\n' '#!/usr/bin/env bash' 'echo "long program: running against $DPOOL_ADDRESS"' \
   'exec sleep 600' >"$tmp/long_program"
 chmod +x "$tmp/long_program"
-job=$(DPOOL_ADDRESS_ARG=0 DPOOL_WORKER_ARGS="--exec $quickstart" \
+# This job's keys are in a directory of their own, given with DPOOL_KEYS.
+"$dpool" keygen "$tmp/keys" >/dev/null
+job=$(DPOOL_ADDRESS_ARG=0 DPOOL_WORKER_ARGS="--exec $quickstart" DPOOL_KEYS=$tmp/keys \
   sbatch --parsable --nodes=1 --ntasks=1 --cpus-per-task=1 --output="$out" --chdir="$tmp" \
   "$script" "$tmp/long_program")
 job=${job%%;*}
@@ -246,6 +249,7 @@ poll 15 "every process of the cancelled job $job has exited" no_job_processes "$
 cat "$out"
 expect_line "$out" '^dpool worker connected to tcp://.* with 1 executor \(SLURM_CPUS_ON_NODE\)$'
 expect_line "$out" '^dpool.sbatch: received SIGTERM: stopping$'
+expect_line "$out" "coordinator: CurveZMQ on tcp://.* with the keys in $tmp/keys:"
 expect_line "$out" '^dpool worker stopping$'
 expect_line "$out" '^dpool coordinator stopping \(signal 15\)$'
 echo "PASS: the quickstart ran through dpool.sbatch, and a cancelled job left no process"
