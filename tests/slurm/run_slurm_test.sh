@@ -10,7 +10,10 @@
 #      `dpool keygen` (DPOOL_KEYS): its worker runs 1 executor (SLURM's
 #      count, not this machine's cores); once the program
 #      runs, `scancel`, and every process of the job must have stopped by
-#      itself, well before SLURM's KillWait would SIGKILL what is left.
+#      itself, well before SLURM's KillWait would SIGKILL what is left;
+#  (c) a program that exits with 3 makes a job that exits with 3;
+#  (d) workers that cannot start (a bad option) fail the job without running
+#      the program, and leave nothing behind.
 # Exits 77 (skipped) when not root or SLURM/MUNGE are not installed.
 #
 #   run_slurm_test.sh SBATCH_SCRIPT DPOOL_BINARY QUICKSTART
@@ -252,4 +255,35 @@ expect_line "$out" '^dpool.sbatch: received SIGTERM: stopping$'
 expect_line "$out" "coordinator: CurveZMQ on tcp://.* with the keys in $tmp/keys:"
 expect_line "$out" '^dpool worker stopping$'
 expect_line "$out" '^dpool coordinator stopping \(signal 15\)$'
-echo "PASS: the quickstart ran through dpool.sbatch, and a cancelled job left no process"
+
+# --- (c) the job's exit code is the program's ---
+out=$tmp/exit3.out
+printf '%s\n' '#!/usr/bin/env bash' 'exit 3' >"$tmp/exit3_program"
+chmod +x "$tmp/exit3_program"
+DPOOL_ADDRESS_ARG=0 DPOOL_WORKER_ARGS="--exec $quickstart" \
+  sbatch --parsable --wait --nodes=1 --output="$out" --chdir="$tmp" \
+  "$script" "$tmp/exit3_program" >"$tmp/sbatch.id" &
+wait_for_child $! 60 "the job of a program exiting with 3"
+job=$(cut -d';' -f1 "$tmp/sbatch.id")
+echo "== (c) job $job ended with exit code $child_rc"
+[ "$child_rc" = 3 ] || fail "job $job's exit code is $child_rc, not its program's 3"
+expect_line "$out" '^dpool.sbatch: the program exited with code 3$'
+expect_line "$out" '^dpool worker stopping$'
+
+# --- (d) workers that cannot start fail the job at once ---
+out=$tmp/nojoin.out
+DPOOL_WORKER_ARGS="--no-such-option" \
+  sbatch --parsable --wait --nodes=1 --output="$out" --chdir="$tmp" \
+  "$script" "$quickstart" >"$tmp/sbatch.id" &
+wait_for_child $! 60 "the job whose workers cannot start"
+job=$(cut -d';' -f1 "$tmp/sbatch.id")
+echo "== (d) job $job ended with exit code $child_rc"
+[ "$child_rc" != 0 ] || fail "job $job, whose workers could not start, succeeded"
+expect_line "$out" "^dpool.sbatch: the workers' step ended with exit code [1-9][0-9]* before all joined"
+expect_line "$out" '^dpool coordinator stopping \(signal 15\)$'
+! grep -q '^apply_async' "$out" || fail "job $job ran its program without workers"
+left=$(job_processes "$job")
+[ -z "$left" ] || fail "processes of job $job are left after it ended:"$'\n'"$left"
+
+echo "PASS: the quickstart ran through dpool.sbatch; a cancelled job left no process; a job's" \
+  "exit code is its program's; a job whose workers cannot start fails"
