@@ -11,7 +11,8 @@
 #      count, not this machine's cores); once the program
 #      runs, `scancel`, and every process of the job must have stopped by
 #      itself, well before SLURM's KillWait would SIGKILL what is left;
-#  (c) a program that exits with 3 makes a job that exits with 3;
+#  (c) a program given in DPOOL_PROGRAM that exits with 3 makes a job that
+#      exits with 3;
 #  (d) workers that cannot start (a bad option) fail the job without running
 #      the program, and leave nothing behind.
 # Exits 77 (skipped) when not root or SLURM/MUNGE are not installed.
@@ -258,16 +259,18 @@ expect_line "$out" '^dpool coordinator stopping \(signal 15\)$'
 
 # --- (c) the job's exit code is the program's ---
 out=$tmp/exit3.out
-printf '%s\n' '#!/usr/bin/env bash' 'exit 3' >"$tmp/exit3_program"
+printf '%s\n' '#!/usr/bin/env bash' 'echo "exit3 program: arguments $*"' 'exit 3' \
+  >"$tmp/exit3_program"
 chmod +x "$tmp/exit3_program"
-DPOOL_ADDRESS_ARG=0 DPOOL_WORKER_ARGS="--exec $quickstart" \
+DPOOL_PROGRAM=$tmp/exit3_program DPOOL_WORKER_ARGS="--exec $quickstart" \
   sbatch --parsable --wait --nodes=1 --output="$out" --chdir="$tmp" \
-  "$script" "$tmp/exit3_program" >"$tmp/sbatch.id" &
+  "$script" >"$tmp/sbatch.id" &
 wait_for_child $! 60 "the job of a program exiting with 3"
 job=$(cut -d';' -f1 "$tmp/sbatch.id")
 echo "== (c) job $job ended with exit code $child_rc"
 [ "$child_rc" = 3 ] || fail "job $job's exit code is $child_rc, not its program's 3"
 expect_line "$out" '^dpool.sbatch: the program exited with code 3$'
+expect_line "$out" '^exit3 program: arguments tcp://[^ ]*$'
 expect_line "$out" '^dpool worker stopping$'
 
 # --- (d) workers that cannot start fail the job at once ---
