@@ -11,9 +11,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <dpool/dpool.hpp>
 #include <iostream>
 
+#include "executor_count.hpp"
 #include "status_view.hpp"
 
 namespace {
@@ -157,8 +159,11 @@ int main(int argc, char** argv) {
   dpool::NodeOptions nopt;
   auto* worker = app.add_subcommand("worker", "run executors for a coordinator");
   worker->add_option("--connect", nopt.connect, "coordinator address")->required();
-  worker->add_option("--procs", nopt.processes, "executor processes (default: cores)")
-      ->check(CLI::Range(1u, 4096u));
+  auto* procs = worker
+                    ->add_option("--procs", nopt.processes,
+                                 "executor processes (default: SLURM_CPUS_ON_NODE in a SLURM "
+                                 "job, else cores)")
+                    ->check(CLI::Range(1u, 4096u));
   auto* exec = worker->add_option("--exec", nopt.exec,
                                   "self-hosted: a program whose main() starts with dpool::init");
   auto* load = worker->add_option("--load", nopt.load, "library mode: task libraries (.so)");
@@ -237,9 +242,16 @@ int main(int argc, char** argv) {
       std::printf("dpool coordinator stopping (signal %d)\n", sig);
       return 0;
     }
+    std::string count_source = "--procs";
+    if (procs->count() == 0) {
+      auto count = dpool::internal::default_executor_count(
+          [](const char* name) -> const char* { return std::getenv(name); }, dpool::cpu_count());
+      nopt.processes = count.count;
+      count_source = count.source;
+    }
     dpool::Node node(nopt);
-    std::printf("dpool worker connected to %s with %u executors\n", nopt.connect.c_str(),
-                node.processes());
+    std::printf("dpool worker connected to %s with %u executor%s (%s)\n", nopt.connect.c_str(),
+                node.processes(), node.processes() == 1 ? "" : "s", count_source.c_str());
     std::thread waiter([&] {
       node.wait();
       kill(getpid(), SIGINT);  // wakes the main thread's sigwait
