@@ -40,6 +40,9 @@ RemoteShell::Started RemoteShell::start(const std::string& destination,
     argv.push_back("-o");
     argv.push_back(o);
   }
+  // After the caller's options, since ssh keeps the first value it is given:
+  // no "Permanently added ... to the list of known hosts" among the output.
+  argv.insert(argv.end(), {"-o", "LogLevel=ERROR"});
   // "--" ends ssh's options: a destination cannot be taken for one. ssh runs
   // the command through the remote user's shell; `sh -c` makes it a POSIX one.
   argv.insert(argv.end(), {"--", destination, "sh -c " + shell_quote(script)});
