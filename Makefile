@@ -8,9 +8,10 @@ JOBS ?= $(shell nproc)
 PACKAGES := g++ cmake make pkg-config libzmq3-dev cppzmq-dev libcereal-dev libasio-dev \
             doctest-dev libspdlog-dev libcli11-dev libexpected-dev libsqlite3-dev \
             libsodium-dev libcpp-httplib-dev
-# For the tests only: promtool checks /metrics, Chromium loads the dashboard;
-# the fuzzers need clang and its libFuzzer runtime.
-TEST_PACKAGES := prometheus chromium
+# For the tests only: promtool checks /metrics, Chromium loads the dashboard,
+# sshd and ssh carry `dpool cluster up`; the fuzzers need clang and its
+# libFuzzer runtime.
+TEST_PACKAGES := prometheus chromium openssh-server openssh-client
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
