@@ -211,8 +211,12 @@ int cluster_up(const LaunchOptions& o) {
                 joined == 1 ? "" : "s", spec.connect_address().c_str());
     return 0;
   }
-  std::fprintf(stderr, "dpool cluster up: %d of %d workers joined within %lld s; their state:\n",
-               joined < 0 ? 0 : joined, workers, static_cast<long long>(o.timeout.count() / 1000));
+  if (ok)
+    std::fprintf(stderr, "dpool cluster up: %d of %d workers joined within %lld s; their state:\n",
+                 joined < 0 ? 0 : joined, workers,
+                 static_cast<long long>(o.timeout.count() / 1000));
+  else
+    std::fprintf(stderr, "dpool cluster up: not every worker could be started; their state:\n");
   jobs.clear();
   for (std::size_t i = 1; i < all.size(); ++i)
     jobs.emplace_back(all[i].destination, state_script(o, all[i]));

@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
 
   if (cluster->parsed()) {
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // Ctrl-C ends it, and its ssh
+    std::signal(SIGPIPE, SIG_IGN);  // writing to an ssh that already exited is an error, not death
     try {
       if (cluster_commands[0]->parsed()) return dpool_cli::cluster_up(lopt);
       if (cluster_commands[1]->parsed()) return dpool_cli::cluster_down(lopt);

@@ -43,36 +43,55 @@ RemoteShell::Started RemoteShell::start(const std::string& destination,
   // After the caller's options, since ssh keeps the first value it is given:
   // no "Permanently added ... to the list of known hosts" among the output.
   argv.insert(argv.end(), {"-o", "LogLevel=ERROR"});
-  // "--" ends ssh's options: a destination cannot be taken for one. ssh runs
-  // the command through the remote user's shell; `sh -c` makes it a POSIX one.
-  argv.insert(argv.end(), {"--", destination, "sh -c " + shell_quote(script)});
+  // "--" ends ssh's options: a destination cannot be taken for one. The
+  // script goes to a POSIX shell on the standard input, so the remote user's
+  // login shell (which may be csh or fish) only parses "sh -s".
+  argv.insert(argv.end(), {"--", destination, "sh -s"});
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
 
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0)
+  int out[2];
+  int in[2];
+  if (pipe2(out, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  if (pipe2(in, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
   pid_t pid = fork();
   if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
+    for (int fd : {out[0], out[1], in[0], in[1]}) close(fd);
     throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
     sigset_t none;  // the dpool command blocks SIGINT and SIGTERM; ssh must not inherit that
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, STDIN_FILENO);  // ssh must not read the launcher's input
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
+    signal(SIGPIPE, SIG_DFL);
+    dup2(in[0], STDIN_FILENO);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(out[1], STDERR_FILENO);
     execvp(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+    const char* why = "cannot run ssh: execvp failed\n";
+    [[maybe_unused]] auto n = write(STDERR_FILENO, why, std::strlen(why));
     _exit(127);
   }
-  close(fds[1]);
-  return {pid, fds[0]};
+  close(out[1]);
+  close(in[0]);
+  // A script is far smaller than a pipe's buffer, so this write does not wait
+  // for ssh. SIGPIPE is ignored (see the header): an ssh that exited at once
+  // makes it fail with EPIPE, and its exit code tells why.
+  std::size_t done = 0;
+  while (done < script.size()) {
+    ssize_t n = write(in[1], script.data() + done, script.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  close(in[1]);
+  return {pid, out[0]};
 }
 
 RemoteResult RemoteShell::finish(Started s) {

@@ -1,6 +1,7 @@
-// Runs shell commands on other machines with the system's ssh: fork and exec
+// Runs shell scripts on other machines with the system's ssh: fork and exec
 // of an argv vector (no local shell), BatchMode so that ssh never prompts, the
-// remote command built from words each quoted for the remote POSIX shell.
+// script given to `sh -s` on ssh's standard input, and every word put into a
+// script quoted with shell_quote. The process must ignore SIGPIPE.
 #pragma once
 
 #include <string>

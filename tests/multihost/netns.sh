@@ -67,11 +67,13 @@ netns_cleanup() {
   NETNS_LIST=()
 }
 
-# The processes left in a namespace whose command line contains TEXT.
+# The processes in a namespace whose command line contains one of TEXTS.
 procs_matching() {
-  local ns=$1 text=$2 pid out=""
+  local ns=$1 pid out="" patterns=() text
+  shift
+  for text in "$@"; do patterns+=(-e "$text"); done
   for pid in $(ip netns pids "$ns" 2>/dev/null); do
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$text"; then
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -F "${patterns[@]}"; then
       out+="$pid: $(tr '\0' ' ' <"/proc/$pid/cmdline") "$'\n'
     fi
   done

@@ -66,9 +66,10 @@ worker $ADDR_A --procs 2 --heartbeat 50ms
 worker root@$ADDR_B --procs 2 --heartbeat 50ms   # a user given, as ssh takes it
 dpool $dpool
 HOSTS
+run_dir=$WORK/run
 cluster() {
   ip netns exec "$NS_C" "$dpool" cluster "$@" --keys "$XDG_CONFIG_HOME/dpool" \
-    --run-dir "$WORK/run" --ssh-option "IdentityFile=$WORK/client_key" \
+    --run-dir "$run_dir" --ssh-option "IdentityFile=$WORK/client_key" \
     --ssh-option "UserKnownHostsFile=$WORK/known_hosts" \
     --ssh-option StrictHostKeyChecking=accept-new --ssh-option ConnectTimeout=5
 }
@@ -88,6 +89,17 @@ if cluster up "$WORK/hosts" --exec "$client" >"$WORK/again.out" 2>&1; then
 fi
 grep -q "already running" "$WORK/again.out" || { show "$WORK/again.out"; fail "no 'already running'"; }
 
+echo "== another cluster's coordinator on the same port: up says it did not start"
+run_dir=$WORK/run2
+if cluster up "$WORK/hosts" --exec "$client" >"$WORK/taken.out" 2>&1; then
+  show "$WORK/taken.out"
+  fail "a coordinator started on a port already taken"
+fi
+show "$WORK/taken.out"
+grep -q "the coordinator on $ADDR_C did not start" "$WORK/taken.out" &&
+  grep -q "Address already in use" "$WORK/taken.out" || fail "no clear message for a port taken"
+run_dir=$WORK/run
+
 echo "== dpool cluster status"
 cluster status "$WORK/hosts" >"$WORK/status.out" 2>&1 ||
   { show "$WORK/status.out"; fail "dpool cluster status failed"; }
@@ -106,9 +118,29 @@ cluster down "$WORK/hosts" >"$WORK/down.out" 2>&1 ||
   { show "$WORK/down.out"; fail "dpool cluster down failed"; }
 show "$WORK/down.out"
 [ "$(grep -c ": stopped pid" "$WORK/down.out")" = 3 ] || fail "down did not stop 3 daemons"
+
+echo "== a worker host that ssh cannot reach: up and down fail, and say which"
+sed "s/^worker root@$ADDR_B .*/worker 127.0.0.1 --procs 1/" "$WORK/hosts" >"$WORK/hosts_bad"
+if cluster up "$WORK/hosts_bad" --exec "$client" >"$WORK/bad_up.out" 2>&1; then
+  show "$WORK/bad_up.out"
+  fail "cluster up succeeded with a host that cannot be reached"
+fi
+show "$WORK/bad_up.out"
+grep -q "worker-127.0.0.1 on 127.0.0.1: ssh: connect to host 127.0.0.1 port 22: Connection refused" \
+  "$WORK/bad_up.out" || fail "up did not say which host could not be reached"
+grep -q "not every worker could be started" "$WORK/bad_up.out" ||
+  fail "up did not say that a worker could not be started"
+if cluster down "$WORK/hosts_bad" >"$WORK/bad_down.out" 2>&1; then
+  show "$WORK/bad_down.out"
+  fail "cluster down succeeded with a host that cannot be reached"
+fi
+show "$WORK/bad_down.out"
+[ "$(grep -c ": stopped pid" "$WORK/bad_down.out")" = 2 ] ||
+  fail "down did not stop the coordinator and the worker it reached"
+
 left=""
 for ns in "$NS_C" "$NS_A" "$NS_B"; do
-  left+=$(procs_matching "$ns" "$dpool")$(procs_matching "$ns" "$client")
+  left+=$(procs_matching "$ns" "$dpool" "$client")
 done
 [ -z "$left" ] || fail "processes left after cluster down:"$'\n'"$left"
 [ -z "$(ls -A "$WORK/run"/*.pid 2>/dev/null)" ] || fail "pid files left in $WORK/run"
