@@ -84,7 +84,10 @@ int main(int argc, char** argv) {
   if (argc != 2 && !(argc == 4 && std::string(argv[2]) == "--cut"))
     return fail("usage: multihost_client ADDRESS [--cut NODE]");
   try {
-    dpool::Pool pool(dpool::Connect{.address = argv[1]});
+    // Heartbeats as often as the tests' daemons send theirs: the coordinator
+    // declares a client silent for its --node-timeout (500 ms there) dead.
+    dpool::Pool pool(
+        dpool::Connect{.address = argv[1], .heartbeat = std::chrono::milliseconds(50)});
 
     const int n1 = 16;
     std::vector<Placed> first = pool.map(place, items(n1), 1);
