@@ -221,7 +221,9 @@ int main(int argc, char** argv) {
         "--run-dir", lopt.run_dir,
         "pid files and logs on each host; relative to the remote home (" + lopt.run_dir + ")");
     sub->add_option("--ssh-option", lopt.ssh_options,
-                    "KEY=VALUE given to ssh as -o KEY=VALUE, e.g. IdentityFile=~/.ssh/id_dpool");
+                    "KEY=VALUE given to ssh as -o KEY=VALUE, e.g. IdentityFile=~/.ssh/id_dpool; "
+                    "repeatable")
+        ->allow_extra_args(false);  // one value each time, so HOSTS_FILE may follow
     cluster_commands.push_back(sub);
   }
   auto* exec_opt = cluster_commands[0]->add_option("--exec", lopt.exec,
