@@ -15,8 +15,7 @@
 #include <dpool/dpool.hpp>
 #include <iostream>
 
-#include "cluster_launch.hpp"
-#include "hosts_file.hpp"
+#include "cluster_command.hpp"
 #include "status_view.hpp"
 
 namespace {
@@ -203,38 +202,8 @@ int main(int argc, char** argv) {
   add_duration(stat, "--connect-timeout", sopt.connect_timeout,
                "how long to wait for the coordinator's answer (5s)");
 
-  dpool_cli::LaunchOptions lopt;
-  auto* cluster = app.add_subcommand("cluster", "start, check or stop a cluster over ssh");
-  cluster->require_subcommand(1);
-  std::vector<CLI::App*> cluster_commands;
-  for (auto [verb, help] :
-       {std::pair{"up", "start the coordinator, then one worker per host"},
-        std::pair{"down", "stop the workers (they drain), then the coordinator"},
-        std::pair{"status", "whether each daemon runs, and dpool status"}}) {
-    auto* sub = cluster->add_subcommand(verb, help);
-    sub->add_option("hosts_file", lopt.hosts_file,
-                    "coordinator HOST[:PORT] and worker HOST lines (docs/operations.md)")
-        ->required();
-    sub->add_option("--dpool", lopt.dpool, "the dpool program on the hosts (default: dpool)");
-    sub->add_option("--keys", lopt.keys, "--keys for every daemon, a key directory on the hosts");
-    sub->add_option(
-        "--run-dir", lopt.run_dir,
-        "pid files and logs on each host; relative to the remote home (" + lopt.run_dir + ")");
-    sub->add_option("--ssh-option", lopt.ssh_options,
-                    "KEY=VALUE given to ssh as -o KEY=VALUE, e.g. IdentityFile=~/.ssh/id_dpool; "
-                    "repeatable")
-        ->allow_extra_args(false);  // one value each time, so HOSTS_FILE may follow
-    cluster_commands.push_back(sub);
-  }
-  auto* exec_opt = cluster_commands[0]->add_option("--exec", lopt.exec,
-                                                   "the workers' --exec PROGRAM, on the hosts");
-  cluster_commands[0]
-      ->add_option("--load", lopt.load, "the workers' --load LIB.so..., on the hosts")
-      ->excludes(exec_opt);
-  add_duration(cluster_commands[0], "--timeout", lopt.timeout,
-               "how long the coordinator and workers may take to start and join (30s)");
-  add_duration(cluster_commands[1], "--stop-timeout", lopt.stop_timeout,
-               "how long each daemon may take to stop after SIGTERM (45s)");
+  dpool_cli::ClusterCommand cluster;
+  cluster.add_to(app, add_duration);
 
   std::string log_level = "info";
   app.add_option("--log", log_level, "log level: trace, debug, info, warn, error")
@@ -256,21 +225,7 @@ int main(int argc, char** argv) {
   dpool::set_log_level(stat->parsed() && app.get_option("--log")->count() == 0 ? "critical"
                                                                                : log_level);
 
-  if (cluster->parsed()) {
-    pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // Ctrl-C ends it, and its ssh
-    std::signal(SIGPIPE, SIG_IGN);  // writing to an ssh that already exited is an error, not death
-    try {
-      if (cluster_commands[0]->parsed()) return dpool_cli::cluster_up(lopt);
-      if (cluster_commands[1]->parsed()) return dpool_cli::cluster_down(lopt);
-      return dpool_cli::cluster_status(lopt);
-    } catch (const dpool_cli::HostsFileError& e) {
-      std::fprintf(stderr, "dpool cluster: %s\n", e.what());
-      return 2;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "dpool cluster: %s\n", e.what());
-      return 1;
-    }
-  }
+  if (cluster.parsed()) return cluster.run();
   try {
     if (keys->parsed()) return keygen(key_dir, add_key);
     if (stat->parsed()) {
