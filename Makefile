@@ -9,9 +9,10 @@ PACKAGES := g++ cmake make pkg-config libzmq3-dev cppzmq-dev libcereal-dev libas
             doctest-dev libspdlog-dev libcli11-dev libexpected-dev libsqlite3-dev \
             libsodium-dev libcpp-httplib-dev
 # For the tests only: promtool checks /metrics, Chromium loads the dashboard,
-# a single-machine SLURM (with MUNGE) runs examples/slurm/dpool.sbatch;
-# the fuzzers need clang and its libFuzzer runtime.
-TEST_PACKAGES := prometheus chromium munge slurmctld slurmd slurm-client
+# a single-machine SLURM (with MUNGE) runs examples/slurm/dpool.sbatch; sshd and
+# ssh carry `dpool cluster up`; the fuzzers need clang and its libFuzzer runtime.
+TEST_PACKAGES := prometheus chromium munge slurmctld slurmd slurm-client openssh-server \
+                 openssh-client
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60

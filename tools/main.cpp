@@ -5,6 +5,7 @@
 //   dpool keygen [DIR]                    a key set (default: ~/.config/dpool)
 //   dpool keygen --add node NAME [DIR]    one more node (or client) key
 //   dpool status [ADDRESS] [--json] [--watch SECONDS]   a coordinator's nodes, clients, load
+//   dpool cluster up|down|status HOSTS_FILE   start, stop, check a cluster over ssh
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include <dpool/dpool.hpp>
 #include <iostream>
 
+#include "cluster_command.hpp"
 #include "executor_count.hpp"
 #include "status_view.hpp"
 
@@ -208,6 +210,9 @@ int main(int argc, char** argv) {
   add_duration(stat, "--connect-timeout", sopt.connect_timeout,
                "how long to wait for the coordinator's answer (5s)");
 
+  dpool_cli::ClusterCommand cluster;
+  cluster.add_to(app, add_duration);
+
   std::string log_level = "info";
   app.add_option("--log", log_level, "log level: trace, debug, info, warn, error")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -229,6 +234,7 @@ int main(int argc, char** argv) {
   dpool::set_log_level(stat->parsed() && app.get_option("--log")->count() == 0 ? "critical"
                                                                                : log_level);
 
+  if (cluster.parsed()) return cluster.run();
   try {
     if (keys->parsed()) return keygen(key_dir, add_key);
     if (stat->parsed()) {
