@@ -42,6 +42,9 @@ Envelope CallHandler::answer(PeerId peer, bool is_node, wire::Requests&& batch, 
       case calls::Op::kStatus:
         reply = status(peer, is_node, r, answer);
         break;
+      case calls::Op::kPush:
+        reply = push(peer, is_node, r, args[i], now);
+        break;
       default:
         reply = refuse(r, ErrorCode::kRefused,
                        "the coordinator knows no call number " + std::to_string(r.op) +
@@ -57,6 +60,22 @@ Envelope CallHandler::answer(PeerId peer, bool is_node, wire::Requests&& batch, 
     answers.push_back(std::move(answer));
   }
   return Envelope{peer, {std::move(replies), std::move(answers)}};
+}
+
+std::optional<wire::Reply> CallHandler::push(PeerId peer, bool is_node, const wire::Request& r,
+                                             Payload& args, ObjectStore::TimePoint now) {
+  if (is_node) return refuse(r, ErrorCode::kRefused, "only a client pushes code");
+  if (!code_ || !may_push_)
+    return refuse(r, ErrorCode::kRefused, "this coordinator takes no pushed code");
+  if (auto why = may_push_(peer); !why.empty()) return refuse(r, ErrorCode::kRefused, why);
+  auto decoded = wire::decode_meta<calls::PushCall>(args.view());
+  if (!decoded || decoded->name.empty() || decoded->name.find('/') != std::string::npos)
+    return refuse(r, ErrorCode::kRefused,
+                  "a push that cannot be decoded, or whose library has no plain file name");
+  std::vector<std::pair<PeerId, std::string>> nodes;
+  for (auto& n : scheduler_.node_loads()) nodes.emplace_back(n.peer, n.name);
+  code_->push(peer, r.id, std::move(*decoded), nodes, now);
+  return std::nullopt;
 }
 
 std::optional<wire::Reply> CallHandler::object(PeerId peer, bool is_node, const wire::Request& r,

@@ -10,6 +10,7 @@
 #include <dpool/status.hpp>
 #include <functional>
 
+#include "code_shelf.hpp"
 #include "object_store.hpp"
 #include "scheduler.hpp"
 
@@ -19,16 +20,23 @@ class CallHandler {
  public:
   // The cluster's state as `asking` should see it (calls::Op::kStatus).
   using StatusSource = std::function<ClusterStatus(PeerId asking)>;
+  // Why client `asking` may not push code; empty if it may (calls::Op::kPush).
+  using PushPolicy = std::function<std::string(PeerId asking)>;
 
-  // `scheduler` and `store` must outlive the handler. Without `status`, a
-  // status call is refused.
-  CallHandler(const Scheduler& scheduler, ObjectStore& store, StatusSource status = {})
-      : scheduler_(scheduler), store_(store), status_(std::move(status)) {}
+  // `scheduler`, `store` and `code` must outlive the handler. Without
+  // `status`, a status call is refused; without `code` or `may_push`, a push.
+  CallHandler(const Scheduler& scheduler, ObjectStore& store, StatusSource status = {},
+              CodeShelf* code = nullptr, PushPolicy may_push = {})
+      : scheduler_(scheduler),
+        store_(store),
+        status_(std::move(status)),
+        code_(code),
+        may_push_(std::move(may_push)) {}
 
   // The REPLY to one REQUEST from `peer` (`is_node`: a node forwarding its
   // tasks' calls; else a client's own). Every request gets exactly one
   // reply: in the envelope returned (which may hold none), or, for a call
-  // on a hosted object, from the store.
+  // on a hosted object, from the store, and for a push, from the code shelf.
   Envelope answer(PeerId peer, bool is_node, wire::Requests&& batch, Payloads&& args,
                   ObjectStore::TimePoint now);
 
@@ -44,10 +52,15 @@ class CallHandler {
                                     Payload& args, ObjectStore::TimePoint now);
 
   wire::Reply status(PeerId peer, bool is_node, const wire::Request& r, Payload& answer);
+  // Hands a push to the code shelf; a refusal when it cannot go there.
+  std::optional<wire::Reply> push(PeerId peer, bool is_node, const wire::Request& r, Payload& args,
+                                  ObjectStore::TimePoint now);
 
   const Scheduler& scheduler_;
   ObjectStore& store_;
   StatusSource status_;
+  CodeShelf* code_;
+  PushPolicy may_push_;
   Stats stats_;
 };
 

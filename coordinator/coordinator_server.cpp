@@ -153,6 +153,8 @@ void CoordinatorServer::on_heartbeat_timer() {
     if (peer.routing_id.empty() || !peer.welcomed) continue;
     send(id, {wire::Heartbeat{}});
   }
+  code_.expire(std::chrono::steady_clock::now());  // pushes whose nodes did not all answer
+  send_code();
   if (scheduler_.stats().stale_results > stale_reported_) {
     spdlog::info(
         "coordinator: dropped {} late result(s) of tasks already re-run or cancelled ({} in all)",
@@ -233,6 +235,7 @@ void CoordinatorServer::on(PeerId peer, wire::Requests&& batch, Payloads&& args)
                   store_.parked() - parked, peer);
   if (!std::get<wire::Replies>(env.message.body).replies.empty())
     send(env.to, std::move(env.message));
+  send_code();
 }
 
 void CoordinatorServer::on(PeerId peer, wire::Returned&& returned) {
@@ -296,10 +299,13 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
     return refuse(peer_id, "HELLO as a " + wants + " with a " + has + " key");
   }
   if (p.welcomed) {  // a second HELLO: the peer started over; forget its old session
-    if (p.role == wire::Role::kNode)
+    if (p.role == wire::Role::kNode) {
       scheduler_.node_left(peer_id);
-    else
+      code_.node_left(peer_id);
+    } else {
       scheduler_.client_left(peer_id);
+      code_.client_left(peer_id);
+    }
   }
   p.role = hello.role;
   p.welcomed = true;
@@ -319,6 +325,10 @@ void CoordinatorServer::on_hello(PeerId peer_id, const wire::Hello& hello) {
   // Remote peers must beat at least as often as we expect.
   auto beat = p.routing_id.empty() ? 0u : static_cast<std::uint32_t>(options_.heartbeat.count());
   send(peer_id, {wire::Welcome{instance_, options_.name, scheduler_.executors(), beat}});
+  if (hello.role == wire::Role::kNode) {  // the libraries pushed so far, after its welcome
+    code_.node_joined(peer_id, hello.name);
+    send_code();
+  }
   schedule_flush();
 }
 
@@ -333,12 +343,14 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
     if (it->second.role == wire::Role::kNode) {
       auto name = scheduler_.node_name(peer_id);
       auto lost = scheduler_.node_left(peer_id);
+      code_.node_left(peer_id);
       spdlog::info(
           "coordinator: node {} left: {} unfinished task(s) requeued, {} failed with "
           "WorkerLost (past their retries)",
           name, lost.requeued, lost.failed);
     } else {
       auto had = scheduler_.client_left(peer_id);
+      code_.client_left(peer_id);
       spdlog::log(it->second.quiet ? spdlog::level::debug : spdlog::level::info,
                   "coordinator: client (peer {}) left: dropped its {} unfinished task(s)", peer_id,
                   had);
@@ -348,6 +360,7 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
   rejections_.forget(peer_id);
   if (!it->second.routing_id.empty()) by_routing_id_.erase(it->second.routing_id);
   peers_.erase(it);
+  send_code();  // the pushes that waited only for it are answered
   schedule_flush();
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "call_handler.hpp"
+#include "code_shelf.hpp"
 #include "coordinator_endpoint.hpp"
 #include "event_loop.hpp"
 #include "http_endpoint.hpp"
@@ -56,6 +57,8 @@ class CoordinatorServer final : public Hub {
   void on(PeerId peer, wire::Heartbeat&& beat);
   // What a node's tasks printed: to each task's client, if it asked for it.
   void on(PeerId peer, wire::Output&& output);
+  // A node's answer to a pushed library (coordinator_code.cpp).
+  void on(PeerId peer, wire::Loaded&& loaded);
 
  private:
   struct Peer {
@@ -94,6 +97,10 @@ class CoordinatorServer final : public Hub {
   void post_snapshot();
   void arm_snapshot_timer();
   void report_refusals();
+  // Pushed code (coordinator_code.cpp): why client `peer` may not push
+  // (empty if it may), and sending what the code shelf has to send.
+  std::string may_push(PeerId peer) const;
+  void send_code();
   void on_heartbeat_timer();
   void arm_heartbeat();
   void send(PeerId peer, wire::Message&& message);
@@ -110,10 +117,12 @@ class CoordinatorServer final : public Hub {
   std::string endpoint_;
   Scheduler scheduler_;
   ObjectStore store_;
+  CodeShelf code_;
   std::unique_ptr<ObjectJournal> journal_;  // with --state
   ObjectStore::TimePoint started_ = ObjectStore::Clock::now();
   Throughput throughput_{started_};  // tasks finished, for status
-  CallHandler calls_{scheduler_, store_, [this](PeerId asking) { return status(asking); }};
+  CallHandler calls_{scheduler_, store_, [this](PeerId asking) { return status(asking); }, &code_,
+                     [this](PeerId asking) { return may_push(asking); }};
   asio::steady_timer object_deadline_;
   ObjectStore::TimePoint object_deadline_at_ = ObjectStore::TimePoint::max();
   std::unordered_map<PeerId, Peer> peers_;

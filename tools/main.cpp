@@ -6,6 +6,7 @@
 //   dpool keygen --add node NAME [DIR]    one more node (or client) key
 //   dpool status [ADDRESS] [--json] [--watch SECONDS]   a coordinator's nodes, clients, load
 //   dpool cluster up|down|status HOSTS_FILE   start, stop, check a cluster over ssh
+//   dpool push LIB.so [ADDRESS]           a task library for every node (--accept-code)
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -108,6 +109,30 @@ int status(const dpool::Connect& where, bool json, double watch, const sigset_t&
   }
 }
 
+// `dpool push`: each node's answer on a line. Returns 1 unless every node
+// loaded the library.
+int push(const dpool::Connect& where, const std::string& library) {
+  try {
+    auto answers = dpool::push_library(where, library);
+    if (answers.empty())
+      std::printf("no node is connected to %s; nodes that join get %s\n", where.address.c_str(),
+                  library.c_str());
+    int rc = 0;
+    for (auto& a : answers) {
+      if (a.loaded) {
+        std::printf("%s: loaded\n", a.node.c_str());
+      } else {
+        std::printf("%s: not loaded: %s\n", a.node.c_str(), a.error.c_str());
+        rc = 1;
+      }
+    }
+    return rc;
+  } catch (const dpool::Error& e) {
+    std::fprintf(stderr, "dpool push: %s\n", e.what());
+    return 1;
+  }
+}
+
 // Blocks SIGINT/SIGTERM in every thread and returns once one arrives.
 int wait_for_signal(const sigset_t& set) {
   int sig = 0;
@@ -154,6 +179,8 @@ int main(int argc, char** argv) {
   coord->add_option("--http", copt.http,
                     "serve a dashboard, /metrics and /api/status on HOST:PORT, or PORT for "
                     "127.0.0.1:PORT (0: a free port)");
+  coord->add_option("--accept-push-from", copt.accept_push_from,
+                    "NAME of a client key that may push task libraries (dpool push); repeatable");
   coord->add_option("--http-token", copt.http_token,
                     "token HTTP requests need (default: none on loopback; elsewhere made in the "
                     "key directory's http.token)");
@@ -172,6 +199,8 @@ int main(int argc, char** argv) {
   exec->excludes(load);
   worker->add_option("--name", nopt.name, "node name in logs and errors (default host:pid)");
   worker->add_option("--executor-host", nopt.executor_host, "path of dpool-executor");
+  worker->add_flag("--accept-code", nopt.accept_code,
+                   "load task libraries pushed to the cluster (dpool push) into new executors");
   bool keep_output = false;
   worker->add_flag("--no-forward-output", keep_output,
                    "print what tasks print here, not on the clients that submitted them");
@@ -197,6 +226,16 @@ int main(int argc, char** argv) {
   sopt.connect_timeout = std::chrono::seconds(5);
   bool status_json = false;
   double watch = 0;
+  dpool::Connect popt;
+  popt.address = "tcp://127.0.0.1:5555";
+  std::string library;
+  auto* push_cmd = app.add_subcommand(
+      "push", "send a task library to every node (those started with --accept-code load it)");
+  push_cmd->add_option("library", library, "the task library (.so)")->required();
+  push_cmd->add_option("address", popt.address, "the coordinator (default tcp://127.0.0.1:5555)");
+  push_cmd->add_option("--keys", popt.key_file,
+                       "key directory, or a client's .key file (default ~/.config/dpool)");
+  push_cmd->add_flag("--insecure", popt.insecure, "connect in the clear");
   auto* stat = app.add_subcommand(
       "status", "show a coordinator's nodes, clients, Manager objects and throughput");
   stat->add_option("address", sopt.address, "the coordinator (default tcp://127.0.0.1:5555)");
@@ -231,12 +270,17 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   // The status command's output is its table, or one line saying why there
   // is none: its connection logs nothing of its own unless asked (--log).
-  dpool::set_log_level(stat->parsed() && app.get_option("--log")->count() == 0 ? "critical"
-                                                                               : log_level);
+  dpool::set_log_level(
+      (stat->parsed() || push_cmd->parsed()) && app.get_option("--log")->count() == 0 ? "critical"
+                                                                                      : log_level);
 
   if (cluster.parsed()) return cluster.run();
   try {
     if (keys->parsed()) return keygen(key_dir, add_key);
+    if (push_cmd->parsed()) {
+      if (popt.address.find("://") == std::string::npos) popt.address = "tcp://" + popt.address;
+      return push(popt, library);
+    }
     if (stat->parsed()) {
       if (sopt.address.find("://") == std::string::npos) sopt.address = "tcp://" + sopt.address;
       return status(sopt, status_json, watch, stop_signals);

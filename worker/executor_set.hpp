@@ -48,6 +48,8 @@ class ExecutorSet {
   ExecutorSet(const ExecutorSet&) = delete;
   ExecutorSet& operator=(const ExecutorSet&) = delete;
 
+  // Executors started from now on run `spec`.
+  void respec(SpawnSpec spec) { spec_ = std::move(spec); }
   // Starts an executor in an empty slot. Failing to start is reported as an
   // exit with code 127, later on the loop (never from inside this call).
   void spawn(Slot slot);

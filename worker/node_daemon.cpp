@@ -90,6 +90,7 @@ void NodeDaemon::init_spawn_spec() {
   } else {
     spawn_spec_.unset.push_back(kEnvCaptureOutput);
   }
+  spawn_spec_.unset.push_back(kEnvCode);  // until code is pushed (adopt_code)
   if (!options_.exec.empty()) {
     spawn_spec_.program = options_.exec;
     spawn_spec_.argv.push_back(options_.exec);
@@ -120,6 +121,13 @@ void NodeDaemon::start(const CoordinatorLink::MakeLink& make_link) {
                                          executor_events());
   inited_.resize(supervisor_.processes());
   processes_ = std::make_unique<NodeProcesses>(io_, name_, spawn_spec_, process_hooks());
+  NodeCode::Hooks code_hooks;
+  code_hooks.answer = [this](wire::Loaded&& l) { link_->send({std::move(l)}); };
+  code_hooks.adopted = [this] { adopt_code(); };
+  code_ = std::make_unique<NodeCode>(
+      io_, name_, options_.accept_code,
+      options_.executor_host.empty() ? self_dir() + "/dpool-executor" : options_.executor_host,
+      std::move(code_hooks));
   CoordinatorLink::Options o;
   o.where = options_.connect.empty() ? "the embedded coordinator" : options_.connect;
   o.who = "node " + name_;
@@ -207,6 +215,20 @@ void NodeDaemon::on(wire::Cancel&& cancel) {
 
 void NodeDaemon::on(wire::Signal&& signal) {
   processes_->signal(signal.ids, signal.signal);
+}
+
+void NodeDaemon::on(wire::Code&& code, Payloads&& bytes) {
+  code_->receive(std::move(code), std::move(bytes.at(0)));
+}
+
+void NodeDaemon::adopt_code() {
+  auto& env = spawn_spec_.env;
+  std::erase_if(env, [](const auto& kv) { return kv.first == kEnvCode; });
+  env.emplace_back(kEnvCode, code_->env());
+  execs_->respec(spawn_spec_);
+  processes_->respec(spawn_spec_);
+  supervisor_.recycle();
+  apply();
 }
 
 NodeProcesses::Hooks NodeDaemon::process_hooks() {
@@ -476,6 +498,7 @@ void NodeDaemon::shutdown_on_loop() {
   drain_timer_.cancel();
   if (execs_) execs_->clear();
   if (processes_) processes_->clear();
+  code_.reset();
   if (link_) link_->close("node stopping");
   set_stopped("stopped");
 }

@@ -16,6 +16,7 @@
 #include "coordinator_link.hpp"
 #include "event_loop.hpp"
 #include "executor_set.hpp"
+#include "node_code.hpp"
 #include "node_processes.hpp"
 #include "supervisor.hpp"
 #include "task_output.hpp"
@@ -47,11 +48,15 @@ class NodeDaemon {
   void on(wire::Cancel&& cancel);
   void on(wire::Reclaim&& reclaim);
   void on(wire::Signal&& signal);
+  void on(wire::Code&& code, Payloads&& bytes);  // a pushed library (NodeCode)
 
  private:
   using Slot = Supervisor::Slot;
 
   void init_spawn_spec();
+  // The pushed libraries changed: new executors and Processes load them, and
+  // every executor is replaced as soon as it has finished what it has.
+  void adopt_code();
   void start(const CoordinatorLink::MakeLink& make_link);
   CoordinatorLink::Events link_events();
   ExecutorSet::Events executor_events();
@@ -104,6 +109,7 @@ class NodeDaemon {
   std::unique_ptr<ExecutorSet> execs_;
   std::unique_ptr<NodeProcesses> processes_;
   std::unique_ptr<TaskOutput> output_;   // forwarding what tasks print (standalone nodes)
+  std::unique_ptr<NodeCode> code_;
   std::uint64_t received_dispatch_ = 0;  // the last DISPATCH's seq, for heartbeats
   bool shut_down_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -46,6 +46,8 @@ class NodeProcesses {
 
   NodeProcesses(asio::io_context& io, std::string node, SpawnSpec spec, Hooks hooks);
 
+  // Processes started from now on run `spec`.
+  void respec(SpawnSpec spec) { set_.respec(std::move(spec)); }
   // Starts the Process task `task` (its process name set) with `args`.
   void start(wire::Task&& task, Payload&& args);
   // Sends `signal` to the Processes among `ids` (the coordinator's).

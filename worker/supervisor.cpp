@@ -28,6 +28,7 @@ void Supervisor::spawn(Slot slot) {
   slots_[slot].pid = 0;
   slots_[slot].done = 0;
   slots_[slot].limit = options_.max_tasks_per_child;
+  slots_[slot].generation = generation_;
   actions_.spawn.push_back(slot);
   ++stats_.spawned;
 }
@@ -55,7 +56,21 @@ void Supervisor::executor_ready(Slot slot, int pid, TimePoint now) {
   s.pid = pid;
   s.failed_starts = 0;
   settle_first_start(s);
+  if (s.generation < generation_) {  // started before recycle(): replaced at once
+    s.state = State::kRetiring;
+    actions_.retire.push_back(slot);
+  }
   pump(now);
+}
+
+void Supervisor::recycle() {
+  ++generation_;
+  for (Slot slot = 0; slot < slots_.size(); ++slot) {
+    auto& s = slots_[slot];
+    if (s.state != State::kReady) continue;  // starting ones retire when READY
+    s.state = State::kRetiring;              // takes no more; replaced when it exits
+    if (s.assigned.empty()) actions_.retire.push_back(slot);
+  }
 }
 
 void Supervisor::executor_done(Slot slot, wire::Result&& result, Payload&& payload, TimePoint now) {

@@ -83,6 +83,10 @@ class Supervisor {
   void abandon();
   bool draining() const noexcept { return draining_; }
 
+  // Replaces every executor with a new one (started by the shell's spawn
+  // spec as it is now): each takes no more tasks, finishes what it has and
+  // retires; one still starting retires once READY.
+  void recycle();
   // Drops every task without a result (the coordinator has given up on them)
   // and stops all executors.
   void shutdown();
@@ -121,6 +125,7 @@ class Supervisor {
     unsigned limit = 0;             // retire after this many; 0 = never
     unsigned failed_starts = 0;     // consecutive deaths before READY
     bool was_ready = false;         // has been READY at least once
+    std::uint64_t generation = 0;   // recycle()s before it was spawned
   };
   struct TaskRec {
     wire::Task spec;
@@ -159,6 +164,7 @@ class Supervisor {
   std::uint32_t advertised_ = 0;
   std::string broken_;  // set when executors keep dying at start-up
   bool draining_ = false;
+  std::uint64_t generation_ = 0;  // recycle()s so far
 };
 
 }  // namespace dpool::internal

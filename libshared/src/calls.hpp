@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <dpool/detail/hosted.hpp>
+#include <dpool/push.hpp>
 #include <dpool/this_task.hpp>
 
 #include "protocol.hpp"
@@ -18,6 +19,39 @@ enum class Op : std::uint32_t {  // on the wire: append, never renumber
   kObject = 2,                   // a coordinator-hosted object: ObjectCall; answer: ObjectAnswer
   kExecutorExited = 3,           // node: one of my executors is gone; argument: its pid (u32)
   kStatus = 4,  // a client: the cluster's state; argument: none; answer: ClusterStatus
+  kPush = 5,    // a client: a task library for every node; argument: PushCall; answer: PushAnswer
+};
+
+// The largest task library `dpool push` sends.
+constexpr std::uint32_t kMaxLibraryBytes = 256u << 20;
+
+struct PushCall {
+  std::string name;   // the file's name, without directories
+  std::string bytes;  // the library
+  template <class Ar>
+  void serialize(Ar& ar) {
+    wire::text(ar, name, wire::kMaxName);
+    wire::text(ar, bytes, kMaxLibraryBytes);
+  }
+};
+
+// What each node did with a pushed library, as a client sees it.
+struct PushAnswer {
+  std::vector<PushResult> nodes;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    auto count = static_cast<std::uint32_t>(nodes.size());
+    ar(count);
+    if constexpr (Ar::is_loading::value) {
+      wire::check_count(ar, count, wire::kMaxBatch, "a list of nodes");
+      nodes.resize(count);
+    }
+    for (auto& n : nodes) {
+      wire::text(ar, n.node, wire::kMaxName);
+      ar(n.loaded);
+      wire::text(ar, n.error, wire::kMaxText);
+    }
+  }
 };
 
 // The largest bytes of one item, key or value a hosted object takes.

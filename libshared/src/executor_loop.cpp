@@ -1,11 +1,13 @@
 #include "executor_loop.hpp"
 
+#include <dlfcn.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -305,6 +307,31 @@ int run_executor(int fd) {
   return rc;
 }
 
+namespace {
+
+// The task libraries pushed to the node, before the first task: their
+// DPOOL_REGISTER lines add to this process's registry. The node checked that
+// each loads; one that fails here ends the executor (the node sees it die
+// while starting).
+void load_pushed_code() {
+  const char* paths = std::getenv(kEnvCode);
+  if (!paths) return;
+  std::string list = paths;
+  ::unsetenv(kEnvCode);  // our own children load nothing
+  for (std::size_t at = 0; at < list.size();) {
+    auto end = std::min(list.find(':', at), list.size());
+    auto path = list.substr(at, end - at);
+    at = end + 1;
+    if (!path.empty() && !::dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+      std::fprintf(stderr, "dpool executor %d: cannot load the pushed library %s: %s\n", ::getpid(),
+                   path.c_str(), ::dlerror());
+      std::_Exit(2);
+    }
+  }
+}
+
+}  // namespace
+
 void become_executor_if_spawned() {
   const char* fd_text = std::getenv(kEnvExecutorFd);
   if (!fd_text) return;
@@ -315,6 +342,7 @@ void become_executor_if_spawned() {
   ::unsetenv(kEnvExecutorFd);  // our own children are not executors
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGINT, SIG_IGN);  // Ctrl-C goes to the whole process group; the node decides
+  load_pushed_code();
   int rc = run_executor(fd);
   std::_Exit(rc);
 }

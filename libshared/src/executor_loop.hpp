@@ -14,6 +14,9 @@ inline constexpr const char* kEnvNodeName = "DPOOL_NODE_NAME";
 inline constexpr const char* kEnvParentPid = "DPOOL_PARENT_PID";
 // Set: send what tasks print to the node (OUTPUT records), not to the terminal.
 inline constexpr const char* kEnvCaptureOutput = "DPOOL_CAPTURE_OUTPUT";
+// Task libraries pushed to the node (`dpool push`), ':'-separated paths: an
+// executor loads them before it says READY.
+inline constexpr const char* kEnvCode = "DPOOL_CODE";
 
 // Runs until the node closes the socket; returns the process exit code.
 int run_executor(int fd);

@@ -422,10 +422,39 @@ struct Output {
   }
 };
 
+// Coordinator -> node: a task library pushed to the cluster (`dpool push`);
+// its payload is the library's bytes. The node answers with LOADED.
+struct Code {
+  static constexpr KindInfo kKind{19, "CODE", kByCoordinator};
+  std::uint64_t seq = 0;  // the coordinator's number of this push
+  std::string name;       // the file's name, e.g. "libtasks.so"
+  std::string digest;     // SHA-256 of the bytes, in hex
+  std::size_t payload_count() const noexcept { return 1; }
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(seq);
+    text(ar, name, kMaxName);
+    text(ar, digest, kMaxName);
+  }
+};
+
+// Node -> coordinator: what became of the library CODE `seq` sent.
+struct Loaded {
+  static constexpr KindInfo kKind{20, "LOADED", kByNode};
+  std::uint64_t seq = 0;
+  bool loaded = false;
+  std::string error;  // why not: the node does not accept code, or the library did not load
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(seq, loaded);
+    text(ar, error, kMaxText);
+  }
+};
+
 // The table: every kind that travels.
-using Body =
-    std::variant<Hello, Welcome, Reject, Submit, Dispatch, Results, Deliver, Cancel, Credit,
-                 Heartbeat, Bye, Status, Requests, Replies, Reclaim, Returned, Signal, Output>;
+using Body = std::variant<Hello, Welcome, Reject, Submit, Dispatch, Results, Deliver, Cancel,
+                          Credit, Heartbeat, Bye, Status, Requests, Replies, Reclaim, Returned,
+                          Signal, Output, Code, Loaded>;
 
 struct Message {
   Body body;

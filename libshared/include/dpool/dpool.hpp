@@ -19,6 +19,7 @@
 #include <dpool/results.hpp>
 #include <dpool/shared_memory.hpp>
 #include <dpool/shared_value.hpp>
+#include <dpool/push.hpp>
 #include <dpool/status.hpp>
 #include <dpool/sync.hpp>
 #include <dpool/this_task.hpp>

@@ -100,6 +100,11 @@ struct CoordinatorOptions {
   // ?token=TOKEN). Empty: none on a loopback address; on any other, the one
   // in `key_dir`/http.token, made on first start.
   std::string http_token;
+  // Client keys (their names, as `dpool keygen --add client NAME` made them;
+  // "client" is the default key set's) that may push task libraries to the
+  // nodes (`dpool push`, dpool::push_library). Empty: nobody may. A
+  // coordinator serving in the clear takes no pushes.
+  std::vector<std::string> accept_push_from;
 };
 
 struct NodeOptions {
@@ -125,6 +130,10 @@ struct NodeOptions {
   // own stdout and stderr. An embedded node (Node(coordinator, ...)) leaves
   // its executors on its process's terminal either way.
   bool forward_output = true;
+  // Load the task libraries pushed to the cluster (`dpool push`) into the
+  // executors and Processes it starts from then on; false: answer each push
+  // that this node does not accept code.
+  bool accept_code = false;
 };
 
 template <class F, class... A>
