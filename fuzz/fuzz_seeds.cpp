@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
   samples.push_back({wire::Returned{{7}}, {}});
   samples.push_back({wire::Signal{{7}, 15}, {}});
   samples.push_back({wire::Output{"node", {wire::Lines{7, 1234, 1, "hello\n", 0}}}, {}});
+  samples.push_back({wire::Code{1, "libt.so", std::string(64, 'a')}, one_payload("ELF")});
+  samples.push_back({wire::Loaded{1, false, "undefined symbol"}, {}});
   int i = 0;
   for (auto& m : samples)
     write(dir / "decode" / ("kind-" + std::to_string(++i)),

@@ -167,6 +167,10 @@ Payloads sample(const KindInfo& kind) {
       return frames(wire::Signal{{4, 5}, 15});
     case wire::Output::kKind.number:
       return frames(wire::Output{"node-1", {wire::Lines{7, 4242, 2, "a line\n", 3}}});
+    case wire::Code::kKind.number:
+      return frames(wire::Code{3, "libtasks.so", std::string(64, 'a')}, payloads_of({"ELF"}));
+    case wire::Loaded::kKind.number:
+      return frames(wire::Loaded{3, false, "undefined symbol: f"});
   }
   FAIL("no sample message for kind " << kind.name << " (" << kind.number << ")");
   return {};
@@ -231,6 +235,8 @@ TEST_CASE("every kind keeps its wire number, name and senders, and find_kind map
       {16, "RETURNED", kByNode},
       {17, "SIGNAL", kByClient | kByCoordinator},
       {18, "OUTPUT", kByNode | kByCoordinator},
+      {19, "CODE", kByCoordinator},
+      {20, "LOADED", kByNode},
   };
   REQUIRE(kAllKinds.size() == table.size());
   std::set<std::uint16_t> numbers;
@@ -257,7 +263,7 @@ TEST_CASE("every kind keeps its wire number, name and senders, and find_kind map
   }
   CHECK(numbers.size() == table.size());
   CHECK(names.size() == table.size());
-  for (std::uint16_t n : {std::uint16_t{0}, std::uint16_t{19}, std::uint16_t{0xffff}}) {
+  for (std::uint16_t n : {std::uint16_t{0}, std::uint16_t{21}, std::uint16_t{0xffff}}) {
     CAPTURE(n);
     CHECK(wire::find_kind(n) == nullptr);
   }
@@ -665,7 +671,7 @@ TEST_CASE("a REJECT of another protocol version still decodes, so a refused peer
 
 TEST_CASE("decode rejects a kind number that is not in the table as kBadKind") {
   auto good = sample(wire::Credit::kKind);
-  std::vector<std::uint16_t> unknown{0, 18, 19, 0x100, 0xffff};
+  std::vector<std::uint16_t> unknown{0, 21, 22, 0x100, 0xffff};
   for (std::uint16_t k : unknown) REQUIRE(wire::find_kind(k) == nullptr);
   for (std::uint32_t k = 0; k < 64; ++k)
     if (!wire::find_kind(static_cast<std::uint16_t>(k)))
@@ -742,9 +748,9 @@ TEST_CASE("a count of 0xFFFFFFFF in a body is rejected at once without allocatin
   // A HELLO's name length follows its one-byte role.
   auto he = frames(wire::Hello{});
   auto hb = str(he[1]);
-  // Name length, then pid, executors, slots, instance, and the pool settings (key, initializer
-  // name length, fingerprint, arguments length, max_tasks_per_child).
-  auto at = hb.size() - (4 + 4 + 4 + 8 + 4 + (8 + 4 + 8 + 4 + 4));
+  // Name length, then pid, executors, slots, instance, the pool settings (key, initializer
+  // name length, fingerprint, arguments length, max_tasks_per_child) and the output flag.
+  auto at = hb.size() - (4 + 4 + 4 + 8 + 4 + (8 + 4 + 8 + 4 + 4) + 1);
   REQUIRE(hb.substr(at, 4) == std::string(4, '\0'));
   hb.replace(at, 4, "\xff\xff\xff\xff");
   auto hr = decode_nothrow(payloads_of({str(he[0]), hb}));
