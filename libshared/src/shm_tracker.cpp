@@ -2,8 +2,10 @@
 // what to clean) and the tracker process itself (shm_tracker.hpp).
 //
 // The socket carries messages of one op byte, a two-byte length (host order:
-// both ends are the same program) and the name. The tracker answers once, a
-// byte when it is ready, so the program knows that the re-run took the role.
+// both ends are the same program) and a payload: a segment's name, or for a
+// semaphore the holder's pid, with the semaphore's block as SCM_RIGHTS. The
+// tracker answers once, a byte when it is ready, so the program knows that
+// the re-run took the role.
 #include "shm_tracker.hpp"
 
 #include <fcntl.h>
@@ -25,8 +27,12 @@
 #include <exception>
 #include <mutex>
 #include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "child_process.hpp"
+#include "semaphore_shared.hpp"
 
 namespace dpool::internal {
 namespace {
@@ -34,6 +40,7 @@ namespace {
 constexpr const char* kMarker = "DPOOL_SHM_TRACKER";
 constexpr char kTrack = 'T';
 constexpr char kUntrack = 'U';
+constexpr char kSemaphore = 'S';
 constexpr char kReady = 'R';
 constexpr int kReadyTimeoutMs = 10'000;  // bounds a re-run that never takes the role
 
@@ -44,6 +51,7 @@ struct Client {
   int fd = -1;          // our end of the socket; -1 before the start or after a failure
   pid_t pid = -1;       // the tracker, reaped if it dies before us
   bool failed = false;  // no tracker for this process: do not try again
+  std::set<std::pair<dev_t, ino_t>> watched;  // semaphore blocks sent to it
 };
 
 Client& client() {
@@ -65,6 +73,7 @@ void on_fork_child() {
   c.fd = -1;
   c.pid = -1;
   c.failed = false;
+  c.watched.clear();  // the parent's holdings are the parent's
   c.mu.unlock();
 }
 
@@ -109,22 +118,40 @@ bool started(Client& c) {
   }
 }
 
-void send(char op, const std::string& name) {
-  auto& c = client();
-  std::lock_guard lock(c.mu);
-  if (op == kUntrack && c.fd < 0) return;  // nothing was sent to track
-  if (!started(c)) return;
-  auto len = static_cast<std::uint16_t>(name.size());
+// Sends one message, with `fd` attached if not -1; with c.mu held.
+void write_message(Client& c, char op, std::string_view payload, int fd = -1) {
+  auto len = static_cast<std::uint16_t>(payload.size());
   std::string msg(1, op);
   msg.append(reinterpret_cast<const char*>(&len), sizeof len);
-  msg.append(name, 0, len);
+  msg.append(payload.substr(0, len));
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   std::size_t off = 0;
   while (off < msg.size()) {
-    ssize_t n = ::send(c.fd, msg.data() + off, msg.size() - off, MSG_NOSIGNAL);
+    iovec iov{msg.data() + off, msg.size() - off};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (fd >= 0 && off == 0) {  // with the message's first byte
+      mh.msg_control = control;
+      mh.msg_controllen = sizeof control;
+      auto* cm = CMSG_FIRSTHDR(&mh);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    ssize_t n = ::sendmsg(c.fd, &mh, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return give_up(c, "the tracker is gone");
     off += static_cast<std::size_t>(n);
   }
+}
+
+void send(char op, const std::string& name) {
+  auto& c = client();
+  std::lock_guard lock(c.mu);
+  if (op == kUntrack && c.fd < 0) return;  // nothing was sent to track
+  if (started(c)) write_message(c, op, name);
 }
 
 // ---- the tracker process ----------------------------------------------------
@@ -143,19 +170,48 @@ void detach_from_terminal_and_files() {
   }
 }
 
-// Applies the complete messages at the front of `buf` to `names`.
-void apply(std::string& buf, std::set<std::string>& names) {
+struct Watched {
+  SemaphoreShared* sem;
+  pid_t holder;
+};
+
+// What the tracker learnt: segments to unlink, semaphores to give back to.
+struct Ledger {
+  std::set<std::string> names;
+  std::vector<Watched> semaphores;
+  std::vector<int> fds;  // received, not yet matched with their message
+};
+
+void watch(Ledger& ledger, std::string_view payload) {
+  if (ledger.fds.empty()) return;  // lost (MSG_CTRUNC): that one is not recovered
+  int fd = ledger.fds.front();
+  ledger.fds.erase(ledger.fds.begin());
+  struct stat st {};
+  std::int32_t pid = 0;
+  if (payload.size() == sizeof pid) std::memcpy(&pid, payload.data(), sizeof pid);
+  void* p = MAP_FAILED;
+  if (pid > 0 && ::fstat(fd, &st) == 0 &&
+      static_cast<std::size_t>(st.st_size) >= sizeof(SemaphoreShared))
+    p = ::mmap(nullptr, sizeof(SemaphoreShared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (p != MAP_FAILED) ledger.semaphores.push_back({static_cast<SemaphoreShared*>(p), pid});
+}
+
+// Applies the complete messages at the front of `buf` to `ledger`.
+void apply(std::string& buf, Ledger& ledger) {
   constexpr std::size_t kHeader = 1 + sizeof(std::uint16_t);
   std::size_t at = 0;
   while (buf.size() - at >= kHeader) {
     std::uint16_t len;
     std::memcpy(&len, buf.data() + at + 1, sizeof len);
     if (buf.size() - at < kHeader + len) break;
-    std::string name = buf.substr(at + kHeader, len);
+    std::string payload = buf.substr(at + kHeader, len);
     if (buf[at] == kTrack)
-      names.insert(std::move(name));
-    else
-      names.erase(name);
+      ledger.names.insert(std::move(payload));
+    else if (buf[at] == kUntrack)
+      ledger.names.erase(payload);
+    else if (buf[at] == kSemaphore)
+      watch(ledger, payload);
     at += kHeader + len;
   }
   buf.erase(0, at);
@@ -166,17 +222,34 @@ void apply(std::string& buf, std::set<std::string>& names) {
   if (::fstat(kChildFd, &st) != 0 || !S_ISSOCK(st.st_mode)) ::_exit(2);  // not started by us
   detach_from_terminal_and_files();
   if (::write(kChildFd, &kReady, 1) != 1) ::_exit(1);
-  std::set<std::string> names;
+  Ledger ledger;
   std::string buf;
   char chunk[4096];
+  alignas(cmsghdr) char control[CMSG_SPACE(16 * sizeof(int))];
   for (;;) {
-    ssize_t n = ::read(kChildFd, chunk, sizeof chunk);
+    iovec iov{chunk, sizeof chunk};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(kChildFd, &mh, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // end-of-file: the program is gone
+    for (auto* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+      auto count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+        ledger.fds.push_back(fd);
+      }
+    }
     buf.append(chunk, static_cast<std::size_t>(n));
-    apply(buf, names);
+    apply(buf, ledger);
   }
-  for (auto& name : names) ::shm_unlink(("/" + name).c_str());
+  for (auto& name : ledger.names) ::shm_unlink(("/" + name).c_str());
+  for (auto& w : ledger.semaphores) give_back(*w.sem, w.holder);
   ::_exit(0);
 }
 
@@ -194,6 +267,19 @@ void shm_track(const std::string& name) {
 
 void shm_untrack(const std::string& name) {
   send(kUntrack, name);
+}
+
+void semaphore_watch(int block_fd) {
+  struct stat st {};
+  if (::fstat(block_fd, &st) != 0) return;
+  auto& c = client();
+  std::lock_guard lock(c.mu);
+  // The key stays unique while watched: the tracker keeps the memfd mapped.
+  if (!c.watched.insert({st.st_dev, st.st_ino}).second) return;
+  if (!started(c)) return;
+  std::int32_t pid = ::getpid();
+  write_message(c, kSemaphore, std::string_view(reinterpret_cast<const char*>(&pid), sizeof pid),
+                block_fd);
 }
 
 }  // namespace dpool::internal

@@ -3,7 +3,8 @@
 // SharedMemory(name, size, create) of a program, that learns over a socket
 // which segments the program created and has neither unlinked nor kept, and
 // unlinks those once the socket reaches end-of-file, i.e. once the program is
-// gone however it ended (normal exit, abort, kill -9, exec).
+// gone however it ended (normal exit, abort, kill -9, exec). It also gives
+// back the Semaphore permits the program still held then.
 //
 // The tracker is this same program re-run (/proc/self/exe, with posix_spawn:
 // never a bare fork of a process that may hold a ZeroMQ context) with
@@ -17,7 +18,8 @@
 //
 // The program's end of the socket is close-on-exec and is closed in the
 // child of a bare fork(), so Processes and executors never keep the tracker
-// alive. A program that never creates a segment starts no tracker.
+// alive. A program that never creates a segment nor acquires a semaphore
+// starts no tracker.
 #pragma once
 
 #include <string>
@@ -32,5 +34,11 @@ namespace dpool::internal {
 void shm_track(const std::string& name);
 // `name` was unlinked, or is to be kept: forget it.
 void shm_untrack(const std::string& name);
+
+// This process may hold permits of the Semaphore whose SharedBlock is
+// `block_fd` (not taken): once it ends, the tracker gives back what its
+// holder slot says it held (semaphore_shared.hpp). Cheap after the first
+// call for a semaphore (an fstat and a set lookup).
+void semaphore_watch(int block_fd);
 
 }  // namespace dpool::internal
