@@ -154,6 +154,25 @@ TEST_CASE("a Process of the creator, still running, does not keep the segment or
   ::unlink(gate.c_str());
 }
 
+TEST_CASE("the child of a bare fork() of the creator does not keep the segment or tracker alive") {
+  auto name = unique_name("fork");
+  ts::Child creator({SHM_CREATOR, name, "fork"});
+  auto line = creator.wait_line("child ", kBound);
+  int child = std::stoi(line.substr(line.find("child ") + 6));
+  creator.wait_line("ready", kBound);
+  auto trackers = trackers_of(creator.pid(), child);
+  REQUIRE(trackers.size() == 1);
+  DeletionWatch watch;
+  creator.signal(SIGKILL);
+  bool gone = watch.wait_deleted(name, kBound);
+  if (!gone) ::shm_unlink(("/" + name).c_str());
+  CHECK(gone);
+  CHECK(ts::wait_gone(trackers[0], kBound));
+  CHECK(::kill(child, 0) == 0);  // the forked child lives on, without the tracker's socket
+  ::kill(child, SIGKILL);
+  CHECK(ts::wait_gone(child, kBound));
+}
+
 TEST_CASE("a creator that exits normally unlinks its segment and leaves no tracker behind") {
   auto name = unique_name("exit");
   auto gate = make_fifo(name + ".gate");

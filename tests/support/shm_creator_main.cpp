@@ -6,6 +6,8 @@
 //   shm_creator NAME unlink       ... and unlink()s it first
 //   shm_creator NAME child GATE   ... and starts a Process that waits for
 //                                 GATE to be opened (prints "child <pid>")
+//   shm_creator NAME fork         ... and forks a child (no exec) that waits to
+//                                 be killed (prints "child <pid>")
 //   shm_creator NAME exit GATE    ... and returns from main once GATE is opened
 //   shm_creator NAME none         creates nothing and waits to be killed
 #include <fcntl.h>
@@ -36,7 +38,8 @@ DPOOL_REGISTER(wait_for_gate);
 int main(int argc, char** argv) {
   dpool::init(argc, argv);
   if (argc < 3) {
-    std::fprintf(stderr, "usage: shm_creator NAME leave|keep|unlink|none|child GATE|exit GATE\n");
+    std::fprintf(stderr,
+                 "usage: shm_creator NAME leave|keep|unlink|none|fork|child GATE|exit GATE\n");
     return 2;
   }
   std::string name = argv[1], mode = argv[2];
@@ -53,6 +56,14 @@ int main(int argc, char** argv) {
     child.emplace(wait_for_gate, gate);
     child->start();
     std::printf("child %d\n", child->pid());
+  }
+  if (mode == "fork") {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::pause();  // until the test kills it
+      ::_exit(0);
+    }
+    std::printf("child %d\n", static_cast<int>(pid));
   }
   std::printf("ready children %zu\n", dpool::active_children().size());
   std::fflush(stdout);
