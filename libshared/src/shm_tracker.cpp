@@ -78,7 +78,10 @@ void on_fork_child() {
 }
 
 void give_up(Client& c, const char* why) {
-  spdlog::debug("SharedMemory tracker: {}; segments are unlinked at a normal exit only", why);
+  spdlog::debug(
+      "SharedMemory tracker: {}; segments are unlinked at a normal exit only, and semaphore "
+      "permits held when this process ends are not given back",
+      why);
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
   if (c.pid > 0) ::waitpid(c.pid, nullptr, WNOHANG);  // a dead tracker is no zombie of ours
@@ -253,8 +256,8 @@ void apply(std::string& buf, Ledger& ledger) {
   ::_exit(0);
 }
 
-// Before main() and the program's static constructors: a re-run started as
-// the tracker never reaches the program's own code.
+// Before main() (and, with libdpool.so, before the program's own static
+// constructors): a re-run started as the tracker never reaches main().
 [[gnu::constructor]] void become_shm_tracker_if_spawned() {
   if (std::getenv(kMarker)) run_tracker();
 }

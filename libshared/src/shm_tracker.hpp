@@ -9,12 +9,11 @@
 // The tracker is this same program re-run (/proc/self/exe, with posix_spawn:
 // never a bare fork of a process that may hold a ZeroMQ context) with
 // DPOOL_SHM_TRACKER set and its end of the socket at fd 3. A load-time hook in
-// the object that defines these functions takes that role before main() and
-// before the program's own static constructors, so it needs no dpool::init()
-// and runs none of the program's code. The tracker is not a dpool::Process
-// (not in active_children()), ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C
-// meant for the program must not take the clean-up with it), and exits right
-// after the clean-up.
+// the object that defines these functions takes that role before main() (and,
+// with libdpool.so, before the program's own static constructors), so it
+// needs no dpool::init() and never reaches the program's main(). The tracker is not a
+// dpool::Process (not in active_children()), ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C meant for
+// the program must not take the clean-up with it), and exits right after the clean-up.
 //
 // The program's end of the socket is close-on-exec and is closed in the
 // child of a bare fork(), so Processes and executors never keep the tracker
