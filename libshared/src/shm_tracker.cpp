@@ -105,7 +105,12 @@ bool started(Client& c) {
   static std::once_flag atfork;
   std::call_once(atfork, [] { ::pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child); });
   try {
-    SpawnSpec spec{"/proc/self/exe", {"dpool-shm-tracker"}, {{kMarker, "1"}}, {}};
+    SpawnSpec spec;
+    spec.program = "/proc/self/exe";
+    spec.argv = {"dpool-shm-tracker"};
+    spec.env = {{kMarker, "1"}};
+    spec.blocked = {SIGINT, SIGTERM,
+                    SIGHUP};  // until it ignores them: a Ctrl-C now must not kill it
     auto child = ChildProcess::spawn(spec);
     if (!wait_ready(child.socket())) {
       give_up(c, "the re-run of this program did not become the tracker");
@@ -161,10 +166,14 @@ void send(char op, const std::string& name) {
 
 void detach_from_terminal_and_files() {
   ::prctl(PR_SET_NAME, "dpool-shmtrack");
-  ::signal(SIGINT, SIG_IGN);
-  ::signal(SIGTERM, SIG_IGN);
-  ::signal(SIGHUP, SIG_IGN);
-  ::close_range(kChildFd + 1, ~0U, 0);  // the program's inherited descriptors
+  sigset_t ignored;
+  sigemptyset(&ignored);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    ::signal(sig, SIG_IGN);
+    sigaddset(&ignored, sig);
+  }
+  ::sigprocmask(SIG_UNBLOCK, &ignored, nullptr);  // blocked from the spawn until now
+  ::close_range(kChildFd + 1, ~0U, 0);            // the program's inherited descriptors
   int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
     ::dup2(null, STDIN_FILENO);

@@ -11,6 +11,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -103,6 +104,22 @@ TEST_CASE("a segment whose creator is killed with -9 is unlinked by its tracker"
   CHECK_WITHIN(t0, 20.0);
   REQUIRE(trackers.size() == 1);              // started by the create, and only then
   CHECK(ts::wait_gone(trackers[0], kBound));  // and it did not outlive the clean-up
+}
+
+TEST_CASE("a Ctrl-C to the creator's process group ends the creator; its tracker cleans up") {
+  auto name = unique_name("sigint");
+  ts::Child creator({SHM_CREATOR, name, "leave"}, true, /*own_group=*/true);
+  creator.wait_line("ready", kBound);
+  auto trackers = trackers_of(creator.pid());
+  REQUIRE(trackers.size() == 1);
+  DeletionWatch watch;
+  creator.signal_group(SIGINT);  // as a terminal does: the tracker gets it too
+  int status = creator.wait_exit(kBound);
+  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT));
+  bool gone = watch.wait_deleted(name, kBound);
+  if (!gone) ::shm_unlink(("/" + name).c_str());
+  CHECK(gone);
+  CHECK(ts::wait_gone(trackers[0], kBound));
 }
 
 TEST_CASE("a kept segment survives its creator's kill -9") {
