@@ -56,9 +56,10 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
   posix_spawn_file_actions_adddup2(&actions, sv[1], kChildFd);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : spec.blocked) sigaddset(&mask, sig);
+  posix_spawnattr_setsigmask(&attr, &mask);
   sigset_t defaults;
   sigemptyset(&defaults);
   sigaddset(&defaults, SIGPIPE);

@@ -25,13 +25,16 @@ struct SpawnSpec {
   std::vector<std::pair<std::string, std::string>> env;
   // Inherited variables the child must not see (the markers of other roles).
   std::vector<std::string> unset;
+  // Signals the child starts with blocked (none by default), so that it can
+  // ignore them before one can kill it.
+  std::vector<int> blocked;
 };
 
 class ChildProcess {
  public:
   ChildProcess() = default;
-  // Starts `spec.program` with the child's socket end at kChildFd, an empty
-  // signal mask and default dispositions for SIGPIPE, SIGTERM, SIGINT and
+  // Starts `spec.program` with the child's socket end at kChildFd, a signal
+  // mask of `spec.blocked` only and default dispositions for SIGPIPE, SIGTERM, SIGINT and
   // SIGCHLD. Throws std::system_error if the process cannot be started.
   static ChildProcess spawn(const SpawnSpec& spec);
   ChildProcess(ChildProcess&& other) noexcept;

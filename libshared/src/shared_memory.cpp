@@ -1,5 +1,6 @@
 // dpool::SharedMemory over shm_open, and the clean-up of segments their
-// creator forgot to unlink.
+// creator forgot to unlink: at a normal exit here, and by the tracker
+// (shm_tracker.hpp) when the creator dies any other way.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -10,20 +11,29 @@
 #include <cstring>
 #include <dpool/errors.hpp>
 #include <dpool/shared_memory.hpp>
+#include <map>
 #include <mutex>
-#include <set>
+
+#include "shm_tracker.hpp"
 
 namespace dpool {
 namespace {
 
-// Segments this program created and has not unlinked or kept; unlinked at exit.
+// Segments this program created and has not unlinked or kept, with the pid
+// that created each (the child of a bare fork() inherits the parent's list
+// but must not unlink its segments); unlinked at a normal exit. g_mu also
+// orders each create, unlink and keep with what the tracker is told.
 std::mutex g_mu;
-std::set<std::string>& created() {
+std::map<std::string, pid_t>& created() {
   static auto* names = [] {
-    auto* s = new std::set<std::string>;
+    auto* s = new std::map<std::string, pid_t>;
     std::atexit([] {
       std::lock_guard lock(g_mu);
-      for (auto& n : created()) ::shm_unlink(("/" + n).c_str());
+      for (auto& [n, pid] : created()) {
+        if (pid != ::getpid()) continue;
+        ::shm_unlink(("/" + n).c_str());
+        internal::shm_untrack(n);  // so that the tracker, after us, unlinks nothing
+      }
     });
     return s;
   }();
@@ -53,6 +63,7 @@ struct SharedMemory::Mapping {
 
 SharedMemory::SharedMemory(const std::string& name, std::size_t size, CreateTag) {
   auto path = path_of(name);
+  std::lock_guard lock(g_mu);
   int fd = ::shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
     fail(errno == EEXIST ? "exists already (attach with SharedMemory(name))" : "cannot create",
@@ -72,8 +83,8 @@ SharedMemory::SharedMemory(const std::string& name, std::size_t size, CreateTag)
   map_->name = name;
   map_->data = static_cast<std::byte*>(p);
   map_->size = size;
-  std::lock_guard lock(g_mu);
-  created().insert(name);
+  created()[name] = ::getpid();
+  internal::shm_track(name);
 }
 
 SharedMemory::SharedMemory(const std::string& name) {
@@ -107,15 +118,15 @@ const std::string& SharedMemory::name() const {
 
 void SharedMemory::unlink() {
   if (!map_) return;
-  ::shm_unlink(path_of(map_->name).c_str());
   std::lock_guard lock(g_mu);
-  created().erase(map_->name);
+  ::shm_unlink(path_of(map_->name).c_str());
+  if (created().erase(map_->name)) internal::shm_untrack(map_->name);
 }
 
 void SharedMemory::keep() {
   if (!map_) return;
   std::lock_guard lock(g_mu);
-  created().erase(map_->name);
+  if (created().erase(map_->name)) internal::shm_untrack(map_->name);
 }
 
 }  // namespace dpool

@@ -1,6 +1,6 @@
-// Lock, RLock, Semaphore, Event, Condition and Barrier over process-shared
-// pthread objects in SharedBlocks (shared_sync.hpp), and the blocks
-// themselves.
+// Lock, RLock, Event, Condition and Barrier over process-shared pthread
+// objects in SharedBlocks (shared_sync.hpp), and the blocks themselves
+// (Semaphore: semaphore.cpp).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -19,13 +19,6 @@
 namespace dpool {
 namespace internal {
 namespace {
-
-struct SemaphoreShared {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  std::uint32_t count;
-  std::uint32_t bound;  // 0: none
-};
 
 struct EventShared {
   pthread_mutex_t mu;
@@ -209,42 +202,6 @@ Lock::Lock() : SharedMutex(internal::make_block<pthread_mutex_t>(), 0) {
 
 RLock::RLock() : SharedMutex(internal::make_block<pthread_mutex_t>(), 0) {
   internal::init_robust_mutex(*static_cast<pthread_mutex_t*>(native()), true);
-}
-
-// ---- Semaphore --------------------------------------------------------------
-
-Semaphore::Semaphore(unsigned value, unsigned bound)
-    : BlockHandle(internal::make_block<internal::SemaphoreShared>()) {
-  auto& s = internal::in<internal::SemaphoreShared>(block_);
-  internal::init_robust_mutex(s.mu, false);
-  internal::init_shared_cond(s.cv);
-  s.count = value;
-  s.bound = bound;
-}
-
-bool Semaphore::acquire_until(detail::SyncDeadline deadline) {
-  auto& s = internal::in<internal::SemaphoreShared>(block_);
-  internal::RobustLock lock(s.mu);
-  while (s.count == 0)
-    if (deadline <= std::chrono::steady_clock::now() || !internal::wait_until(s.cv, s.mu, deadline))
-      if (s.count == 0) return false;
-  --s.count;
-  return true;
-}
-
-void Semaphore::release() {
-  auto& s = internal::in<internal::SemaphoreShared>(block_);
-  internal::RobustLock lock(s.mu);
-  if (s.bound && s.count >= s.bound)
-    throw std::logic_error("BoundedSemaphore released more times than it was acquired");
-  ++s.count;
-  pthread_cond_signal(&s.cv);
-}
-
-unsigned Semaphore::value() const {
-  auto& s = internal::in<internal::SemaphoreShared>(block_);
-  internal::RobustLock lock(s.mu);
-  return s.count;
 }
 
 // ---- Event ------------------------------------------------------------------

@@ -15,8 +15,9 @@ inline constexpr CreateTag create{};
 
 // A copyable handle: copies share one mapping. The segment itself outlives
 // every handle until unlink(); a segment that its creator never unlinked is
-// unlinked when the creating program exits normally, unless keep() asked
-// otherwise (a program killed with -9 leaves it in /dev/shm).
+// unlinked when the creating program ends, however it ends (kill -9
+// included: a tracker process started at the program's first create cleans
+// up after it), unless keep() asked otherwise.
 class DPOOL_API SharedMemory {
  public:
   // Creates the segment `name` (no leading '/') of `size` zero bytes. Throws

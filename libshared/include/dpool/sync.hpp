@@ -6,8 +6,10 @@
 // object, and given as an argument to a dpool::Process it travels as a
 // reference to it. A lock or recursive lock held by a process that dies is
 // released: the next acquire succeeds (Python's multiprocessing.Lock stays
-// locked forever in that case). Semaphore counts held by a dead process are
-// not given back.
+// locked forever in that case). Semaphore permits that a process acquired and
+// did not release are given back when it ends, however it ends (its tracker
+// process, started at its first acquire, sees it gone), and waiters blocked
+// in acquire() wake then.
 #pragma once
 
 #include <chrono>
@@ -114,7 +116,14 @@ class DPOOL_API RLock : public detail::SharedMutex {
 };
 
 // multiprocessing.Semaphore: acquire takes one of `value` permits, waiting
-// while there are none; release gives one back.
+// while there are none; release gives one back. A permit belongs to the
+// process that acquired it until that process releases one (releases beyond
+// what it holds add permits and belong to no one); what it still holds when
+// it ends, by a normal exit or a kill, comes back (see the top of this file),
+// for up to 64 holding processes at once per semaphore. So hand work between
+// processes with a Queue or an Event rather than with permits that a
+// consumer keeps. Thread-safe; acquire and release throw dpool::Error on a
+// handle that refers to nothing.
 class DPOOL_API Semaphore : public detail::BlockHandle {
  public:
   explicit Semaphore(unsigned value = 1) : Semaphore(value, 0) {}

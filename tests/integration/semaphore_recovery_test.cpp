@@ -1,0 +1,84 @@
+// Semaphore permits held by a Process that dies come back: its tracker sees
+// it gone and gives them back, waking a waiter blocked in acquire(). The
+// tests wait on the acquire itself; its timeout only bounds a failure.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <dpool/dpool.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "timing.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Takes `n` permits, says so, and waits to be killed.
+void hold_permits(dpool::Semaphore s, int n, dpool::Event holding) {
+  for (int i = 0; i < n; ++i) s.acquire();
+  holding.set();
+  ::pause();
+}
+
+// Takes one permit, gives it back, takes `keep` and ends normally.
+void take_release_keep(dpool::Semaphore s, int keep) {
+  s.acquire();
+  s.release();
+  for (int i = 0; i < keep; ++i) s.acquire();
+}
+
+}  // namespace
+
+DPOOL_REGISTER(hold_permits);
+DPOOL_REGISTER(take_release_keep);
+
+TEST_CASE("a waiter blocked in acquire wakes when the Process holding the permits is killed") {
+  dpool::Semaphore s(2);
+  dpool::Event holding;
+  dpool::Process p(hold_permits, s, 2, holding);
+  p.start();
+  REQUIRE(holding.wait(20s));
+  CHECK(s.value() == 0);
+  std::atomic<bool> got{false};
+  std::thread waiter([&] { got = s.acquire(20s); });  // blocks: no permit is left
+  auto t0 = test_support::Clock::now();
+  p.kill();
+  p.join();
+  waiter.join();
+  CHECK(got);
+  CHECK_WITHIN(t0, 20.0);
+  CHECK(s.value() == 1);  // both came back; the waiter holds one
+  s.release();
+  CHECK(s.value() == 2);
+}
+
+TEST_CASE("a BoundedSemaphore gets back a killed holder's permit and stays within its bound") {
+  dpool::BoundedSemaphore b(2);
+  b.acquire();  // this program holds one
+  dpool::Event holding;
+  dpool::Process p(hold_permits, dpool::Semaphore(b), 1, holding);
+  p.start();
+  REQUIRE(holding.wait(20s));
+  CHECK(b.value() == 0);
+  p.kill();
+  p.join();
+  REQUIRE(b.acquire(20s));  // the killed Process's permit
+  b.release();
+  b.release();  // ours
+  CHECK(b.value() == 2);
+  CHECK_THROWS_AS(b.release(), std::logic_error);
+}
+
+TEST_CASE("a Process that ends holding a permit gives it back; what it released counts once") {
+  dpool::Semaphore s(1);
+  dpool::Process p(take_release_keep, s, 1);
+  p.start();
+  p.join();
+  CHECK(p.exitcode() == 0);
+  REQUIRE(s.acquire(20s));  // the permit it ended with comes back once its tracker sees it gone
+  CHECK(s.value() == 0);    // and only that one
+  s.release();
+}
