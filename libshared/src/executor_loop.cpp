@@ -27,6 +27,7 @@
 #include "output_capture.hpp"
 #include "process_start.hpp"
 #include "protocol.hpp"
+#include "shm_tracker.hpp"
 #include "task_runner.hpp"
 
 namespace dpool::internal {
@@ -344,6 +345,7 @@ void become_executor_if_spawned() {
   ::signal(SIGINT, SIG_IGN);  // Ctrl-C goes to the whole process group; the node decides
   load_pushed_code();
   int rc = run_executor(fd);
+  shm_tracker_normal_end();  // the node closed its socket: a normal end
   std::_Exit(rc);
 }
 

@@ -17,6 +17,7 @@
 #include "exec_channel.hpp"
 #include "executor_loop.hpp"
 #include "process_start.hpp"
+#include "shm_tracker.hpp"
 
 namespace dpool::internal {
 namespace {
@@ -28,6 +29,7 @@ std::string g_name = "MainProcess";
   std::fprintf(stderr, "Process %s (pid %d): %s\n", name.c_str(), static_cast<int>(::getpid()),
                why.c_str());
   std::fflush(nullptr);
+  shm_tracker_normal_end();  // it ended by our hand, not by a signal: its permits stay taken
   std::_Exit(1);
 }
 
@@ -105,6 +107,7 @@ void become_process_if_spawned() {
     die(start->name, current_exception_type() + ": an exception not derived from std::exception");
   }
   std::fflush(nullptr);
+  shm_tracker_normal_end();
   std::_Exit(0);
 }
 

@@ -41,6 +41,7 @@ constexpr const char* kMarker = "DPOOL_SHM_TRACKER";
 constexpr char kTrack = 'T';
 constexpr char kUntrack = 'U';
 constexpr char kSemaphore = 'S';
+constexpr char kEnded = 'E';  // the program ends normally: its permits are its to keep
 constexpr char kReady = 'R';
 constexpr int kReadyTimeoutMs = 10'000;  // bounds a re-run that never takes the role
 
@@ -119,6 +120,8 @@ bool started(Client& c) {
     c.fd = child.release_socket();
     c.pid = child.pid();
     child.release();  // it outlives this handle, and us by its clean-up
+    static std::once_flag at_exit;
+    std::call_once(at_exit, [] { std::atexit(shm_tracker_normal_end); });
     return true;
   } catch (const std::exception& e) {
     give_up(c, e.what());
@@ -189,6 +192,7 @@ struct Watched {
 
 // What the tracker learnt: segments to unlink, semaphores to give back to.
 struct Ledger {
+  bool ended_normally = false;  // kEnded came: the permits stay taken
   std::set<std::string> names;
   std::vector<Watched> semaphores;
   std::vector<int> fds;  // received, not yet matched with their message
@@ -224,6 +228,8 @@ void apply(std::string& buf, Ledger& ledger) {
       ledger.names.erase(payload);
     else if (buf[at] == kSemaphore)
       watch(ledger, payload);
+    else if (buf[at] == kEnded)
+      ledger.ended_normally = true;
     at += kHeader + len;
   }
   buf.erase(0, at);
@@ -261,7 +267,8 @@ void apply(std::string& buf, Ledger& ledger) {
     apply(buf, ledger);
   }
   for (auto& name : ledger.names) ::shm_unlink(("/" + name).c_str());
-  for (auto& w : ledger.semaphores) give_back(*w.sem, w.holder);
+  if (!ledger.ended_normally)
+    for (auto& w : ledger.semaphores) give_back(*w.sem, w.holder);
   ::_exit(0);
 }
 
@@ -279,6 +286,12 @@ void shm_track(const std::string& name) {
 
 void shm_untrack(const std::string& name) {
   send(kUntrack, name);
+}
+
+void shm_tracker_normal_end() {
+  auto& c = client();
+  std::lock_guard lock(c.mu);
+  if (c.fd >= 0) write_message(c, kEnded, {});
 }
 
 void semaphore_watch(int block_fd) {

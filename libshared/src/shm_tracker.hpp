@@ -4,7 +4,9 @@
 // which segments the program created and has neither unlinked nor kept, and
 // unlinks those once the socket reaches end-of-file, i.e. once the program is
 // gone however it ended (normal exit, abort, kill -9, exec). It also gives
-// back the Semaphore permits the program still held then.
+// back the Semaphore permits the program still held then, unless the program
+// said it ended normally (shm_tracker_normal_end): a process that consumed
+// permits as signals and returned keeps them, as in Python.
 //
 // The tracker is this same program re-run (/proc/self/exe, with posix_spawn:
 // never a bare fork of a process that may hold a ZeroMQ context) with
@@ -33,6 +35,11 @@ namespace dpool::internal {
 void shm_track(const std::string& name);
 // `name` was unlinked, or is to be kept: forget it.
 void shm_untrack(const std::string& name);
+
+// This process ends normally (a return from main or exit(), which call this
+// from an atexit handler; the end of a Process's function or of an executor,
+// whose _Exit paths call it): the permits it holds stay taken.
+void shm_tracker_normal_end();
 
 // This process may hold permits of the Semaphore whose SharedBlock is
 // `block_fd` (not taken): once it ends, the tracker gives back what its

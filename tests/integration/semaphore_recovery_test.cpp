@@ -10,9 +10,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "processes.hpp"
 #include "timing.hpp"
 
 using namespace std::chrono_literals;
+namespace ts = test_support;
 
 namespace {
 
@@ -23,11 +25,16 @@ void hold_permits(dpool::Semaphore s, int n, dpool::Event holding) {
   ::pause();
 }
 
-// Takes one permit, gives it back, takes `keep` and ends normally.
-void take_release_keep(dpool::Semaphore s, int keep) {
+// Takes one permit, gives it back, takes `keep`, says so, waits for `go`
+// and ends normally: by returning, or by throwing if `throw_at_end`.
+void take_release_keep(dpool::Semaphore s, int keep, dpool::Event took, dpool::Event go,
+                       bool throw_at_end) {
   s.acquire();
   s.release();
   for (int i = 0; i < keep; ++i) s.acquire();
+  took.set();
+  go.wait();
+  if (throw_at_end) throw std::runtime_error("ends by throwing");
 }
 
 }  // namespace
@@ -72,13 +79,35 @@ TEST_CASE("a BoundedSemaphore gets back a killed holder's permit and stays withi
   CHECK_THROWS_AS(b.release(), std::logic_error);
 }
 
-TEST_CASE("a Process that ends holding a permit gives it back; what it released counts once") {
+TEST_CASE("a Process that ends normally keeps the permits it took, as in Python") {
+  // A semaphore used as a signal: the consumer's permits are consumed, not
+  // held, and must not come back when it ends.
+  for (bool throws : {false, true}) {
+    CAPTURE(throws);
+    dpool::Semaphore s(1);
+    dpool::Event took, go;
+    dpool::Process p(take_release_keep, s, 1, took, go, throws);
+    p.start();
+    REQUIRE(took.wait(20s));
+    auto trackers = ts::children_of(p.pid());  // its tracker, started by its first acquire
+    REQUIRE(trackers.size() == 1);
+    go.set();
+    p.join();
+    CHECK(p.exitcode() == (throws ? 1 : 0));
+    REQUIRE(ts::wait_gone(trackers[0], 20s));  // the tracker has done what it does at the end
+    CHECK(s.value() == 0);                     // the permit it ended with stays taken
+  }
+}
+
+TEST_CASE("what a killed Process released counts once: only the permit it held comes back") {
   dpool::Semaphore s(1);
-  dpool::Process p(take_release_keep, s, 1);
+  dpool::Event took, go;
+  dpool::Process p(take_release_keep, s, 1, took, go, false);
   p.start();
+  REQUIRE(took.wait(20s));
+  p.kill();
   p.join();
-  CHECK(p.exitcode() == 0);
-  REQUIRE(s.acquire(20s));  // the permit it ended with comes back once its tracker sees it gone
+  REQUIRE(s.acquire(20s));  // the permit it held comes back once its tracker sees it gone
   CHECK(s.value() == 0);    // and only that one
   s.release();
 }
