@@ -32,7 +32,12 @@ set(dpool_unsanitized dashboard slurm multihost_netns multihost_ssh_launch
 # see, but without a report.
 set(dpool_asan_options abort_on_error=1 halt_on_error=1 check_initialization_order=1
   detect_leaks=1 handle_segv=0)
-set(dpool_ubsan_options print_stacktrace=1 halt_on_error=1)
+# GCC's libubsan, loaded next to libasan, ignores log_path: UBSan reports go
+# to the process's stderr. abort_on_error makes the process die of SIGABRT,
+# and a test whose output shows a report fails (FAIL_REGULAR_EXPRESSION
+# below); a report on the stderr of a daemon whose output the test reads
+# from a pipe shows only as that daemon's death.
+set(dpool_ubsan_options print_stacktrace=1 halt_on_error=1 abort_on_error=1)
 
 add_test(NAME sanitizer_reports_clear
   COMMAND ${CMAKE_COMMAND} -DDIR=${dpool_reports} -DMODE=clear
@@ -58,5 +63,7 @@ function(dpool_sanitize_tests)
       "ASAN_OPTIONS=${asan}:log_path=${dpool_reports}/${test}"
       "UBSAN_OPTIONS=${ubsan}:log_path=${dpool_reports}/${test}")
     set_property(TEST ${test} APPEND PROPERTY FIXTURES_REQUIRED sanitizer_reports)
+    set_property(TEST ${test} APPEND PROPERTY FAIL_REGULAR_EXPRESSION
+      "runtime error: " "ERROR: AddressSanitizer" "ERROR: LeakSanitizer")
   endforeach()
 endfunction()
