@@ -67,9 +67,11 @@ std::shared_ptr<CallChannel> task_channel() {
 std::chrono::milliseconds call_timeout(std::chrono::steady_clock::time_point deadline) {
   using std::chrono::steady_clock;
   if (deadline == steady_clock::time_point::max()) return HostedObject::kForever;
-  auto left = deadline - steady_clock::now();
-  if (left <= steady_clock::duration::zero()) return std::chrono::milliseconds(0);
-  return std::chrono::ceil<std::chrono::milliseconds>(left);
+  // Compared before subtracting: try_put and try_get pass time_point::min(),
+  // and min() - now() overflows.
+  auto now = steady_clock::now();
+  if (deadline <= now) return std::chrono::milliseconds(0);
+  return std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
 }
 
 std::shared_ptr<QueueBackend> hosted_queue(HostedObject object) {
