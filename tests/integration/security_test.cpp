@@ -396,7 +396,11 @@ TEST_CASE(
     "a node that heartbeats but never answers cannot keep tasks: those its heartbeats do not "
     "list run elsewhere after the node timeout") {
   FreshConfig config;
-  ts::Coordinator c({"--heartbeat", "50ms", "--node-timeout", "500ms"});
+  // A node timeout of 40 heartbeats: the raw node below heartbeats from a
+  // thread of this test, which AddressSanitizer and a loaded CI machine can
+  // hold up for more than 500 ms (the coordinator then declared it dead, and
+  // the line awaited below never came).
+  ts::Coordinator c({"--heartbeat", "50ms", "--node-timeout", "2s"});
   // A node with a real node key that says HELLO, then only heartbeats (and
   // lists nothing): every task it is given stays unanswered.
   zmq::context_t ctx;
