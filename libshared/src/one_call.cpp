@@ -70,7 +70,7 @@ Payload ask(asio::io_context& io, const CoordinatorLink::MakeLink& make,
 
 }  // namespace
 
-Payload call_once(const Connect& where, OneCall call) {
+Payload call_coordinator_once(const Connect& where, OneCall call) {
   auto dealer = dealer_options(where.address, kClientRole, where.key_file, where.insecure,
                                where.max_message_bytes);
   EventLoop loop(call.client);
@@ -84,7 +84,7 @@ Payload call_once(const Connect& where, OneCall call) {
       where.connect_timeout, std::move(call));
 }
 
-Payload call_once(Coordinator& coordinator, OneCall call) {
+Payload call_coordinator_once(Coordinator& coordinator, OneCall call) {
   auto& hub = CoordinatorAccess::hub(coordinator);
   return ask(
       hub.io(), [&hub](Receiver r, Refused) { return hub.attach(std::move(r)); },

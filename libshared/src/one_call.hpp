@@ -27,8 +27,8 @@ struct OneCall {
 // Returns the answer's bytes; throws ConnectionError when nothing answers in
 // time or the coordinator refuses this client, and what throw_call_failure
 // makes of a failed call.
-Payload call_once(const Connect& where, OneCall call);
+Payload call_coordinator_once(const Connect& where, OneCall call);
 // To an embedded coordinator, in-process.
-Payload call_once(Coordinator& coordinator, OneCall call);
+Payload call_coordinator_once(Coordinator& coordinator, OneCall call);
 
 }  // namespace dpool::internal

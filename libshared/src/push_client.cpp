@@ -31,7 +31,7 @@ std::vector<PushResult> push_library(const Connect& where, const std::string& pa
   call.args = internal::Payload::adopt(internal::wire::encode_meta(push));
   call.answer_timeout = std::chrono::seconds(90);  // the coordinator answers within a minute
   call.what = "push of " + push.name;
-  auto bytes = internal::call_once(where, std::move(call));
+  auto bytes = internal::call_coordinator_once(where, std::move(call));
   auto answer = internal::wire::decode_meta<internal::calls::PushAnswer>(bytes.view());
   if (!answer)
     throw ConnectionError("the coordinator at " + where.address +

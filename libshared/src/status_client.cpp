@@ -35,11 +35,11 @@ ClusterStatus decoded(const Payload& bytes, const std::string& where) {
 ClusterStatus cluster_status(const Connect& where) {
   auto call = internal::status_call();
   call.answer_timeout = where.connect_timeout;
-  return internal::decoded(internal::call_once(where, std::move(call)), where.address);
+  return internal::decoded(internal::call_coordinator_once(where, std::move(call)), where.address);
 }
 
 ClusterStatus cluster_status(Coordinator& coordinator) {
-  return internal::decoded(internal::call_once(coordinator, internal::status_call()),
+  return internal::decoded(internal::call_coordinator_once(coordinator, internal::status_call()),
                            "the embedded coordinator");
 }
 

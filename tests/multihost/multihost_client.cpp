@@ -32,9 +32,9 @@ struct Placed {
   }
 };
 
-// Item x, squared, after 100 ms: long enough for both nodes to hold some.
+// Item x, squared, after 100 ms of task work: long enough for both nodes to hold some.
 Placed place(int x) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // task work: what the task does
   auto self = dpool::this_task::info();
   return {x, static_cast<long>(x) * x, self.node, self.attempt};
 }
