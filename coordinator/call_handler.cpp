@@ -45,6 +45,9 @@ Envelope CallHandler::answer(PeerId peer, bool is_node, wire::Requests&& batch, 
       case calls::Op::kPush:
         reply = push(peer, is_node, r, args[i], now);
         break;
+      case calls::Op::kDirect:
+        reply = direct(peer, is_node, r, answer);
+        break;
       default:
         reply = refuse(r, ErrorCode::kRefused,
                        "the coordinator knows no call number " + std::to_string(r.op) +
@@ -123,6 +126,17 @@ wire::Reply CallHandler::status(PeerId peer, bool is_node, const wire::Request& 
   if (is_node) return refuse(r, ErrorCode::kRefused, "only a client asks for the cluster's status");
   if (!status_) return refuse(r, ErrorCode::kRefused, "this coordinator gives no status");
   answer = Payload::adopt(wire::encode_meta(status_(peer)));
+  wire::Reply reply;
+  reply.id = r.id;
+  return reply;
+}
+
+wire::Reply CallHandler::direct(PeerId peer, bool is_node, const wire::Request& r,
+                                Payload& answer) {
+  if (is_node) return refuse(r, ErrorCode::kRefused, "only a client opens a direct line");
+  auto ticket = direct_ ? direct_(peer) : std::nullopt;
+  if (!ticket) return refuse(r, ErrorCode::kRefused, "this coordinator offers no direct lines");
+  answer = Payload::adopt(wire::encode_meta(*ticket));
   wire::Reply reply;
   reply.id = r.id;
   return reply;

@@ -22,16 +22,21 @@ class CallHandler {
   using StatusSource = std::function<ClusterStatus(PeerId asking)>;
   // Why client `asking` may not push code; empty if it may (calls::Op::kPush).
   using PushPolicy = std::function<std::string(PeerId asking)>;
+  // A ticket for a direct line of client `asking`; none if the coordinator
+  // has no port for them (calls::Op::kDirect).
+  using DirectLines = std::function<std::optional<calls::DirectTicket>(PeerId asking)>;
 
   // `scheduler`, `store` and `code` must outlive the handler. Without
-  // `status`, a status call is refused; without `code` or `may_push`, a push.
+  // `status`, a status call is refused; without `code` or `may_push`, a push;
+  // without `direct`, a direct line.
   CallHandler(const Scheduler& scheduler, ObjectStore& store, StatusSource status = {},
-              CodeShelf* code = nullptr, PushPolicy may_push = {})
+              CodeShelf* code = nullptr, PushPolicy may_push = {}, DirectLines direct = {})
       : scheduler_(scheduler),
         store_(store),
         status_(std::move(status)),
         code_(code),
-        may_push_(std::move(may_push)) {}
+        may_push_(std::move(may_push)),
+        direct_(std::move(direct)) {}
 
   // The REPLY to one REQUEST from `peer` (`is_node`: a node forwarding its
   // tasks' calls; else a client's own). Every request gets exactly one
@@ -52,6 +57,7 @@ class CallHandler {
                                     Payload& args, ObjectStore::TimePoint now);
 
   wire::Reply status(PeerId peer, bool is_node, const wire::Request& r, Payload& answer);
+  wire::Reply direct(PeerId peer, bool is_node, const wire::Request& r, Payload& answer);
   // Hands a push to the code shelf; a refusal when it cannot go there.
   std::optional<wire::Reply> push(PeerId peer, bool is_node, const wire::Request& r, Payload& args,
                                   ObjectStore::TimePoint now);
@@ -61,6 +67,7 @@ class CallHandler {
   StatusSource status_;
   CodeShelf* code_;
   PushPolicy may_push_;
+  DirectLines direct_;
   Stats stats_;
 };
 

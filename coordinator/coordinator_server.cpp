@@ -50,6 +50,7 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
       router_ = std::make_unique<CoordinatorEndpoint>(
           loop_.io(), options_, [this](Payloads&& f) { on_router(std::move(f)); });
       endpoint_ = router_->address();
+      serve_direct();
       arm_heartbeat();
     });
     spdlog::info("coordinator listening on {}", endpoint_);
@@ -77,6 +78,7 @@ CoordinatorServer::~CoordinatorServer() {
     http_.reset();
     heartbeat_.cancel();
     object_deadline_.cancel();
+    direct_.reset();
     router_.reset();
     peers_.clear();
   });
@@ -312,6 +314,7 @@ void CoordinatorServer::peer_gone(PeerId peer_id) {
   // What it held is given back (and logged) while its name is still known.
   scheduler_.set_time(ObjectStore::Clock::now());
   store_.gone(peer_id);
+  if (direct_) direct_->client_gone(peer_id);
   log_object_events();
   if (it->second.welcomed) {
     if (it->second.role == wire::Role::kNode) {
@@ -379,6 +382,8 @@ ClusterStatus CoordinatorServer::status(PeerId asking) const {
 // key was taken off the allow-lists.
 void CoordinatorServer::report_refusals() {
   for (auto& line : rejections_.report()) spdlog::warn("coordinator: {}", line);
+  if (direct_)
+    for (auto& line : direct_->report()) spdlog::warn("coordinator: {}", line);
   if (auto n = muted_.take_new())
     spdlog::warn(
         "coordinator: ignored {} message(s) from dropped connections; {} refused or ignored since "
@@ -450,7 +455,9 @@ void CoordinatorServer::send_object_answers() {
   // What the answers acknowledge is kept before they leave.
   if (journal_) journal_->write(store_.take_changes());
   std::unordered_map<PeerId, wire::Message> out;
-  for (auto& a : store_.take_answers()) {
+  auto answers = store_.take_answers();
+  answer_direct(answers);
+  for (auto& a : answers) {
     auto& m = out.try_emplace(a.peer, wire::Message{wire::Replies{}}).first->second;
     auto& replies = std::get<wire::Replies>(m.body).replies;
     bool ok = a.failure.code == ErrorCode::kNone;

@@ -13,6 +13,7 @@
 #include "call_handler.hpp"
 #include "code_shelf.hpp"
 #include "coordinator_endpoint.hpp"
+#include "direct_endpoint.hpp"
 #include "event_loop.hpp"
 #include "http_endpoint.hpp"
 #include "link.hpp"
@@ -101,6 +102,13 @@ class CoordinatorServer final : public Hub {
   // (empty if it may), and sending what the code shelf has to send.
   std::string may_push(PeerId peer) const;
   void send_code();
+  // Direct lines (coordinator_direct.cpp): listening beside the router, a
+  // ticket for client `peer`, its calls, and the answers that go back on them.
+  void serve_direct();
+  std::optional<calls::DirectTicket> direct_ticket(PeerId peer);
+  void on_direct_call(std::uint64_t line, PeerId client, std::string call);
+  // Takes the answers to calls made on direct lines out of `answers`.
+  void answer_direct(std::vector<ObjectStore::Answer>& answers);
   void on_heartbeat_timer();
   void arm_heartbeat();
   void send(PeerId peer, wire::Message&& message);
@@ -114,6 +122,7 @@ class CoordinatorServer final : public Hub {
   CoordinatorOptions options_;
   EventLoop loop_;
   std::unique_ptr<CoordinatorEndpoint> router_;
+  std::unique_ptr<DirectEndpoint> direct_;  // with a tcp:// router
   std::string endpoint_;
   Scheduler scheduler_;
   ObjectStore store_;
@@ -121,8 +130,12 @@ class CoordinatorServer final : public Hub {
   std::unique_ptr<ObjectJournal> journal_;  // with --state
   ObjectStore::TimePoint started_ = ObjectStore::Clock::now();
   Throughput throughput_{started_};  // tasks finished, for status
-  CallHandler calls_{scheduler_, store_, [this](PeerId asking) { return status(asking); }, &code_,
-                     [this](PeerId asking) { return may_push(asking); }};
+  CallHandler calls_{scheduler_,
+                     store_,
+                     [this](PeerId asking) { return status(asking); },
+                     &code_,
+                     [this](PeerId asking) { return may_push(asking); },
+                     [this](PeerId asking) { return direct_ticket(asking); }};
   asio::steady_timer object_deadline_;
   ObjectStore::TimePoint object_deadline_at_ = ObjectStore::TimePoint::max();
   std::unordered_map<PeerId, Peer> peers_;

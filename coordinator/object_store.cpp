@@ -377,15 +377,14 @@ void ObjectStore::gone(PeerId node, std::uint32_t pid) {
   end_holder(Caller{node, pid, 0}, false);
 }
 
-void ObjectStore::end_holder(const Caller& holder, bool whole_peer) {
-  auto matches = [&](const Caller& c) {
-    return whole_peer ? c.peer == holder.peer : c.same_holder(holder);
-  };
-  // Its parked calls go unanswered (no one is left to hear them); a barrier
-  // it waited in breaks for the others.
+void ObjectStore::withdraw(PeerId peer, std::uint64_t request) {
+  drop_parked([&](const Waiter& w) { return w.who.peer == peer && w.request == request; });
+}
+
+void ObjectStore::drop_parked(const std::function<bool(const Waiter&)>& which) {
   std::vector<WaitId> mine;
   for (auto& [id, w] : parked_)
-    if (matches(w.who)) mine.push_back(id);
+    if (which(w)) mine.push_back(id);
   for (auto id : mine) {
     auto it = parked_.find(id);
     if (it == parked_.end()) continue;  // answered by a barrier broken just now
@@ -401,6 +400,14 @@ void ObjectStore::end_holder(const Caller& holder, bool whole_peer) {
                          "its waiting call was dropped: the caller is gone", false});
     }
   }
+}
+
+void ObjectStore::end_holder(const Caller& holder, bool whole_peer) {
+  auto matches = [&](const Caller& c) {
+    return whole_peer ? c.peer == holder.peer : c.same_holder(holder);
+  };
+  // Its parked calls go unanswered (no one is left to hear them).
+  drop_parked([&](const Waiter& w) { return matches(w.who); });
   // Its leases end: the permits go to the next waiters.
   for (auto& [name, o] : objects_) {
     auto* s = std::get_if<LockState>(&o.state);

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -107,6 +108,9 @@ class ObjectStore {
   void gone(PeerId peer);
   // One executor of node `node` is gone: the same for what it held and waited on.
   void gone(PeerId node, std::uint32_t pid);
+  // No one will hear the answer to `peer`'s call `request` (the line it came
+  // on closed): if it waits, it is dropped as a gone caller's would be.
+  void withdraw(PeerId peer, std::uint64_t request);
 
   // Records every change to named objects from now on, for take_changes().
   void keep_changes() { keep_changes_ = true; }
@@ -212,6 +216,9 @@ class ObjectStore {
   void unschedule(WaitId id, Waiter& w);  // no deadline any more
   // A parked put's item leaves the store without entering its queue.
   void forget_item(Object& o, const Waiter& w);
+  // Drops the parked calls `which` picks, unanswered; a barrier one waited
+  // in breaks for the others.
+  void drop_parked(const std::function<bool(const Waiter&)>& which);
 
   // What wakes parked calls.
   void admit_putters(const Call& call, Object& o, QueueState& s);

@@ -20,6 +20,8 @@ enum class Op : std::uint32_t {  // on the wire: append, never renumber
   kExecutorExited = 3,           // node: one of my executors is gone; argument: its pid (u32)
   kStatus = 4,  // a client: the cluster's state; argument: none; answer: ClusterStatus
   kPush = 5,    // a client: a task library for every node; argument: PushCall; answer: PushAnswer
+  kDirect =
+      6,  // a client: a direct line for its object calls; argument: none; answer: DirectTicket
 };
 
 // The largest task library `dpool push` sends.
@@ -81,6 +83,32 @@ struct ObjectCall {
     ar(n, timeout_ms);
     wire::text(ar, a, kMaxItemBytes);
     wire::text(ar, b, kMaxItemBytes);
+  }
+};
+
+// A ticket for one direct line (sealed_line.hpp): the coordinator's port for
+// such lines (on the host the client reached it at), the ticket's id and key.
+// Good for one line, for a short while.
+struct DirectTicket {
+  std::uint64_t id = 0;
+  std::uint16_t port = 0;
+  std::string key;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(id, port);
+    wire::text(ar, key, 64);
+  }
+};
+
+// The answer to one call on a direct line: the failure, or (none) the
+// ObjectAnswer's bytes.
+struct DirectAnswer {
+  detail::Failure failure;
+  std::string bytes;
+  template <class Ar>
+  void serialize(Ar& ar) {
+    wire::failure(ar, failure);
+    wire::text(ar, bytes, 1u << 30);
   }
 };
 

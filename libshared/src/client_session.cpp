@@ -8,6 +8,7 @@
 #include "calls.hpp"
 #include "event_loop.hpp"
 #include "forwarded_output.hpp"
+#include "sealed_line.hpp"
 
 namespace dpool::internal {
 namespace {
@@ -25,6 +26,25 @@ std::shared_ptr<ClientSession> ClientSession::connect(asio::io_context& io,
                                                       const CoordinatorLink::MakeLink& make_link,
                                                       Options options) {
   auto s = std::make_shared<ClientSession>(io, std::move(options));
+  if (s->resilient_) {
+    // The session owns `direct_`, which calls back into it only from the
+    // user threads that make calls, while the session is alive.
+    s->direct_ = std::make_unique<DirectCalls>(
+        s->options_.where,
+        [raw = s.get()]() -> std::optional<calls::DirectTicket> {
+          std::string bytes;
+          try {
+            bytes = raw->call_link(calls::Op::kDirect, {});
+          } catch (const Error& e) {
+            if (e.code() != ErrorCode::kRefused) throw;
+            return std::nullopt;  // a coordinator without direct lines
+          }
+          auto ticket = wire::decode_meta<calls::DirectTicket>(bytes);
+          if (!ticket || ticket->key.size() != direct::kKeyBytes) return std::nullopt;
+          return *ticket;
+        },
+        s->options_.connect_timeout);
+  }
   call_on(io, [&] {
     s->link_ = std::make_unique<CoordinatorLink>(
         io,
@@ -165,6 +185,11 @@ void ClientSession::flush() {
 void ClientSession::on_welcome(const wire::Welcome& welcome, CoordinatorLink::Rejoin how) {
   executors_ = welcome.executors;
   if (how == CoordinatorLink::Rejoin::kFirst || !resilient_) return;
+  // Our lines went with the coordinator's memory of us; calls waiting on
+  // them are failed as the link's own calls were.
+  if (direct_)
+    direct_->break_all("the coordinator at " + options_.where +
+                       " restarted or forgot this client during a call on a shared object");
   // The coordinator forgot our tasks (it restarted, or declared us dead):
   // send every unfinished one again. Results are matched by id, so each is
   // delivered once even if it also finishes under its old registration.
@@ -203,6 +228,11 @@ void ClientSession::on_welcome(const wire::Welcome& welcome, CoordinatorLink::Re
 }
 
 void ClientSession::on_lost() {
+  if (direct_)
+    direct_->break_all("the coordinator at " + options_.where +
+                       " stayed unreachable for more than " +
+                       detail::describe(options_.reconnect_grace) +
+                       " (Connect::reconnect_grace) during a call on a shared object");
   if (inflight_.empty()) return;
   detail::Failure f;
   f.code = ErrorCode::kConnection;
@@ -216,6 +246,8 @@ void ClientSession::on_lost() {
 // A REJECT after we joined (our key was taken off the coordinator's
 // allow-list): nothing in flight will be answered.
 void ClientSession::on_refused(const std::string& reason) {
+  if (direct_)
+    direct_->break_all("the coordinator at " + options_.where + " refused this client: " + reason);
   if (inflight_.empty()) return;
   detail::Failure f;
   f.code = ErrorCode::kConnection;
@@ -369,6 +401,12 @@ void ClientSession::terminate() {
 }
 
 std::string ClientSession::call_object(std::string request) {
+  if (direct_)
+    if (auto answer = direct_->call(request)) return std::move(*answer);
+  return call_link(calls::Op::kObject, std::move(request));
+}
+
+std::string ClientSession::call_link(calls::Op op, std::string request) {
   using Outcome = std::pair<wire::Reply, Payload>;
   auto outcome = std::make_shared<std::promise<Outcome>>();
   auto answered = outcome->get_future();
@@ -379,19 +417,19 @@ std::string ClientSession::call_object(std::string request) {
     if (detached_)
       throw ConnectionError("the pool that this Manager object or queue was reached through (" +
                             options_.where + ") was closed");
-    asio::post(
-        io_, [this, self = shared_from_this(), request = std::move(request), outcome]() mutable {
-          wire::Request r;
-          r.op = static_cast<std::uint32_t>(calls::Op::kObject);
-          if (!link_) {
-            wire::Reply closed{0, {ErrorCode::kConnection, {}, "the pool was closed", 0, -1}};
-            return outcome->set_value({std::move(closed), Payload()});
-          }
-          link_->call(r, Payload::adopt(std::move(request)),
-                      [outcome](wire::Reply&& reply, Payload&& answer) {
-                        outcome->set_value({std::move(reply), std::move(answer)});
-                      });
-        });
+    asio::post(io_, [this, self = shared_from_this(), op, request = std::move(request),
+                     outcome]() mutable {
+      wire::Request r;
+      r.op = static_cast<std::uint32_t>(op);
+      if (!link_) {
+        wire::Reply closed{0, {ErrorCode::kConnection, {}, "the pool was closed", 0, -1}};
+        return outcome->set_value({std::move(closed), Payload()});
+      }
+      link_->call(r, Payload::adopt(std::move(request)),
+                  [outcome](wire::Reply&& reply, Payload&& answer) {
+                    outcome->set_value({std::move(reply), std::move(answer)});
+                  });
+    });
   }
   auto [reply, answer] = answered.get();
   if (reply.failure.code != ErrorCode::kNone) calls::throw_call_failure(reply.failure);
@@ -403,6 +441,9 @@ void ClientSession::detach() {
     std::lock_guard lock(mu_);
     detached_ = true;
   }
+  if (direct_)
+    direct_->break_all("the pool that this Manager object or queue was reached through (" +
+                       options_.where + ") was closed");
   call_on(io_, [this] {
     if (link_) link_->close("pool closed");
     link_.reset();

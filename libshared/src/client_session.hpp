@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "coordinator_link.hpp"
+#include "direct_calls.hpp"
 
 namespace dpool::internal {
 
@@ -66,6 +67,9 @@ class ClientSession final : public detail::PoolCore,
   // A call on a hosted object (pool.manager(), pool.queue()), from any user
   // thread but the loop's.
   std::string call_object(std::string request) override;
+  // One call of kind `op` over the link, from a user thread; waits for its
+  // answer and throws what a failed call stands for.
+  std::string call_link(calls::Op op, std::string request);
 
   // Messages from the coordinator (loop thread), through wire::dispatch.
   void on(wire::Status&& status);
@@ -107,6 +111,9 @@ class ClientSession final : public detail::PoolCore,
   Options options_;
   bool resilient_;                         // a remote coordinator: keep what resubmission needs
   std::unique_ptr<CoordinatorLink> link_;  // loop thread
+  // A remote coordinator's: user threads' calls on hosted objects, each on a
+  // line of its own; made before the session is shared, gone with it.
+  std::unique_ptr<DirectCalls> direct_;
   std::unordered_map<std::uint64_t, Inflight> inflight_;  // loop thread
   std::unordered_map<std::uint64_t, std::shared_ptr<std::promise<bool>>>
       cancel_answers_;              // loop thread
