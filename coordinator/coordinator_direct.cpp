@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "coordinator_server.hpp"
+#include "sealed_line.hpp"
 
 namespace dpool::internal {
 namespace {
@@ -13,22 +14,10 @@ namespace {
 // count up from 1 and never reach it.
 constexpr std::uint64_t kDirectCall = std::uint64_t{1} << 63;
 
-// "tcp://HOST:PORT" -> HOST, without IPv6 brackets; empty for other transports.
-std::string tcp_host(const std::string& address) {
-  constexpr std::string_view kScheme = "tcp://";
-  auto colon = address.rfind(':');
-  if (!address.starts_with(kScheme) || colon == std::string::npos || colon < kScheme.size())
-    return {};
-  auto host = address.substr(kScheme.size(), colon - kScheme.size());
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  return host;
-}
-
 }  // namespace
 
 void CoordinatorServer::serve_direct() {
-  auto host = tcp_host(options_.bind);
+  auto host = direct::tcp_host(options_.bind);
   if (host.empty()) return;
   direct_ = std::make_unique<DirectEndpoint>(
       loop_.io(), host,

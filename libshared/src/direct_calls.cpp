@@ -41,18 +41,6 @@ std::atomic<std::uint64_t> next_serial{1};
 // thread ends.
 thread_local std::vector<std::pair<std::uint64_t, std::shared_ptr<DirectCalls::Line>>> my_lines;
 
-// "tcp://HOST:PORT" -> HOST, without IPv6 brackets; empty for other transports.
-std::string tcp_host(const std::string& address) {
-  constexpr std::string_view kScheme = "tcp://";
-  auto colon = address.rfind(':');
-  if (!address.starts_with(kScheme) || colon == std::string::npos || colon < kScheme.size())
-    return {};
-  auto host = address.substr(kScheme.size(), colon - kScheme.size());
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  return host;
-}
-
 // A connected TCP socket to host:port within `timeout`; -1 with `why` set.
 int connect_tcp(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout,
                 std::string& why) {
@@ -115,7 +103,7 @@ bool stale(int fd) {
 DirectCalls::DirectCalls(std::string coordinator, Tickets tickets,
                          std::chrono::milliseconds connect_timeout)
     : serial_(next_serial++),
-      host_(tcp_host(coordinator)),
+      host_(direct::tcp_host(coordinator)),
       tickets_(std::move(tickets)),
       connect_timeout_(connect_timeout),
       unavailable_(host_.empty()) {}

@@ -52,6 +52,17 @@ void append_u64(std::string& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
 }
 
+std::string tcp_host(const std::string& address) {
+  constexpr std::string_view kScheme = "tcp://";
+  auto colon = address.rfind(':');
+  if (!address.starts_with(kScheme) || colon == std::string::npos || colon < kScheme.size())
+    return {};
+  auto host = address.substr(kScheme.size(), colon - kScheme.size());
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host;
+}
+
 }  // namespace direct
 
 Sealer::Sealer(std::string key, direct::Direction direction)

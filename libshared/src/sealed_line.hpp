@@ -35,6 +35,9 @@ std::string random_bytes(std::size_t n);
 std::uint32_t read_u32(const unsigned char* p);
 std::uint64_t read_u64(const unsigned char* p);
 void append_u64(std::string& out, std::uint64_t v);
+// "tcp://HOST:PORT" -> HOST, without IPv6 brackets; empty for other
+// transports, which have no direct lines.
+std::string tcp_host(const std::string& address);
 }  // namespace direct
 
 class Sealer {

@@ -98,3 +98,11 @@ TEST_CASE("little-endian numbers as the ticket and the lengths use them") {
   CHECK(direct::read_u64(reinterpret_cast<const unsigned char*>(s.data())) ==
         0x0102030405060708ull);
 }
+
+TEST_CASE("the host of a coordinator's address, where its direct port is") {
+  CHECK(direct::tcp_host("tcp://127.0.0.1:5555") == "127.0.0.1");
+  CHECK(direct::tcp_host("tcp://head.cluster:*") == "head.cluster");
+  CHECK(direct::tcp_host("tcp://[::1]:5555") == "::1");
+  CHECK(direct::tcp_host("ipc:///tmp/dpool.sock").empty());
+  CHECK(direct::tcp_host("inproc://x").empty());
+}
