@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <dpool/errors.hpp>
+#include <thread>
 #include <utility>
 
 #include "fd_io.hpp"
@@ -78,17 +79,23 @@ int connect_tcp(const std::string& host, std::uint16_t port, std::chrono::millis
   return -1;
 }
 
-// Reads exactly `n` bytes, waiting as long as it takes; false at end of
-// stream or on an error.
-bool read_all(int fd, char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t r = ::recv(fd, p, n, 0);
+// Reads what the socket has, up to `cap` bytes, waiting as long as it takes:
+// first spinning for up to `spin` (an answer usually comes within tens of
+// microseconds, and a thread that has not gone to sleep needs no waking),
+// then blocking. 0 at end of stream or on an error.
+std::size_t receive(int fd, char* p, std::size_t cap, std::chrono::microseconds spin) {
+  auto until = std::chrono::steady_clock::now() + spin;
+  int flags = spin.count() > 0 ? MSG_DONTWAIT : 0;
+  for (;;) {
+    ssize_t r = ::recv(fd, p, cap, flags);
+    if (r > 0) return static_cast<std::size_t>(r);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && flags) {
+      if (std::chrono::steady_clock::now() >= until) flags = 0;
+      continue;
+    }
+    return 0;
   }
-  return true;
 }
 
 // Whether the line has something to read while no answer is due: the
@@ -106,6 +113,13 @@ DirectCalls::DirectCalls(std::string coordinator, Tickets tickets,
       host_(direct::tcp_host(coordinator)),
       tickets_(std::move(tickets)),
       connect_timeout_(connect_timeout),
+      // Waiting for an answer spins first only where the coordinator can run
+      // meanwhile on another CPU. On this project's 2-vCPU machine, with
+      // nothing else running, spinning up to 100 us took a dict set/get
+      // from 32-37 k to 44-46 k calls/s: the answer finds the caller awake
+      // instead of waking a CPU that went idle (about 40 us on that VM).
+      spin_(std::thread::hardware_concurrency() > 1 ? std::chrono::microseconds(100)
+                                                    : std::chrono::microseconds(0)),
       unavailable_(host_.empty()) {}
 
 DirectCalls::~DirectCalls() {
@@ -184,12 +198,25 @@ std::optional<std::string> DirectCalls::call(const std::string& request) {
   std::string frame;
   l->out.seal(request, frame);
   if (!send_all(l->fd, frame)) throw broke();
-  char head[direct::kLengthBytes];
-  if (!read_all(l->fd, head, sizeof head)) throw broke();
+  // The answer: its length, then its sealed bytes (one call in flight, so
+  // nothing follows them).
+  char head[16 << 10];
+  std::size_t got = 0;
+  while (got < direct::kLengthBytes) {
+    auto r = receive(l->fd, head + got, sizeof head - got, spin_);
+    if (r == 0) throw broke();
+    got += r;
+  }
   auto n = direct::read_u32(reinterpret_cast<const unsigned char*>(head));
-  if (n > direct::kMaxAnswerFrame || n < direct::kSealBytes) throw broke();
-  std::string sealed(n, '\0');
-  if (!read_all(l->fd, sealed.data(), n)) throw broke();
+  if (n > direct::kMaxAnswerFrame || n < direct::kSealBytes || got > direct::kLengthBytes + n)
+    throw broke();
+  std::string sealed(head + direct::kLengthBytes, got - direct::kLengthBytes);
+  sealed.resize(n);
+  for (std::size_t have = got - direct::kLengthBytes; have < n;) {
+    auto r = receive(l->fd, sealed.data() + have, n - have, spin_);
+    if (r == 0) throw broke();
+    have += r;
+  }
   auto plain = l->in.open(sealed);
   if (!plain) throw broke();
   auto answer = wire::decode_meta<calls::DirectAnswer>(*plain);

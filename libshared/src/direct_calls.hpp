@@ -54,8 +54,9 @@ class DirectCalls {
   std::string host_;
   Tickets tickets_;
   std::chrono::milliseconds connect_timeout_;
+  const std::chrono::microseconds spin_;  // before blocking on an answer
   std::mutex mu_;
-  bool unavailable_ = false;
+  bool unavailable_;
   std::string broken_why_;
   std::vector<std::weak_ptr<Line>> lines_;
 };
