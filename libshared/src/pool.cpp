@@ -146,13 +146,21 @@ std::shared_ptr<detail::CallChannel> Pool::channel() const {
   return std::static_pointer_cast<internal::ClientSession>(core_);
 }
 
-// Unique across the clients of a coordinator: this process's random tag and a count.
+std::pair<Connection, Connection> Pool::pipe(bool duplex) const {
+  return detail::hosted_pipe(channel(), unique_name("pool.pipe"), duplex);
+}
+
 std::string Pool::unique_queue_name() {
+  return unique_name("pool.queue");
+}
+
+// Unique across the clients of a coordinator: this process's random tag and a count.
+std::string Pool::unique_name(const char* kind) {
   static const std::uint64_t tag = std::random_device{}() | std::uint64_t{std::random_device{}()}
                                                                 << 32;
   static std::atomic<std::uint64_t> next{1};
   char buf[64];
-  std::snprintf(buf, sizeof buf, "pool.queue/%016llx/%llu", static_cast<unsigned long long>(tag),
+  std::snprintf(buf, sizeof buf, "%s/%016llx/%llu", kind, static_cast<unsigned long long>(tag),
                 static_cast<unsigned long long>(next++));
   return buf;
 }
