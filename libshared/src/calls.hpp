@@ -19,7 +19,8 @@ namespace dpool::internal::calls {
 enum class Op : std::uint32_t {  // on the wire: append, never renumber
   kTaskInfo = 1,                 // who is this task? argument: none; answer: CurrentTask
   kObject = 2,                   // a coordinator-hosted object: ObjectCall; answer: ObjectAnswer
-  kExecutorExited = 3,           // node: one of my executors is gone; argument: its pid (u32)
+  kExecutorExited = 3,           // node: one of my executors is gone; client: one of its local
+                                 // Processes; the request's pid says which
   kStatus = 4,  // a client: the cluster's state; argument: none; answer: ClusterStatus
   kPush = 5,    // a client: a task library for every node; argument: PushCall; answer: PushAnswer
 };

@@ -398,6 +398,45 @@ std::string ClientSession::call_object(std::string request) {
   return std::string(answer.view());
 }
 
+void ClientSession::call_object_for(std::uint32_t pid, std::string request, ObjectDone done) {
+  auto refuse = [&done] {
+    detail::Failure f;
+    f.code = ErrorCode::kConnection;
+    f.message = "the pool that this Process reached the coordinator through was closed";
+    done(f, {});
+  };
+  std::lock_guard lock(mu_);
+  if (detached_) return refuse();
+  asio::post(io_, [this, self = shared_from_this(), pid, request = std::move(request),
+                   done = std::move(done)]() mutable {
+    if (!link_) {
+      detail::Failure f;
+      f.code = ErrorCode::kConnection;
+      f.message = "the pool was closed";
+      return done(f, {});
+    }
+    wire::Request r;
+    r.op = static_cast<std::uint32_t>(calls::Op::kObject);
+    r.pid = pid;
+    link_->call(r, Payload::adopt(std::move(request)),
+                [done = std::move(done)](wire::Reply&& reply, Payload&& answer) {
+                  done(reply.failure, answer.view());
+                });
+  });
+}
+
+void ClientSession::process_exited(std::uint32_t pid) {
+  std::lock_guard lock(mu_);
+  if (detached_) return;
+  asio::post(io_, [this, self = shared_from_this(), pid] {
+    if (!link_) return;
+    wire::Request r;
+    r.op = static_cast<std::uint32_t>(calls::Op::kExecutorExited);
+    r.pid = pid;
+    link_->call(r, Payload(), [](wire::Reply&&, Payload&&) {});
+  });
+}
+
 void ClientSession::detach() {
   {
     std::lock_guard lock(mu_);

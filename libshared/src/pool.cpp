@@ -14,6 +14,7 @@
 #include "coordinator_access.hpp"
 #include "event_loop.hpp"
 #include "init_state.hpp"
+#include "process_calls.hpp"
 
 namespace dpool {
 namespace internal {
@@ -86,6 +87,7 @@ Pool::Pool(Local options) : PoolView(nullptr, {}) {
   session->set_window(options.max_in_flight);
   core_ = session;
   backend_ = std::move(backend);
+  internal::add_program_pool(session);
 }
 
 Pool::Pool(Connect options) : PoolView(nullptr, {}) {
@@ -112,6 +114,7 @@ Pool::Pool(Connect options) : PoolView(nullptr, {}) {
   session->set_window(options.max_in_flight);
   core_ = session;
   backend_ = std::move(backend);
+  internal::add_program_pool(session);
 }
 
 Pool::Pool(Coordinator& coordinator) : PoolView(nullptr, {}) {
@@ -119,11 +122,13 @@ Pool::Pool(Coordinator& coordinator) : PoolView(nullptr, {}) {
       internal::on_hub(internal::CoordinatorAccess::hub(coordinator), "the embedded coordinator");
   session->set_window(0);
   core_ = session;
+  internal::add_program_pool(session);
 }
 
 Pool::~Pool() {
   if (!core_) return;
   auto session = std::static_pointer_cast<internal::ClientSession>(core_);
+  internal::remove_program_pool(session.get());
   session->terminate();
   session->detach();
   backend_.reset();
