@@ -273,3 +273,18 @@ TEST_CASE("two node Processes on two workers play ping-pong through a hosted pip
   std::set<std::string> nodes{pinger.node(), ponger.node()};
   CHECK(nodes == std::set<std::string>{"pipe-node-1", "pipe-node-2"});
 }
+
+#ifdef PIPE_ECHO_EXAMPLE
+TEST_CASE("the pipe_echo example runs unchanged against a cluster") {
+  ts::Coordinator coordinator;
+  ts::Child worker({DPOOL_BIN, "worker", "--connect", coordinator.address, "--procs", "1", "--name",
+                    "echo-node", "--log", "warn", "--exec", PIPE_ECHO_EXAMPLE});
+  worker.wait_line("connected", 10s);
+  ts::Child example({PIPE_ECHO_EXAMPLE, coordinator.address});
+  example.wait_line("echo: mundo", 60s);
+  example.wait_line("echoer exited with 0 on echo-node", 60s);
+  example.wait_line("the echoer's end is closed", 60s);
+  example.wait_line("countdown: 3 2 1 (a task sent 3)", 60s);
+  CHECK(example.wait_exit(30s) == 0);
+}
+#endif
