@@ -76,12 +76,12 @@ ObjectStore::Object* ObjectStore::open(const Call& call) {
   o.type = c.type;
   o.param = c.param;
   if (c.owned) {
-    // Only the client that makes it with pool.queue makes it; a task's call
+    // Only the client that makes it with pool.queue or pool.pipe makes it; a task's call
     // on one that is gone must not make it again, owned by the task's node.
     if (call.who.pid != 0) {
       refuse(call, ErrorCode::kShutDown,
-             "the queue '" + c.name +
-                 "' is gone: the client that made it with pool.queue left, or the "
+             std::string(kind) + " '" + c.name +
+                 "' is gone: the client that made it with pool.queue or pool.pipe left, or the "
                  "coordinator restarted");
       return nullptr;
     }

@@ -112,3 +112,20 @@ TEST_CASE("without a pool, this_task::manager() in a local Process says to creat
   CHECK(message.find("Create the Pool before starting the Process") != std::string::npos);
   CHECK(p.join(30s));
 }
+
+TEST_CASE("the release of a killed local Process's lock is logged with the Process and client") {
+  ts::Coordinator coordinator;
+  dpool::Pool pool(dpool::Connect{.address = coordinator.address});
+  auto lock = pool.manager().lock("logged");
+  ts::TaskStarts started;
+  dpool::Process holder(mt::hold_lock, std::string("logged"), started.path());
+  holder.start();
+  REQUIRE(started.wait(1, 30s).size() == 1);
+  holder.kill();
+  CHECK(holder.join(30s));
+  CHECK(lock.acquire(30s));
+  auto line = coordinator.process.wait_line("released: its holder is gone", 10s);
+  CHECK(line.find("lock 'logged'") != std::string::npos);
+  CHECK(line.find("Process " + std::to_string(holder.pid()) + " of client") != std::string::npos);
+  lock.release();
+}
