@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "connection_cases.hpp"
 #include "pipe_tasks.hpp"
 #include "processes.hpp"
 #include "timing.hpp"
@@ -27,12 +28,6 @@ namespace ts = test_support;
 using test_support::Clock;
 
 namespace {
-
-std::vector<std::byte> bytes_of(std::string_view s) {
-  std::vector<std::byte> b(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) b[i] = static_cast<std::byte>(s[i]);
-  return b;
-}
 
 // Runs `body` against a local-mode pool of `executors`, then against a
 // cluster: a coordinator and one worker with `executors` executors.
@@ -77,17 +72,7 @@ TEST_CASE("values go through a hosted pipe to a node Process and back (test_conn
 TEST_CASE("any serializable value travels a hosted pipe; another type is SignatureMismatch") {
   in_both_modes(1, [](dpool::Pool& pool) {
     auto [a, b] = pool.pipe();
-    a.send(std::vector<double>{1.5, 2.5});
-    a.send(std::map<std::string, int>{{"one", 1}, {"two", 2}});
-    a.send(42);
-    CHECK(b.recv<std::vector<double>>() == std::vector<double>{1.5, 2.5});
-    CHECK(b.recv<std::map<std::string, int>>() ==
-          std::map<std::string, int>{{"one", 1}, {"two", 2}});
-    CHECK_THROWS_AS(b.recv<std::string>(), dpool::SignatureMismatch);  // it was an int
-    b.send_bytes(bytes_of("raw"));
-    CHECK_THROWS_AS(a.recv<std::string>(), dpool::SignatureMismatch);  // bytes, not a string
-    a.send(std::string("text"));
-    CHECK_THROWS_AS(b.recv_bytes(), dpool::SignatureMismatch);
+    ts::check_typed_messages(a, b);
   });
 }
 
@@ -96,30 +81,14 @@ TEST_CASE(
     "test_empty_string)") {
   in_both_modes(1, [](dpool::Pool& pool) {
     auto [a, b] = pool.pipe();
-    auto data = bytes_of("abcdefghijklmnopqrstuvwxyz");
-    a.send_bytes(data);
-    a.send_bytes(std::span(data).subspan(3));
-    a.send_bytes(std::span(data).subspan(3, 5));
-    a.send_bytes({});
-    CHECK(b.recv_bytes() == data);
-    CHECK(b.recv_bytes() == bytes_of("defghijklmnopqrstuvwxyz"));
-    CHECK(b.recv_bytes() == bytes_of("defgh"));
-    CHECK(b.poll());  // an empty message is still a message
-    CHECK(b.recv_bytes().empty());
-    CHECK_FALSE(b.poll());
+    ts::check_send_bytes(a, b);
   });
 }
 
 TEST_CASE("poll on a hosted end waits up to its timeout and sees messages in turn (test_strings)") {
   in_both_modes(1, [](dpool::Pool& pool) {
     auto [a, b] = pool.pipe();
-    auto t0 = Clock::now();
-    CHECK_FALSE(b.poll(100ms));
-    CHECK(test_support::seconds_since(t0) >= 0.099);
-    for (std::string s : {"hello", "", "a", "b", "cd", "e"}) a.send(s);
-    std::vector<std::string> got;
-    while (b.poll()) got.push_back(b.recv<std::string>());
-    CHECK(got == std::vector<std::string>{"hello", "", "a", "b", "cd", "e"});
+    ts::check_poll_strings(a, b);
   });
 }
 
@@ -128,33 +97,14 @@ TEST_CASE(
     "(test_duplex_false)") {
   in_both_modes(1, [](dpool::Pool& pool) {
     auto [reader, writer] = pool.pipe(false);
-    CHECK(reader.readable());
-    CHECK_FALSE(reader.writable());
-    CHECK(writer.writable());
-    CHECK_FALSE(writer.readable());
-    writer.send(1);
-    CHECK(reader.recv<int>() == 1);
-    CHECK_THROWS_AS(reader.send(2), dpool::Error);
-    CHECK_THROWS_AS(writer.recv<int>(), dpool::Error);
-    CHECK_THROWS_AS(writer.poll(), dpool::Error);
+    ts::check_one_way(reader, writer);
   });
 }
 
 TEST_CASE("a closed hosted end gives EOF once what it sent is read; a closed handle refuses") {
   in_both_modes(1, [](dpool::Pool& pool) {
     auto [a, b] = pool.pipe();
-    a.send(1);
-    a.send(2);
-    a.close();
-    CHECK(a.closed());
-    CHECK(b.recv<int>() == 1);
-    CHECK(b.poll());
-    CHECK(b.recv<int>() == 2);
-    CHECK(b.poll());  // at the end of the stream
-    CHECK_THROWS_AS(b.recv<int>(), dpool::EOFError);
-    CHECK_THROWS_WITH_AS(b.send(3), doctest::Contains("other end of the pipe is closed"),
-                         dpool::Error);
-    CHECK_THROWS_AS(a.send(3), dpool::Error);
+    ts::check_close_then_eof(a, b);
   });
 }
 

@@ -7,53 +7,24 @@
 #include <chrono>
 
 #include "calls.hpp"
-#include "object_store.hpp"
+#include "store_driver.hpp"
+
+using namespace store_test;
 
 namespace {
 
-using namespace dpool::internal;
-using dpool::ErrorCode;
-using dpool::detail::ObjectKind;
-using dpool::detail::Verb;
-using namespace std::chrono_literals;
-
-constexpr PeerId kClient = 1, kNode = 101;
-const ObjectStore::Caller kAlice{kClient, 0, 0};
-const ObjectStore::Caller kBob{kNode, 4001, 7};  // an executor (or node Process) of the node
-
-struct Pipes {
-  ObjectStore store{ObjectStore::Limits{}};
-  ObjectStore::TimePoint now{};
-  std::uint64_t next_request = 1;
-
+// Calls on pipes: `end` is the call's n, `duplex` its parameter.
+struct Pipes : Store {
   std::uint64_t call(const ObjectStore::Caller& who, const std::string& name, Verb verb,
                      std::uint64_t end, std::string a = {}, std::int64_t timeout_ms = -1,
                      std::string b = {}, bool duplex = true) {
-    calls::ObjectCall c;
-    c.kind = ObjectKind::kPipe;
-    c.name = name;
-    c.type = "pipe";
-    c.param = duplex ? 1 : 0;
-    c.verb = verb;
-    c.n = end;
-    c.a = std::move(a);
-    c.b = std::move(b);
-    c.timeout_ms = timeout_ms;
-    auto id = next_request++;
-    store.call(who, id, std::move(c), now);
-    return id;
-  }
-  ObjectStore::Answer only(std::uint64_t request) {
-    auto all = store.take_answers();
-    REQUIRE(all.size() == 1);
-    CHECK(all[0].request == request);
-    return all[0];
+    return Store::call(who, ObjectKind::kPipe, name, verb, std::move(a), std::move(b), end,
+                       timeout_ms, duplex ? 1 : 0, "pipe");
   }
   ObjectStore::Answer now_(const ObjectStore::Caller& who, const std::string& name, Verb verb,
                            std::uint64_t end, std::string a = {}) {
     return only(call(who, name, verb, end, std::move(a)));
   }
-  bool nothing_answered() { return store.take_answers().empty(); }
 };
 
 }  // namespace
