@@ -120,23 +120,8 @@ TEST_CASE("wait over hosted ends returns the ready ones until every writer is do
       w.close();
       readers.push_back(r);
     }
-    std::map<int, std::set<int>> got;
-    std::vector<dpool::Connection> open = readers;
-    while (!open.empty()) {
-      auto ready = dpool::wait(open, 30s);
-      REQUIRE_FALSE(ready.empty());
-      for (auto i = ready.rbegin(); i != ready.rend(); ++i) {
-        try {
-          int v = open[*i].recv<int>();
-          got[v / 1000].insert(v % 1000);
-        } catch (const dpool::EOFError&) {
-          open.erase(open.begin() + static_cast<long>(*i));  // that writer is done
-        }
-      }
-    }
+    ts::check_wait_reads_every_writer(readers, 4, 10);
     for (auto& w : writers) CHECK(w->join(30s));
-    REQUIRE(got.size() == 4);
-    for (auto& [id, values] : got) CHECK(values.size() == 10);
   });
 }
 

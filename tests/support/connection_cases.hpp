@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <dpool/dpool.hpp>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -99,6 +100,27 @@ inline void check_close_then_eof(dpool::Connection a, dpool::Connection b) {
   CHECK_THROWS_AS(a.send(3), dpool::Error);
   dpool::Connection none;
   CHECK_THROWS_AS(none.send(1), dpool::Error);
+}
+
+// test_wait: reads `readers` through dpool::wait until each is at its end;
+// writer `id` sends id * 1000 + i for i in 0 .. count-1 (count_to).
+inline void check_wait_reads_every_writer(std::vector<dpool::Connection> readers, int writers,
+                                          int count) {
+  std::map<int, std::set<int>> got;
+  while (!readers.empty()) {
+    auto ready = dpool::wait(readers, std::chrono::seconds(30));
+    REQUIRE_FALSE(ready.empty());
+    for (auto i = ready.rbegin(); i != ready.rend(); ++i) {
+      try {
+        int v = readers[*i].recv<int>();
+        got[v / 1000].insert(v % 1000);
+      } catch (const dpool::EOFError&) {
+        readers.erase(readers.begin() + static_cast<long>(*i));  // that writer is done
+      }
+    }
+  }
+  REQUIRE(got.size() == static_cast<std::size_t>(writers));
+  for (auto& [id, values] : got) CHECK(values.size() == static_cast<std::size_t>(count));
 }
 
 }  // namespace test_support
