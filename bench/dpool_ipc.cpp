@@ -4,6 +4,10 @@
 //                      Process through dpool::pipe(); median and p99 (µs).
 //                      The floor: the same two processes exchanging 8-byte
 //                      read/write calls on the same socketpair, no framing.
+//   P2_hosted_pipe_pingpong  the same through pool.pipe() to a pool.process
+//                      Process of a local-mode pool: each send and each
+//                      receive is a call on the in-process coordinator (the
+//                      Process's through its node); median and p99 (µs).
 //   Q1_queue_throughput  a Process puts N ints on a dpool::Queue, this
 //                      program gets them all (items/s).
 //   S1_process_start   Process.start() to the child's first line (ms).
@@ -108,28 +112,50 @@ double percentile(std::vector<double> v, double p) {
   return v[static_cast<std::size_t>(std::max(0l, k))];
 }
 
-void pipe_pingpong(int n, int warm, Reporter& out) {
-  auto [a, b] = dpool::pipe();
-  dpool::Process p(echo_ints, b);
-  p.start();
-  b.close();
+// Times n round trips of an int through `a` to echo_ints at the other end
+// (after `warm` untimed ones), then stops the echo; the times in µs.
+std::vector<double> echo_round_trips(dpool::Connection a, int n, int warm) {
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < warm + n; ++i) {
     auto t0 = Clock::now();
     a.send(i);
-    check(a.recv<int>() == i, "P1 echo");
+    check(a.recv<int>() == i, "echo");
     if (i >= warm) us.push_back(seconds_since(t0) * 1e6);
   }
   a.send(-1);
   a.recv<int>();
+  return us;
+}
+
+void emit_round_trips(Reporter& out, const char* name, const std::vector<double>& us, int n,
+                      int warm, const std::string& path) {
+  std::string note = std::to_string(n) + " round trips of an int through " + path +
+                     " and back, after " + std::to_string(warm) + " untimed";
+  out.emit(name, "median", percentile(us, 50), "us", n, note);
+  out.emit(name, "p99", percentile(us, 99), "us", n, note);
+}
+
+void pipe_pingpong(int n, int warm, Reporter& out) {
+  auto [a, b] = dpool::pipe();
+  dpool::Process p(echo_ints, b);
+  p.start();
+  b.close();
+  auto us = echo_round_trips(a, n, warm);
   p.join();
-  std::string note = std::to_string(n) +
-                     " round trips of an int through dpool::pipe() to a "
-                     "Process and back, after " +
-                     std::to_string(warm) + " untimed";
-  out.emit("P1_pipe_pingpong", "median", percentile(us, 50), "us", n, note);
-  out.emit("P1_pipe_pingpong", "p99", percentile(us, 99), "us", n, note);
+  emit_round_trips(out, "P1_pipe_pingpong", us, n, warm, "dpool::pipe() to a Process");
+}
+
+void hosted_pipe_pingpong(int n, int warm, Reporter& out) {
+  dpool::Pool pool(1);
+  auto [a, b] = pool.pipe();
+  auto p = pool.process(echo_ints, b);
+  p.start();
+  b.close();
+  auto us = echo_round_trips(a, n, warm);
+  p.join();
+  emit_round_trips(out, "P2_hosted_pipe_pingpong", us, n, warm,
+                   "pool.pipe() to a pool.process Process of a local-mode pool");
 }
 
 void raw_pingpong(int n, int warm, Reporter& floor) {
@@ -248,6 +274,7 @@ int program_main(int argc, char** argv) {
   Reporter out("dpool_local"), floor("floor_c");
   out.run("P1_pipe_pingpong", [&] { pipe_pingpong(quick ? 200 : 20000, 200, out); });
   floor.run("P1_floor", [&] { raw_pingpong(quick ? 200 : 20000, 200, floor); });
+  out.run("P2_hosted_pipe_pingpong", [&] { hosted_pipe_pingpong(quick ? 100 : 5000, 100, out); });
   out.run("Q1_queue_throughput", [&] { queue_throughput(quick ? 10'000 : 1'000'000, out); });
   out.run("S1_process_start", [&] { process_start(quick ? 2 : 20, out); });
   out.run("V1_locked_value", [&] { locked_value(quick ? 10'000 : 100'000, out); });

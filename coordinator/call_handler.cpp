@@ -32,8 +32,10 @@ Envelope CallHandler::answer(PeerId peer, bool is_node, wire::Requests&& batch, 
         reply = object(peer, is_node, r, args[i], now);
         break;
       case calls::Op::kExecutorExited:
-        if (!is_node) {
-          reply = refuse(r, ErrorCode::kRefused, "only a node reports its executors");
+        // A node reports its executors; a client the local Processes whose
+        // calls it relayed (pid 0 is the client itself, which ends with BYE).
+        if (!is_node && r.pid == 0) {
+          reply = refuse(r, ErrorCode::kRefused, "a client reports only its Processes' exits");
           break;
         }
         store_.gone(peer, r.pid);
@@ -83,7 +85,9 @@ std::optional<wire::Reply> CallHandler::push(PeerId peer, bool is_node, const wi
 
 std::optional<wire::Reply> CallHandler::object(PeerId peer, bool is_node, const wire::Request& r,
                                                Payload& args, ObjectStore::TimePoint now) {
-  ObjectStore::Caller who{peer, 0, 0};
+  // A client calls for itself (pid 0) or for a local Process of its own (its
+  // pid), whose leases end when the client reports it gone.
+  ObjectStore::Caller who{peer, r.pid, 0};
   if (is_node) {
     if (r.task == 0 || !scheduler_.running_on(peer, r.task))
       return refuse(r, ErrorCode::kCancelled,

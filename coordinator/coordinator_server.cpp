@@ -439,9 +439,13 @@ void CoordinatorServer::flush() {
 // What the store did that an operator should hear of.
 void CoordinatorServer::log_object_events() {
   for (auto& e : store_.take_events()) {
-    std::string who = e.holder.pid == 0 ? "client " + scheduler_.client_name(e.holder.peer)
-                                        : "executor " + std::to_string(e.holder.pid) + " of node " +
-                                              scheduler_.node_name(e.holder.peer);
+    // A client's pid is one of its local Processes (whose calls it relays).
+    auto client = scheduler_.client_name(e.holder.peer);
+    std::string who = e.holder.pid == 0 ? "client " + client
+                      : client != "?"
+                          ? "Process " + std::to_string(e.holder.pid) + " of client " + client
+                          : "executor " + std::to_string(e.holder.pid) + " of node " +
+                                scheduler_.node_name(e.holder.peer);
     if (e.warning)
       spdlog::warn("coordinator: {} held by {}: {}", e.what, who, e.how);
     else

@@ -31,6 +31,8 @@ const char* kind_name(ObjectKind k) {
       return "barrier";
     case ObjectKind::kCondition:
       return "condition";
+    case ObjectKind::kPipe:
+      return "pipe";
   }
   return nullptr;
 }
@@ -74,12 +76,12 @@ ObjectStore::Object* ObjectStore::open(const Call& call) {
   o.type = c.type;
   o.param = c.param;
   if (c.owned) {
-    // Only the client that makes it with pool.queue makes it; a task's call
+    // Only the client that makes it with pool.queue or pool.pipe makes it; a task's call
     // on one that is gone must not make it again, owned by the task's node.
     if (call.who.pid != 0) {
       refuse(call, ErrorCode::kShutDown,
-             "the queue '" + c.name +
-                 "' is gone: the client that made it with pool.queue left, or the "
+             std::string(kind) + " '" + c.name +
+                 "' is gone: the client that made it with pool.queue or pool.pipe left, or the "
                  "coordinator restarted");
       return nullptr;
     }
@@ -117,6 +119,13 @@ ObjectStore::Object* ObjectStore::open(const Call& call) {
       }
       o.state = BarrierState{};
       break;
+    case ObjectKind::kPipe: {
+      // Its maker holds both ends.
+      PipeState p;
+      for (auto& e : p.ends) e.holders.push_back({call.who, 1});
+      o.state = std::move(p);
+      break;
+    }
   }
   auto& made = objects_.emplace(c.name, std::move(o)).first->second;
   const auto* v = std::get_if<ValueState>(&made.state);
@@ -138,6 +147,7 @@ void ObjectStore::dispatch(Object& o, const Call& call) {
         if constexpr (std::is_same_v<S, LockState>) lock(o, s, call);
         if constexpr (std::is_same_v<S, EventState>) event(s, call);
         if constexpr (std::is_same_v<S, BarrierState>) barrier(o, s, call);
+        if constexpr (std::is_same_v<S, PipeState>) pipe(o, s, call);
       },
       o.state);
 }
@@ -203,6 +213,9 @@ void ObjectStore::restore(const std::string& name, Image&& image) {
       break;
     case ObjectKind::kBarrier:
       o.state = BarrierState{};
+      break;
+    case ObjectKind::kPipe:  // owned by a client, so never kept; made empty if asked
+      o.state = PipeState{};
       break;
   }
   auto& made = objects_.insert_or_assign(name, std::move(o)).first->second;
@@ -277,8 +290,12 @@ ObjectStore::Waiter ObjectStore::take(WaitId id) {
   unschedule(id, it->second);
   Waiter w = std::move(it->second);
   parked_.erase(it);
-  // Out of the object's lists too (a no-op for one already popped from them).
-  if (auto o = objects_.find(w.object); o != objects_.end()) {
+  // Out of the objects' lists too (a no-op for one already popped from them).
+  std::vector<std::string_view> names{w.object};
+  for (auto& e : w.watched) names.push_back(e.name);
+  for (auto name : names) {
+    auto o = objects_.find(std::string(name));
+    if (o == objects_.end()) continue;
     auto drop = [id](std::deque<WaitId>& q) { std::erase(q, id); };
     std::visit(
         [&](auto& s) {
@@ -294,6 +311,11 @@ ObjectStore::Waiter ObjectStore::take(WaitId id) {
           }
           if constexpr (std::is_same_v<S, EventState>) drop(s.waiters);
           if constexpr (std::is_same_v<S, BarrierState>) drop(s.arrived);
+          if constexpr (std::is_same_v<S, PipeState>)
+            for (auto& e : s.ends) {
+              drop(e.receivers);
+              drop(e.watchers);
+            }
         },
         o->second.state);
   }
@@ -367,7 +389,7 @@ void ObjectStore::gone(PeerId peer) {
     bytes_ -= it->second.bytes;
     for (auto id : waiting)
       refuse(take(id), ErrorCode::kShutDown,
-             "the queue is gone: the client that made it with pool.queue left");
+             "the object is gone: the client that made it (pool.queue, pool.pipe) left");
     objects_.erase(name);
     it = objects_.begin();
   }
@@ -420,6 +442,7 @@ void ObjectStore::end_holder(const Caller& holder, bool whole_peer) {
       release_one(o, *s, i);
     }
   }
+  pipe_holders_gone(holder, whole_peer);
 }
 
 }  // namespace dpool::internal

@@ -1,6 +1,6 @@
 // The objects a coordinator hosts: the Manager's named dicts, lists, queues,
 // values, locks, semaphores, events, barriers and conditions, and the queues
-// of pool.queue. Blocking calls park here with their deadline and are
+// and pipes of pool.queue and pool.pipe. Blocking calls park here with their deadline and are
 // answered when they can go on or time out; nothing polls. A lock or
 // semaphore permit is leased to its holder (a client, or one executor of a
 // node) and given back when the holder is gone.
@@ -135,9 +135,10 @@ class ObjectStore {
     std::string object;
     detail::Verb verb{};
     TimePoint deadline = TimePoint::max();
-    std::string item;        // a put's item
-    bool notified = false;   // a condition's waiter, woken by notify
-    bool relocking = false;  // a condition's waiter, now waiting for the lock
+    std::string item;                     // a put's item
+    bool notified = false;                // a condition's waiter, woken by notify
+    bool relocking = false;               // a condition's waiter, now waiting for the lock
+    std::vector<calls::PipeEnd> watched;  // a pipe's kWait: every end it waits for
   };
   struct Entry {
     std::string value;
@@ -173,13 +174,29 @@ class ObjectStore {
     std::deque<WaitId> arrived;
     bool broken = false;
   };
+  // pool.pipe: two ends; what one end sends waits in the other's inbox. An
+  // end is open while a holder has it (each counted per process) or it is
+  // being handed on; when neither is left it closes for good, and the other
+  // end reads what is left and then the end of the stream.
+  struct PipeState {
+    struct End {
+      std::deque<std::string> inbox;
+      std::vector<std::pair<Caller, std::uint32_t>> holders;
+      std::uint64_t handed = 0;  // kShare calls not yet matched by a kAdopt
+      bool closed = false;
+      std::deque<WaitId> receivers;  // parked kTake
+      std::deque<WaitId> watchers;   // parked kWait
+    };
+    End ends[2];
+  };
   struct Object {
     detail::ObjectKind kind{};
     std::string type;
     std::uint64_t param = 0;
     PeerId owner = 0;  // pool.queue: the client it goes with; 0 for named objects
     std::size_t bytes = 0;
-    std::variant<DictState, ListState, QueueState, ValueState, LockState, EventState, BarrierState>
+    std::variant<DictState, ListState, QueueState, ValueState, LockState, EventState, BarrierState,
+                 PipeState>
         state;
   };
   // The call being answered.
@@ -199,6 +216,7 @@ class ObjectStore {
   void lock(Object& o, LockState& s, const Call& call);
   void event(EventState& s, const Call& call);
   void barrier(Object& o, BarrierState& s, const Call& call);
+  void pipe(Object& o, PipeState& s, const Call& call);
 
   // Answers.
   void answer(const Call& call, calls::ObjectAnswer a = {});
@@ -231,6 +249,13 @@ class ObjectStore {
   void release_one(Object& o, LockState& s, std::size_t holder);
   void break_barrier(BarrierState& s, const std::string& name);
   void expired(WaitId id);
+  // Pipes (object_pipe.cpp).
+  void pipe_wait(const Call& call);
+  // '1' or '0' per end: could it receive without waiting (or is it gone)?
+  std::string pipe_readiness(const std::vector<calls::PipeEnd>& ends) const;
+  void wake_watchers(PipeState::End& e);
+  void close_pipe_end(Object& o, PipeState& s, int end);
+  void pipe_holders_gone(const Caller& holder, bool whole_peer);
   // Ends what `holder` (or, with `whole_peer`, every caller of its peer) held and waited on.
   void end_holder(const Caller& holder, bool whole_peer);
 

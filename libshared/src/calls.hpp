@@ -9,6 +9,8 @@
 #include <dpool/detail/hosted.hpp>
 #include <dpool/push.hpp>
 #include <dpool/this_task.hpp>
+#include <optional>
+#include <string_view>
 
 #include "protocol.hpp"
 
@@ -17,11 +19,12 @@ namespace dpool::internal::calls {
 enum class Op : std::uint32_t {  // on the wire: append, never renumber
   kTaskInfo = 1,                 // who is this task? argument: none; answer: CurrentTask
   kObject = 2,                   // a coordinator-hosted object: ObjectCall; answer: ObjectAnswer
-  kExecutorExited = 3,           // node: one of my executors is gone; argument: its pid (u32)
+  kExecutorExited = 3,           // node: one of my executors is gone; client: one of its local
+                                 // Processes; the request's pid says which
   kStatus = 4,  // a client: the cluster's state; argument: none; answer: ClusterStatus
   kPush = 5,    // a client: a task library for every node; argument: PushCall; answer: PushAnswer
-  kDirect =
-      6,  // a client: a direct line for its object calls; argument: none; answer: DirectTicket
+  kDirect = 6,  // a client: a direct line for its object calls; argument: none;
+                // answer: DirectTicket
 };
 
 // The largest task library `dpool push` sends.
@@ -111,6 +114,38 @@ struct DirectAnswer {
     wire::text(ar, bytes, 1u << 30);
   }
 };
+
+// The pipe ends one kWait on a pipe waits for (its `b`): the call's own end
+// and others of the same coordinator, for dpool::wait. Each is
+//   u32 name length (little-endian) | name | u8 end
+struct PipeEnd {
+  std::string name;
+  std::uint8_t end = 0;
+};
+inline std::string encode_pipe_ends(const std::vector<PipeEnd>& ends) {
+  std::string out;
+  for (auto& e : ends) {
+    auto n = static_cast<std::uint32_t>(e.name.size());
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    out += e.name;
+    out.push_back(static_cast<char>(e.end));
+  }
+  return out;
+}
+// Empty when the bytes are not such a list (they come from a peer).
+inline std::optional<std::vector<PipeEnd>> decode_pipe_ends(std::string_view bytes) {
+  std::vector<PipeEnd> ends;
+  while (!bytes.empty()) {
+    if (bytes.size() < 4 || ends.size() >= kMaxItems) return std::nullopt;
+    std::uint32_t n = 0;
+    for (int i = 3; i >= 0; --i) n = n << 8 | static_cast<unsigned char>(bytes[i]);
+    bytes.remove_prefix(4);
+    if (n > wire::kMaxName || bytes.size() < std::size_t{n} + 1) return std::nullopt;
+    ends.push_back({std::string(bytes.substr(0, n)), static_cast<std::uint8_t>(bytes[n])});
+    bytes.remove_prefix(std::size_t{n} + 1);
+  }
+  return ends;
+}
 
 // The exception a failed call throws in the code that made it.
 [[noreturn]] void throw_call_failure(const detail::Failure& f);

@@ -400,42 +400,6 @@ void ClientSession::terminate() {
   });
 }
 
-std::string ClientSession::call_object(std::string request) {
-  if (direct_)
-    if (auto answer = direct_->call(request)) return std::move(*answer);
-  return call_link(calls::Op::kObject, std::move(request));
-}
-
-std::string ClientSession::call_link(calls::Op op, std::string request) {
-  using Outcome = std::pair<wire::Reply, Payload>;
-  auto outcome = std::make_shared<std::promise<Outcome>>();
-  auto answered = outcome->get_future();
-  {
-    // Posted under the lock that detach() takes first: a call either runs
-    // before the link closes (and is failed by the close) or is refused here.
-    std::lock_guard lock(mu_);
-    if (detached_)
-      throw ConnectionError("the pool that this Manager object or queue was reached through (" +
-                            options_.where + ") was closed");
-    asio::post(io_, [this, self = shared_from_this(), op, request = std::move(request),
-                     outcome]() mutable {
-      wire::Request r;
-      r.op = static_cast<std::uint32_t>(op);
-      if (!link_) {
-        wire::Reply closed{0, {ErrorCode::kConnection, {}, "the pool was closed", 0, -1}};
-        return outcome->set_value({std::move(closed), Payload()});
-      }
-      link_->call(r, Payload::adopt(std::move(request)),
-                  [outcome](wire::Reply&& reply, Payload&& answer) {
-                    outcome->set_value({std::move(reply), std::move(answer)});
-                  });
-    });
-  }
-  auto [reply, answer] = answered.get();
-  if (reply.failure.code != ErrorCode::kNone) calls::throw_call_failure(reply.failure);
-  return std::string(answer.view());
-}
-
 void ClientSession::detach() {
   {
     std::lock_guard lock(mu_);

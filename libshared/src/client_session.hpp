@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <dpool/detail/hosted.hpp>
 #include <dpool/pool.hpp>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,16 @@ class ClientSession final : public detail::PoolCore,
   // One call of kind `op` over the link, from a user thread; waits for its
   // answer and throws what a failed call stands for.
   std::string call_link(calls::Op op, std::string request);
+  // The same call made for local Process `pid` of this program (relayed by
+  // process_calls.cpp): the coordinator ties leases and waits to that pid.
+  // `done` runs once on the loop thread with the failure (code kNone on
+  // success) and the answer's bytes; it never runs for a call the
+  // coordinator dropped because process_exited(pid) came first. From any
+  // thread but the loop's.
+  using ObjectDone = std::function<void(const detail::Failure&, std::string_view answer)>;
+  void call_object_for(std::uint32_t pid, std::string request, ObjectDone done);
+  // Local Process `pid` ended: its leases end and its waiting calls are dropped.
+  void process_exited(std::uint32_t pid);
 
   // Messages from the coordinator (loop thread), through wire::dispatch.
   void on(wire::Status&& status);

@@ -1,8 +1,6 @@
-// dpool::pipe() and Connection over a Unix stream socketpair, and the
-// passing of their descriptors to a Process. A message on the stream is
-//   u32 name length | u64 type fingerprint (0: raw bytes) | u64 body length |
-//   type name | body
-// little-endian, so that recv<T> can refuse a message sent as another type.
+// dpool::Connection's calls, and the ends of dpool::pipe(): a Unix stream
+// socketpair whose descriptors pass to a Process. The framing of a message
+// is in connection_state.hpp; hosted ends are in hosted_pipe.cpp.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -14,14 +12,13 @@
 #include <mutex>
 #include <system_error>
 
+#include "connection_state.hpp"
 #include "fd_io.hpp"
 
 namespace dpool {
 namespace internal {
 namespace {
 
-constexpr std::size_t kHeaderBytes = 20;
-constexpr std::uint32_t kMaxTypeName = 4096;
 constexpr std::uint64_t kMaxBody = std::uint64_t{16} << 30;
 
 void put_le(char* p, std::uint64_t v, int n) {
@@ -35,32 +32,34 @@ std::uint64_t get_le(const char* p, int n) {
 
 }  // namespace
 
-class ConnectionState {
+// An end on this machine: a socketpair's descriptor.
+class LocalConnection final : public ConnectionState {
  public:
-  ConnectionState(int fd, bool readable, bool writable)
+  LocalConnection(int fd, bool readable, bool writable)
       : fd_(fd), readable_(readable), writable_(writable) {}
-  ~ConnectionState() {
+  ~LocalConnection() override {
     if (fd_ >= 0) ::close(fd_);
   }
 
-  int fd() const {
+  int fd() const override {
     std::lock_guard lock(fd_mu_);
     return fd_;
   }
-  bool readable() const { return readable_; }
-  bool writable() const { return writable_; }
+  bool readable() const override { return readable_; }
+  bool writable() const override { return writable_; }
+  bool closed() const override { return fd() < 0; }
 
   // As in Python, a Connection is not meant to be closed while another
   // thread is in send or recv on it. No shutdown(2): a copy of this end
   // handed to a Process must go on working.
-  void close() {
+  void close() override {
     std::lock_guard lock(fd_mu_);
     if (fd_ < 0) return;
     ::close(fd_);
     fd_ = -1;
   }
 
-  void send(const std::string& head, std::string_view body) {
+  void send(std::string_view head, std::string_view body) override {
     if (!writable_)
       throw Error("Connection::send on the receiving end of a one-way pipe; send on the other end");
     std::lock_guard lock(send_mu_);
@@ -70,28 +69,35 @@ class ConnectionState {
   }
 
   // The next message's type and body; throws EOFError at the end.
-  std::pair<detail::MessageType, std::string> recv() {
+  std::pair<detail::MessageType, std::string> recv() override {
     if (!readable_)
       throw Error(
           "Connection::recv on the sending end of a one-way pipe; receive on the other end");
     std::lock_guard lock(recv_mu_);
     int fd = open_fd("recv");
-    char head[kHeaderBytes];
+    char head[kFrameHeadBytes];
     if (!read_all(fd, head, sizeof head))
       throw EOFError("Connection::recv: the other end of the pipe is closed and nothing is left");
-    auto name_len = static_cast<std::uint32_t>(get_le(head, 4));
-    std::uint64_t fingerprint = get_le(head + 4, 8);
-    std::uint64_t body_len = get_le(head + 12, 8);
-    if (name_len > kMaxTypeName || body_len > kMaxBody)
+    auto sizes = read_frame_sizes(head);
+    if (sizes.name_len > kMaxTypeName || sizes.body_len > kMaxBody)
       throw Error("Connection::recv: a malformed message (not written by dpool's send?)");
     detail::MessageType type;
-    type.fingerprint = fingerprint;
-    type.name.resize(name_len);
+    type.fingerprint = sizes.fingerprint;
+    type.name.resize(sizes.name_len);
     std::string body;
-    body.resize(body_len);
-    if (!read_all(fd, type.name.data(), name_len) || !read_all(fd, body.data(), body_len))
+    body.resize(sizes.body_len);
+    if (!read_all(fd, type.name.data(), sizes.name_len) ||
+        !read_all(fd, body.data(), sizes.body_len))
       throw EOFError("Connection::recv: the other end closed in the middle of a message");
     return {std::move(type), std::move(body)};
+  }
+
+  bool poll(std::chrono::steady_clock::duration timeout) override {
+    int fd = this->fd();
+    if (fd < 0) throw Error("Connection::poll on a closed connection");
+    pollfd p{fd, POLLIN, 0};
+    // Readable, or hung up (recv then throws EOFError).
+    return poll_until(&p, 1, detail::deadline_after(timeout)) > 0;
   }
 
  private:
@@ -127,11 +133,27 @@ thread_local detail::FdCollector* t_collector = nullptr;
 thread_local detail::FdTable* t_table = nullptr;
 
 ConnectionState& state_of(const std::shared_ptr<ConnectionState>& s) {
-  if (!s) throw Error("this dpool::Connection refers to nothing; make one with dpool::pipe()");
+  if (!s)
+    throw Error(
+        "this dpool::Connection refers to nothing; make one with dpool::pipe() or pool.pipe()");
   return *s;
 }
 
 }  // namespace
+
+std::string frame_head(const detail::MessageType& type, std::size_t body_size) {
+  std::string head(kFrameHeadBytes, '\0');
+  put_le(head.data(), type.name.size(), 4);
+  put_le(head.data() + 4, type.fingerprint, 8);
+  put_le(head.data() + 12, body_size, 8);
+  head += type.name;
+  return head;
+}
+
+FrameSizes read_frame_sizes(const char* head) {
+  return {static_cast<std::uint32_t>(get_le(head, 4)), get_le(head + 4, 8), get_le(head + 12, 8)};
+}
+
 }  // namespace internal
 
 namespace detail {
@@ -164,8 +186,8 @@ std::uint32_t pass_fd(int fd) {
   auto* c = internal::t_collector;
   if (!c)
     throw SerializationError(
-        "a dpool::Connection travels only as an argument of a dpool::Process on this machine; "
-        "tasks and other nodes cannot use a pipe made by dpool::pipe()");
+        "an end of dpool::pipe() travels only as an argument of a dpool::Process on this "
+        "machine; for tasks, and Processes on nodes, make the pipe with pool.pipe()");
   if (fd < 0) throw SerializationError("a closed dpool::Connection cannot be passed on");
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) throw SerializationError("could not duplicate a Connection's descriptor");
@@ -187,7 +209,7 @@ int take_fd(std::uint32_t index) {
 }  // namespace detail
 
 Connection::Connection(int fd, bool readable, bool writable)
-    : state_(std::make_shared<internal::ConnectionState>(fd, readable, writable)) {}
+    : state_(std::make_shared<internal::LocalConnection>(fd, readable, writable)) {}
 
 void Connection::send_bytes(std::span<const std::byte> bytes) {
   send_message(detail::MessageType{},
@@ -196,12 +218,7 @@ void Connection::send_bytes(std::span<const std::byte> bytes) {
 
 void Connection::send_message(const detail::MessageType& type, std::string_view bytes) {
   auto& s = internal::state_of(state_);
-  std::string head(internal::kHeaderBytes, '\0');
-  internal::put_le(head.data(), type.name.size(), 4);
-  internal::put_le(head.data() + 4, type.fingerprint, 8);
-  internal::put_le(head.data() + 12, bytes.size(), 8);
-  head += type.name;
-  s.send(head, bytes);
+  s.send(internal::frame_head(type, bytes.size()), bytes);
 }
 
 std::string Connection::recv_message(const detail::MessageType& expected) {
@@ -224,11 +241,7 @@ bool Connection::poll_for(std::chrono::steady_clock::duration timeout) {
   auto& s = internal::state_of(state_);
   if (!s.readable())
     throw Error("Connection::poll on the sending end of a one-way pipe; poll the other end");
-  int fd = s.fd();
-  if (fd < 0) throw Error("Connection::poll on a closed connection");
-  pollfd p{fd, POLLIN, 0};
-  // Readable, or hung up (recv then throws EOFError).
-  return internal::poll_until(&p, 1, detail::deadline_after(timeout)) > 0;
+  return s.poll(timeout);
 }
 
 void Connection::close() {
@@ -236,7 +249,7 @@ void Connection::close() {
 }
 
 bool Connection::closed() const {
-  return !state_ || state_->fd() < 0;
+  return !state_ || state_->closed();
 }
 
 bool Connection::readable() const {
@@ -249,6 +262,27 @@ bool Connection::writable() const {
 
 int Connection::fileno() const {
   return state_ ? state_->fd() : -1;
+}
+
+bool Connection::hosted() const {
+  return hosted_object() != nullptr;
+}
+
+const detail::HostedObject* Connection::hosted_object() const noexcept {
+  return state_ ? state_->hosted() : nullptr;
+}
+
+std::uint8_t Connection::hosted_end() const noexcept {
+  return state_ ? state_->end() : 0;
+}
+
+void Connection::share() const {
+  if (state_) state_->share();
+}
+
+Connection Connection::adopt(detail::HostedObject pipe, std::uint8_t end, bool readable,
+                             bool writable) {
+  return Connection(internal::hosted_end(std::move(pipe), end, readable, writable, true));
 }
 
 std::pair<Connection, Connection> pipe(bool duplex) {
@@ -264,6 +298,22 @@ std::pair<Connection, Connection> pipe(bool duplex) {
 
 std::vector<std::size_t> wait_connections(const std::vector<Connection>& connections,
                                           std::chrono::steady_clock::duration timeout) {
+  std::vector<internal::ConnectionState*> hosted(connections.size(), nullptr);
+  bool any_hosted = false, any_local = false;
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    if (connections[i].hosted()) {
+      any_hosted = true;
+      if (!connections[i].closed()) hosted[i] = connections[i].state_.get();
+    } else if (!connections[i].closed()) {
+      any_local = true;
+    }
+  }
+  if (any_hosted && any_local)
+    throw Error(
+        "dpool::wait: the connections mix ends of dpool::pipe() (or a Listener) with ends of "
+        "pool.pipe(), which wait at the coordinator; wait on each kind apart, or make every pipe "
+        "with pool.pipe()");
+  if (any_hosted) return internal::wait_hosted(hosted, timeout);
   std::vector<pollfd> fds;
   for (auto& c : connections) fds.push_back(pollfd{c.fileno(), POLLIN, 0});
   internal::poll_until(fds.data(), fds.size(), detail::deadline_after(timeout));

@@ -6,6 +6,7 @@
 
 #include "calls.hpp"
 #include "executor_loop.hpp"
+#include "process_calls.hpp"
 #include "protocol.hpp"
 
 namespace dpool {
@@ -61,7 +62,8 @@ namespace detail {
 
 std::shared_ptr<CallChannel> task_channel() {
   static auto channel = std::make_shared<internal::TaskChannel>();
-  return this_task::inside() ? channel : nullptr;
+  if (this_task::inside()) return channel;
+  return internal::parent_channel();  // a local Process of a program with a pool
 }
 
 std::chrono::milliseconds call_timeout(std::chrono::steady_clock::time_point deadline) {
@@ -117,9 +119,11 @@ HostedObject::Answer HostedObject::call(Verb verb, std::string a, std::string b,
 void HostedObject::attach() {
   channel_ = task_channel();
   if (!channel_)
-    throw SerializationError("a handle to the coordinator's '" + ref_.name +
-                             "' reached a process that is not running a task; only tasks "
-                             "(arguments of apply, map, ...) take Manager and pool.queue handles");
+    throw SerializationError(
+        "a handle to the coordinator's '" + ref_.name +
+        "' reached a process that cannot reach its pool; tasks, Processes of pool.process, and "
+        "dpool::Processes started by a program after it made its Pool take Manager, "
+        "pool.queue and pool.pipe handles");
 }
 
 }  // namespace detail
@@ -130,7 +134,10 @@ Manager manager() {
   auto channel = detail::task_channel();
   if (!channel)
     throw Error(
-        "dpool::this_task::manager() was called outside a task; a client uses pool.manager()");
+        "dpool::this_task::manager() was called where no pool can be reached: a program uses "
+        "pool.manager(); a task, a Process of pool.process, or a dpool::Process started by a "
+        "program that had made a dpool::Pool reaches that pool's Manager. Create the Pool "
+        "before starting the Process, or pass it handles from pool.manager() as arguments");
   return Manager(std::move(channel));
 }
 

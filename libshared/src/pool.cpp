@@ -14,6 +14,7 @@
 #include "coordinator_access.hpp"
 #include "event_loop.hpp"
 #include "init_state.hpp"
+#include "process_calls.hpp"
 
 namespace dpool {
 namespace internal {
@@ -86,6 +87,7 @@ Pool::Pool(Local options) : PoolView(nullptr, {}) {
   session->set_window(options.max_in_flight);
   core_ = session;
   backend_ = std::move(backend);
+  internal::add_program_pool(session);
 }
 
 Pool::Pool(Connect options) : PoolView(nullptr, {}) {
@@ -112,6 +114,7 @@ Pool::Pool(Connect options) : PoolView(nullptr, {}) {
   session->set_window(options.max_in_flight);
   core_ = session;
   backend_ = std::move(backend);
+  internal::add_program_pool(session);
 }
 
 Pool::Pool(Coordinator& coordinator) : PoolView(nullptr, {}) {
@@ -119,11 +122,13 @@ Pool::Pool(Coordinator& coordinator) : PoolView(nullptr, {}) {
       internal::on_hub(internal::CoordinatorAccess::hub(coordinator), "the embedded coordinator");
   session->set_window(0);
   core_ = session;
+  internal::add_program_pool(session);
 }
 
 Pool::~Pool() {
   if (!core_) return;
   auto session = std::static_pointer_cast<internal::ClientSession>(core_);
+  internal::remove_program_pool(session.get());
   session->terminate();
   session->detach();
   backend_.reset();
@@ -146,13 +151,21 @@ std::shared_ptr<detail::CallChannel> Pool::channel() const {
   return std::static_pointer_cast<internal::ClientSession>(core_);
 }
 
-// Unique across the clients of a coordinator: this process's random tag and a count.
+std::pair<Connection, Connection> Pool::pipe(bool duplex) const {
+  return detail::hosted_pipe(channel(), unique_name("pool.pipe"), duplex);
+}
+
 std::string Pool::unique_queue_name() {
+  return unique_name("pool.queue");
+}
+
+// Unique across the clients of a coordinator: this process's random tag and a count.
+std::string Pool::unique_name(const char* kind) {
   static const std::uint64_t tag = std::random_device{}() | std::uint64_t{std::random_device{}()}
                                                                 << 32;
   static std::atomic<std::uint64_t> next{1};
   char buf[64];
-  std::snprintf(buf, sizeof buf, "pool.queue/%016llx/%llu", static_cast<unsigned long long>(tag),
+  std::snprintf(buf, sizeof buf, "%s/%016llx/%llu", kind, static_cast<unsigned long long>(tag),
                 static_cast<unsigned long long>(next++));
   return buf;
 }

@@ -20,6 +20,7 @@
 #include "executor_loop.hpp"
 #include "fd_io.hpp"
 #include "init_state.hpp"
+#include "process_calls.hpp"
 #include "process_start.hpp"
 #include "process_state.hpp"
 
@@ -144,8 +145,9 @@ class LocalProcess final : public ProcessState {
   }
 
   Call call_;
-  std::vector<int> fds_;  // descriptors of Connection arguments, sent at start
-  int pid_ = 0;           // kept after the process is reaped, as in multiprocessing
+  std::vector<int> fds_;              // descriptors of Connection arguments, sent at start
+  std::unique_ptr<CallRelay> relay_;  // the child's calls to this program's pool
+  int pid_ = 0;                       // kept after the process is reaped, as in multiprocessing
   ChildProcess child_;
   std::optional<int> exitcode_;
 };
@@ -185,6 +187,16 @@ void LocalProcess::start() {
   }
   ProcessStart start{options_.name, call_.name, call_.fingerprint, options_.daemon,
                      static_cast<std::uint32_t>(fds_.size())};
+  // With a pool in this program, the child reaches it (this_task::manager(),
+  // hosted handles) through us.
+  if (auto pool = program_pool()) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+      relay_ = std::make_unique<CallRelay>(std::move(pool), sv[0]);
+      fds_.push_back(sv[1]);  // closed below with the others, once sent
+      start.calls = true;
+    }
+  }
   auto meta = wire::encode_meta(start);
   std::string record(kRecordHeaderBytes, '\0');
   put_record_header(record.data(), RecordKind::kRun, meta.size(), call_.args.size());
@@ -195,6 +207,7 @@ void LocalProcess::start() {
   call_ = {};
   close_fds();  // the child has its own now
   pid_ = static_cast<int>(child_.pid());
+  if (relay_) relay_->start(static_cast<std::uint32_t>(pid_));
   started_ = true;
 }
 

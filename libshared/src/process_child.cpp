@@ -16,6 +16,7 @@
 #include "exception_type.hpp"
 #include "exec_channel.hpp"
 #include "executor_loop.hpp"
+#include "process_calls.hpp"
 #include "process_start.hpp"
 #include "shm_tracker.hpp"
 
@@ -94,9 +95,13 @@ void become_process_if_spawned() {
   if (entry->fingerprint != start->fingerprint)
     die(start->name, "'" + start->task + "' is registered as " + entry->signature +
                          ", not as the Process was started with");
-  if (fds.size() != start->fds)
-    die(start->name, "expected " + std::to_string(start->fds) +
+  if (fds.size() != start->fds + (start->calls ? 1 : 0))
+    die(start->name, "expected " + std::to_string(start->fds + (start->calls ? 1 : 0)) +
                          " descriptors from the parent, got " + std::to_string(fds.size()));
+  if (start->calls) {
+    use_parent_channel(fds.back());
+    fds.pop_back();
+  }
   detail::FdTable table(std::move(fds));  // Connections among the arguments take them
   std::string out;
   try {

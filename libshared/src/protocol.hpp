@@ -25,7 +25,7 @@
 namespace dpool::internal::wire {
 
 constexpr std::uint32_t kMagic = 0x4c4f5044;  // "DPOL"
-constexpr std::uint16_t kVersion = 6;
+constexpr std::uint16_t kVersion = 7;
 constexpr std::size_t kHeaderBytes = 8;
 constexpr std::size_t kMaxBodyBytes = 256u << 20;
 constexpr std::uint32_t kMaxBatch = 1u << 20;  // tasks, results or requests in one message

@@ -12,22 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "connection_cases.hpp"
 #include "process_tasks.hpp"
 #include "timing.hpp"
 
 using namespace std::chrono_literals;
 namespace pt = process_tasks;
 using test_support::Clock;
-
-namespace {
-
-std::vector<std::byte> bytes_of(std::string_view s) {
-  std::vector<std::byte> b(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) b[i] = static_cast<std::byte>(s[i]);
-  return b;
-}
-
-}  // namespace
 
 TEST_CASE("values and bytes go through a pipe to a process and back (test_connection)") {
   auto [conn, child_conn] = dpool::pipe();
@@ -50,74 +41,29 @@ TEST_CASE("values and bytes go through a pipe to a process and back (test_connec
 
 TEST_CASE("any serializable value travels, and recv of another type is SignatureMismatch") {
   auto [a, b] = dpool::pipe();
-  a.send(std::vector<double>{1.5, 2.5});
-  a.send(std::map<std::string, int>{{"one", 1}, {"two", 2}});
-  a.send(std::pair<int, std::string>{7, "seven"});
-  a.send(42);
-  CHECK(b.recv<std::vector<double>>() == std::vector<double>{1.5, 2.5});
-  CHECK(b.recv<std::map<std::string, int>>() == std::map<std::string, int>{{"one", 1}, {"two", 2}});
-  CHECK(b.recv<std::pair<int, std::string>>() == std::pair<int, std::string>{7, "seven"});
-  CHECK_THROWS_AS(b.recv<std::string>(), dpool::SignatureMismatch);  // it was an int
-  b.send_bytes(bytes_of("raw"));
-  CHECK_THROWS_AS(a.recv<std::string>(), dpool::SignatureMismatch);  // bytes, not a string
-  a.send(std::string("text"));
-  CHECK_THROWS_AS(b.recv_bytes(), dpool::SignatureMismatch);
+  test_support::check_typed_messages(a, b);
 }
 
 TEST_CASE(
     "send_bytes and recv_bytes, empty ones and parts of a buffer (test_sendbytes, "
     "test_empty_string)") {
   auto [a, b] = dpool::pipe();
-  auto data = bytes_of("abcdefghijklmnopqrstuvwxyz");
-  a.send_bytes(data);
-  a.send_bytes(std::span(data).subspan(3));
-  a.send_bytes(std::span(data).subspan(3, 5));
-  a.send_bytes({});
-  CHECK(b.recv_bytes() == data);
-  CHECK(b.recv_bytes() == bytes_of("defghijklmnopqrstuvwxyz"));
-  CHECK(b.recv_bytes() == bytes_of("defgh"));
-  CHECK(b.poll());  // an empty message is still a message
-  CHECK(b.recv_bytes().empty());
-  CHECK_FALSE(b.poll());
+  test_support::check_send_bytes(a, b);
 }
 
 TEST_CASE("poll waits up to its timeout and sees several messages in turn (test_strings)") {
   auto [a, b] = dpool::pipe();
-  auto t0 = Clock::now();
-  CHECK_FALSE(b.poll(100ms));
-  CHECK(test_support::seconds_since(t0) >= 0.099);
-  for (std::string s : {"hello", "", "a", "b", "cd", "e"}) a.send(s);
-  std::vector<std::string> got;
-  while (b.poll()) got.push_back(b.recv<std::string>());
-  CHECK(got == std::vector<std::string>{"hello", "", "a", "b", "cd", "e"});
+  test_support::check_poll_strings(a, b);
 }
 
 TEST_CASE("a one-way pipe receives on its first end and sends on its second (test_duplex_false)") {
   auto [reader, writer] = dpool::pipe(false);
-  CHECK(reader.readable());
-  CHECK_FALSE(reader.writable());
-  CHECK(writer.writable());
-  CHECK_FALSE(writer.readable());
-  writer.send(1);
-  CHECK(reader.recv<int>() == 1);
-  CHECK_THROWS_AS(reader.send(2), dpool::Error);
-  CHECK_THROWS_AS(writer.recv<int>(), dpool::Error);
-  CHECK_THROWS_AS(writer.poll(), dpool::Error);
+  test_support::check_one_way(reader, writer);
 }
 
 TEST_CASE("a closed end reads EOF once the data in flight is read; a closed handle refuses") {
   auto [a, b] = dpool::pipe();
-  a.send(1);
-  a.send(2);
-  a.close();
-  CHECK(a.closed());
-  CHECK(b.recv<int>() == 1);
-  CHECK(b.recv<int>() == 2);
-  CHECK_THROWS_AS(b.recv<int>(), dpool::EOFError);
-  CHECK_THROWS_AS(b.send(3), dpool::Error);  // nobody is there to read it
-  CHECK_THROWS_AS(a.send(3), dpool::Error);
-  dpool::Connection none;
-  CHECK_THROWS_AS(none.send(1), dpool::Error);
+  test_support::check_close_then_eof(a, b);
 }
 
 TEST_CASE("a pipe end cannot be passed to a pool's task") {
@@ -137,23 +83,8 @@ TEST_CASE("wait returns the connections that are ready, until every writer is do
     w.close();
     readers.push_back(r);
   }
-  std::map<int, std::set<int>> got;
-  std::vector<dpool::Connection> open = readers;
-  while (!open.empty()) {
-    auto ready = dpool::wait(open, 30s);
-    REQUIRE_FALSE(ready.empty());
-    for (auto i = ready.rbegin(); i != ready.rend(); ++i) {
-      try {
-        int v = open[*i].recv<int>();
-        got[v / 1000].insert(v % 1000);
-      } catch (const dpool::EOFError&) {
-        open.erase(open.begin() + static_cast<long>(*i));  // that writer is done
-      }
-    }
-  }
+  test_support::check_wait_reads_every_writer(readers, 4, 10);
   for (auto& w : writers) w->join();
-  REQUIRE(got.size() == 4);
-  for (auto& [id, values] : got) CHECK(values.size() == 10);
 }
 
 TEST_CASE("wait returns nothing at its timeout (test_wait_timeout)") {

@@ -118,3 +118,33 @@ TEST_CASE_FIXTURE(OneTask,
   CHECK(r[2].failure.code == ErrorCode::kNone);
   CHECK(env.message.payloads.size() == 3);
 }
+
+TEST_CASE_FIXTURE(OneTask, "a client's local Process holds a lease of its own, ended by its exit") {
+  auto lock_call = [](dpool::detail::Verb verb) {
+    calls::ObjectCall c;
+    c.kind = dpool::detail::ObjectKind::kLock;
+    c.name = "L";
+    c.type = "lock";
+    c.verb = verb;
+    c.timeout_ms = 0;
+    return Payload::adopt(wire::encode_meta(c));
+  };
+  auto call = [&](std::uint64_t id, std::uint32_t pid) {
+    Payloads args;
+    args.push_back(lock_call(dpool::detail::Verb::kAcquire));
+    h.answer(kClient, false, {{request(id, calls::Op::kObject, 0, pid)}}, std::move(args), kNow);
+    auto answers = store.take_answers();
+    REQUIRE(answers.size() == 1);
+    return answers[0].answer.yes && !answers[0].answer.timed_out;
+  };
+  CHECK(call(1, 4321));     // the client's Process 4321 takes the lock
+  CHECK_FALSE(call(2, 0));  // the client itself is another holder
+  // The client may not end its own leases this way, only its Processes'.
+  auto refused =
+      h.answer(kClient, false, {{request(3, calls::Op::kExecutorExited, 0, 0)}}, Payloads(1), kNow);
+  CHECK(replies(refused).replies.at(0).failure.code == ErrorCode::kRefused);
+  auto exited = h.answer(kClient, false, {{request(4, calls::Op::kExecutorExited, 0, 4321)}},
+                         Payloads(1), kNow);
+  CHECK(replies(exited).replies.at(0).failure.code == ErrorCode::kNone);
+  CHECK(call(5, 0));  // the Process's lease ended with it
+}

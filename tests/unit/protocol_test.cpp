@@ -204,8 +204,8 @@ bool is(const wire::Message& m) {
 TEST_CASE("the header frame is the magic, the version and the kind, little-endian") {
   auto f = frames(wire::Credit{1, 1});
   REQUIRE(f.size() == 2);
-  CHECK(str(f[0]) == std::string("DPOL\x06\x00\x09\x00", 8));
-  static_assert(wire::kVersion == 6);
+  CHECK(str(f[0]) == std::string("DPOL\x07\x00\x09\x00", 8));
+  static_assert(wire::kVersion == 7);
 }
 
 TEST_CASE("every kind keeps its wire number, name and senders, and find_kind maps it back") {

@@ -1,8 +1,11 @@
-// dpool::pipe() and dpool::Connection: multiprocessing.Pipe between this
-// program and its Processes, on one machine. A Connection is a cheap
-// copyable handle: every copy refers to the one end. Given as an argument to
-// a dpool::Process, it travels as a reference to that end (the child gets
-// the same end, as after a fork), never as a copy of what is in it.
+// dpool::pipe(), pool.pipe() and dpool::Connection: multiprocessing.Pipe.
+// dpool::pipe() makes a pipe on this machine (a socketpair) between this
+// program and its Processes; pool.pipe() makes one its coordinator hosts,
+// whose ends work from the client, from tasks on any node and from node
+// Processes. A Connection is a cheap copyable handle: every copy refers to
+// the one end. Given as an argument to a Process (or, for a hosted end, a
+// task), it travels as a reference to that end (the other process gets the
+// same end, as after a fork), never as a copy of what is in it.
 #pragma once
 
 #include <chrono>
@@ -10,6 +13,7 @@
 #include <cstdint>
 #include <dpool/async_result.hpp>
 #include <dpool/detail/codec.hpp>
+#include <dpool/detail/hosted.hpp>
 #include <dpool/detail/type_name.hpp>
 #include <dpool/errors.hpp>
 #include <dpool/export.hpp>
@@ -79,6 +83,15 @@ MessageType message_type() {
 
 }  // namespace detail
 
+class Connection;
+namespace detail {
+// The two ends of a new pipe that `channel`'s coordinator hosts (pool.pipe).
+DPOOL_API std::pair<Connection, Connection> hosted_pipe(std::shared_ptr<CallChannel> channel,
+                                                        std::string name, bool duplex);
+}  // namespace detail
+DPOOL_API std::vector<std::size_t> wait_connections(const std::vector<Connection>& connections,
+                                                    std::chrono::steady_clock::duration timeout);
+
 class DPOOL_API Connection {
  public:
   Connection() = default;  // refers to nothing; every call but close() throws dpool::Error
@@ -125,32 +138,66 @@ class DPOOL_API Connection {
     return poll_for(detail::timeout_of(timeout));
   }
   // Closes this end, for every copy of the handle in this process (a copy
-  // handed to a Process is its own). Not while another thread is in send or
-  // recv on it.
+  // handed to a Process or task is its own). Not while another thread is in
+  // send or recv on it. The other end reads the end of the stream once
+  // every process that held this end closed it or ended: for a hosted end,
+  // the coordinator counts its holders, and a holder that dies (a node
+  // Process killed, a node or client lost) counts as closed. Destroying the
+  // last copy of a handle in a process closes it there.
   void close();
   bool closed() const;
   bool readable() const;
   bool writable() const;
-  // The descriptor, for dpool::wait and for poll(2); -1 once closed.
+  // The descriptor, for dpool::wait and for poll(2); -1 once closed, and
+  // always for an end of pool.pipe.
   int fileno() const;
+  // True for an end of pool.pipe (hosted by a coordinator).
+  bool hosted() const;
 
-  // As an argument to a Process: a reference to this end (see FdCollector).
+  // As an argument to a Process or task: a reference to this end. An end
+  // of dpool::pipe() travels only to a Process on this machine (see
+  // FdCollector); an end of pool.pipe to any task or Process of its pool.
   template <class Ar>
   void save(Ar& ar) const {
-    ar(detail::pass_fd(fileno()), readable(), writable());
+    if (const detail::HostedObject* pipe = hosted_object()) {
+      share();
+      ar(true, *pipe, hosted_end(), readable(), writable());
+    } else {
+      ar(false, detail::pass_fd(fileno()), readable(), writable());
+    }
   }
   template <class Ar>
   void load(Ar& ar) {
-    std::uint32_t index = 0;
-    bool r = false, w = false;
-    ar(index, r, w);
-    *this = Connection(detail::take_fd(index), r, w);
+    bool hosted = false, r = false, w = false;
+    ar(hosted);
+    if (hosted) {
+      detail::HostedObject pipe;
+      std::uint8_t end = 0;
+      ar(pipe, end, r, w);
+      *this = adopt(std::move(pipe), end, r, w);
+    } else {
+      std::uint32_t index = 0;
+      ar(index, r, w);
+      *this = Connection(detail::take_fd(index), r, w);
+    }
   }
 
   // Adopts `fd` (a connected stream socket).
   Connection(int fd, bool readable, bool writable);
 
  private:
+  friend std::pair<Connection, Connection> detail::hosted_pipe(
+      std::shared_ptr<detail::CallChannel> channel, std::string name, bool duplex);
+  friend std::vector<std::size_t> wait_connections(const std::vector<Connection>& connections,
+                                                   std::chrono::steady_clock::duration timeout);
+  explicit Connection(std::shared_ptr<internal::ConnectionState> state)
+      : state_(std::move(state)) {}
+  const detail::HostedObject* hosted_object() const noexcept;
+  std::uint8_t hosted_end() const noexcept;
+  void share() const;
+  static Connection adopt(detail::HostedObject pipe, std::uint8_t end, bool readable,
+                          bool writable);
+
   void send_message(const detail::MessageType& type, std::string_view bytes);
   std::string recv_message(const detail::MessageType& expected);
   bool poll_for(std::chrono::steady_clock::duration timeout);
@@ -164,13 +211,13 @@ DPOOL_API std::pair<Connection, Connection> pipe(bool duplex = true);
 
 // Waits until some of `connections` are ready (a message waiting, or the
 // other end closed) or `timeout` passes; returns their indices (none at the
-// timeout).
+// timeout). The ends are either all of dpool::pipe() (and Listener
+// connections) or all of one pool's pool.pipe, whose wait parks at the
+// coordinator; a set that mixes the two throws dpool::Error.
 template <class Rep = long, class Period = std::ratio<1>>
 std::vector<std::size_t> wait(
     const std::vector<Connection>& connections,
     std::chrono::duration<Rep, Period> timeout = std::chrono::duration<Rep, Period>::max());
-DPOOL_API std::vector<std::size_t> wait_connections(const std::vector<Connection>& connections,
-                                                    std::chrono::steady_clock::duration timeout);
 template <class Rep, class Period>
 std::vector<std::size_t> wait(const std::vector<Connection>& connections,
                               std::chrono::duration<Rep, Period> timeout) {

@@ -397,10 +397,17 @@ class DPOOL_API Pool : public PoolView {
                              "queue<" + std::string(detail::type_name<T>()) + ">", maxsize,
                              /*owned=*/true)));
   }
+  // A pipe the coordinator hosts: two ends, as dpool::pipe(duplex) makes,
+  // that work from this program, from tasks on every node and from node
+  // Processes (pass them as arguments). It lives as long as this pool's
+  // connection. A receive or poll that must wait parks at the coordinator;
+  // a message holds up to 64 MiB.
+  std::pair<Connection, Connection> pipe(bool duplex = true) const;
 
  private:
   std::shared_ptr<detail::CallChannel> channel() const;
   static std::string unique_queue_name();
+  static std::string unique_name(const char* kind);
   std::unique_ptr<internal::PoolBackend> backend_;  // what this pool started, if anything
 };
 

@@ -23,6 +23,7 @@ enum class ObjectKind : std::uint8_t {
   kEvent,
   kBarrier,
   kCondition,
+  kPipe,  // pool.pipe: two ends (n = 0 or 1 in every call), each with its inbox
 };
 
 // What a call does; which kinds take which verbs is in object_store.cpp.
@@ -37,20 +38,24 @@ enum class Verb : std::uint8_t {
   kRead,         // dict: a's value, yes = found, n = its version (for update)
   kSwap,         // dict: a = b if a's version is n (0: absent); else as kRead
   kAppend,       // list
-  kPut,          // queue: a, waiting while full
-  kTake,         // queue: the next item, waiting while empty
+  kPut,          // queue: a, waiting while full; pipe: end n sends a
+  kTake,         // queue: the next item, waiting while empty; pipe: end n receives
+                 // (yes = false: end of stream)
   kTaskDone,     // queue
   kJoin,         // queue: until every item put is done
   kShutdown,     // queue (n = 1: immediate)
   kFetchAdd,     // value: += a (a number of the value's kind); answer the old value
   kCompareSwap,  // value: = b if it is a; answer the current one, yes = swapped
   kAcquire,      // lock, semaphore, condition
-  kRelease,      // lock, semaphore, condition
+  kRelease,      // lock, semaphore, condition; pipe: the caller closes its hold on end n
   kClear,        // event
   kIsSet,        // event
-  kWait,         // event; barrier (n = arrival index); condition (yes = notified)
+  kWait,         // event; barrier (n = arrival index); condition (yes = notified);
+                 // pipe: until end n (or any end b lists) can receive; bytes: '1' per ready end
   kAbort,        // barrier
   kNotify,       // condition: n waiters (0: all)
+  kShare,        // pipe: end n is being handed on (it stays open until kAdopt)
+  kAdopt,        // pipe: the caller now holds end n (the one handed on)
 };
 
 // How calls reach the coordinator from this process: a client's pool
@@ -96,6 +101,8 @@ class DPOOL_API HostedObject {
 
   const std::string& name() const noexcept { return ref_.name; }
   std::uint64_t param() const noexcept { return ref_.param; }
+  // How its calls travel (the same for every object of one pool).
+  const std::shared_ptr<CallChannel>& channel() const noexcept { return channel_; }
 
   struct Ref {
     ObjectKind kind{};
