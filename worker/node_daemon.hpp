@@ -108,7 +108,7 @@ class NodeDaemon {
   std::unique_ptr<CoordinatorLink> link_;
   std::unique_ptr<ExecutorSet> execs_;
   std::unique_ptr<NodeProcesses> processes_;
-  std::unique_ptr<TaskOutput> output_;   // forwarding what tasks print (standalone nodes)
+  std::unique_ptr<TaskOutput> output_;  // forwarding what tasks print (standalone nodes)
   std::unique_ptr<NodeCode> code_;
   std::uint64_t received_dispatch_ = 0;  // the last DISPATCH's seq, for heartbeats
   bool shut_down_ = false;

@@ -14,12 +14,12 @@
 #include <dpool/options.hpp>
 #include <dpool/pool.hpp>
 #include <dpool/process.hpp>
+#include <dpool/push.hpp>
 #include <dpool/queue.hpp>
 #include <dpool/registry.hpp>
 #include <dpool/results.hpp>
 #include <dpool/shared_memory.hpp>
 #include <dpool/shared_value.hpp>
-#include <dpool/push.hpp>
 #include <dpool/status.hpp>
 #include <dpool/sync.hpp>
 #include <dpool/this_task.hpp>
