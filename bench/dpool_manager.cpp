@@ -9,6 +9,8 @@
 //                     100 d.update(k, +1) on one key (updates/s); exact
 //   G4_state_cost     G1's sets on a coordinator with --state DIR beside one
 //                     without, in this run (µs per acknowledged set)
+//   Q2_pool_queue     a pool.queue<int>: one thread of the client puts, another
+//                     gets, each on its own line (items/s)
 // One JSON line per figure on stdout, as dpool-bench prints them.
 //
 //   dpool-manager [--quick] [--dpool PATH]
@@ -17,6 +19,7 @@
 #include <dpool/dpool.hpp>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -128,6 +131,22 @@ int program_main(int argc, char** argv) {
              "one client, d.set on a coordinator without --state");
     out.emit("G4_state_cost", "state", kept * 1e6 / n, "us", n,
              "the same with --state DIR (SQLite WAL, written before each answer)");
+  });
+  out.run("Q2_pool_queue", [&] {
+    LocalCluster c(dpool, 0, 1);
+    auto pool = connect(c);
+    auto q = pool.queue<int>();
+    std::thread producer([q, n]() mutable {
+      for (int i = 0; i < n; ++i) q.put(i);
+    });
+    auto t0 = Clock::now();
+    long sum = 0;
+    for (int i = 0; i < n; ++i) sum += q.get();
+    double dt = seconds_since(t0);
+    producer.join();
+    check(sum == static_cast<long>(n) * (n - 1) / 2, "Q2 every item once");
+    out.emit("Q2_pool_queue", "throughput", n / dt, "items/s", n,
+             "pool.queue<int> over loopback TCP: one client thread puts, another gets");
   });
   return out.finish();
 }

@@ -3,12 +3,15 @@
 (bench/dpool_manager.cpp: keep the two in step), for bench/compare:
   G1_dict_set_get  one client, d[k] = i then d[k] on a Manager().dict() (ops/s)
   G2_lock_pair     one client, acquire + release of a Manager().Lock() (pairs/s)
+  Q2_pool_queue    a multiprocessing.Queue: one process puts, another gets
+                   (items/s; dpool's is a coordinator-hosted queue)
 The manager serves over loopback TCP, as dpool's coordinator does.
 
 Usage: /usr/bin/python3 bench/peers_manager.py [--quick]
 """
 import argparse
 import json
+import multiprocessing as mp
 import time
 from multiprocessing.managers import SyncManager
 
@@ -24,6 +27,11 @@ def set_get(d, n):
         d["key"] = i
         assert d["key"] == i
     return time.perf_counter() - t0
+
+
+def produce(q, n):
+    for i in range(n):
+        q.put(i)
 
 
 def main():
@@ -43,6 +51,16 @@ def main():
             lock.release()
         emit("G2_lock_pair", "throughput", n / (time.perf_counter() - t0), "pairs/s", n,
              "one client, acquire + release of a Manager().Lock() over loopback TCP")
+    q = mp.get_context("fork").Queue()
+    producer = mp.get_context("fork").Process(target=produce, args=(q, n))
+    producer.start()
+    t0 = time.perf_counter()
+    total = sum(q.get() for _ in range(n))
+    dt = time.perf_counter() - t0
+    producer.join()
+    assert total == n * (n - 1) // 2
+    emit("Q2_pool_queue", "throughput", n / dt, "items/s", n,
+         "multiprocessing.Queue, one process puts, another gets (a pipe on this machine)")
 
 
 if __name__ == "__main__":
