@@ -11,11 +11,21 @@
 //                     without, in this run (µs per acknowledged set)
 //   Q2_pool_queue     a pool.queue<int>: one thread of the client puts, another
 //                     gets, each on its own line (items/s)
+//   R0_tcp_round_trip the floor under every synchronous call above: a forked
+//                     process echoes 8 bytes over loopback TCP, blocking
+//                     reads, one in flight (round trips/s); and the same
+//                     with this side spinning up to 100 us before it blocks,
+//                     as a client's direct line does
 // One JSON line per figure on stdout, as dpool-bench prints them.
 //
-//   dpool-manager [--quick] [--dpool PATH]
+//   dpool-manager [--quick] [--dpool PATH] [--only G1,Q2,...]
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <dpool/dpool.hpp>
 #include <filesystem>
 #include <string>
@@ -61,6 +71,70 @@ double sets(dpool::Manager mgr, const std::string& name, int n) {
   return seconds_since(t0);
 }
 
+// The Reporter, running only the figures that --only names (all without it).
+struct Selection {
+  Reporter& out;
+  const std::vector<std::string>& only;
+  void emit(const std::string& w, const std::string& m, double v, const std::string& u, long n,
+            const std::string& notes) {
+    out.emit(w, m, v, u, n, notes);
+  }
+  template <class Body>
+  void run(const std::string& name, Body&& body) {
+    if (only.empty() || std::ranges::find(only, name.substr(0, 2)) != only.end())
+      out.run(name, std::forward<Body>(body));
+  }
+  int finish() const { return out.finish(); }
+};
+
+// Round trips per second of 8 bytes between this process and a forked
+// echo over loopback TCP: what one synchronous call costs with nothing
+// but the kernel in the way.
+double tcp_round_trips(int n, std::chrono::microseconds spin) {
+  int server = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  check(server >= 0 && ::bind(server, reinterpret_cast<sockaddr*>(&a), len) == 0 &&
+            ::listen(server, 1) == 0 &&
+            ::getsockname(server, reinterpret_cast<sockaddr*>(&a), &len) == 0,
+        "R0 listen");
+  pid_t child = ::fork();
+  if (child == 0) {
+    int c = ::accept(server, nullptr, nullptr);
+    int one = 1;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char b[8];
+    while (::recv(c, b, sizeof b, MSG_WAITALL) == sizeof b)
+      if (::send(c, b, sizeof b, 0) != sizeof b) break;
+    ::_exit(0);
+  }
+  ::close(server);
+  int c = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  check(::connect(c, reinterpret_cast<sockaddr*>(&a), len) == 0, "R0 connect");
+  char b[8] = {};
+  // The echo's 8 bytes come in one segment: a partial read does not happen.
+  auto answer = [&] {
+    for (auto until = Clock::now() + spin; Clock::now() < until;)
+      if (::recv(c, b, sizeof b, MSG_DONTWAIT) == sizeof b) return true;
+    return ::recv(c, b, sizeof b, MSG_WAITALL) == sizeof b;
+  };
+  auto round_trips = [&](int count) {
+    for (int i = 0; i < count; ++i)
+      check(::send(c, b, sizeof b, 0) == sizeof b && answer(), "R0 echo");
+  };
+  round_trips(n / 10);  // warm up
+  auto t0 = Clock::now();
+  round_trips(n);
+  double dt = seconds_since(t0);
+  ::close(c);
+  ::waitpid(child, nullptr, 0);
+  return n / dt;
+}
+
 int program_main(int argc, char** argv) {
   dpool::init(argc, argv);
   CLI::App app{"dpool's Manager over loopback TCP", "dpool-manager"};
@@ -68,8 +142,11 @@ int program_main(int argc, char** argv) {
   std::string dpool_path;
   app.add_flag("--quick", quick, "tiny sizes: a smoke test, the figures mean nothing");
   app.add_option("--dpool", dpool_path, "the dpool command (default: next to this program)");
+  std::vector<std::string> only;
+  app.add_option("--only", only, "run only these figures (G1,G2,G3,G4,Q2,R0)")->delimiter(',');
   if (auto status = parse_command_line(app, argc, argv)) return *status;
-  Reporter out("dpool_cluster");
+  Reporter reporter("dpool_cluster");
+  Selection out{reporter, only};
   const std::string dpool = find_dpool(dpool_path);
   const int n = quick ? 500 : 20000;
 
@@ -147,6 +224,15 @@ int program_main(int argc, char** argv) {
     check(sum == static_cast<long>(n) * (n - 1) / 2, "Q2 every item once");
     out.emit("Q2_pool_queue", "throughput", n / dt, "items/s", n,
              "pool.queue<int> over loopback TCP: one client thread puts, another gets");
+  });
+  out.run("R0_tcp_round_trip", [&] {
+    out.emit("R0_tcp_round_trip", "blocking", tcp_round_trips(n, {}), "round trips/s", n,
+             "8 bytes to a forked echo over loopback TCP and back, one in flight, blocking "
+             "reads: the floor of one synchronous call");
+    out.emit("R0_tcp_round_trip", "spinning", tcp_round_trips(n, std::chrono::microseconds(100)),
+             "round trips/s", n,
+             "the same, this side spinning up to 100 us before it blocks, as a direct line "
+             "waits");
   });
   return out.finish();
 }

@@ -19,6 +19,10 @@ std::string ClientSession::call_link(calls::Op op, std::string request) {
   using Outcome = std::pair<wire::Reply, Payload>;
   auto outcome = std::make_shared<std::promise<Outcome>>();
   auto answered = outcome->get_future();
+  if (io_.get_executor().running_in_this_thread())
+    throw Error(
+        "a Manager, pool.queue or pool.pipe call was made on the pool's own I/O thread, where it "
+        "would wait for itself; make it from another thread");
   {
     // Posted under the lock that detach() takes first: a call either runs
     // before the link closes (and is failed by the close) or is refused here.
