@@ -3,6 +3,7 @@
 #include <zmq.h>
 
 #include <cstring>
+#include <dpool/detail/codec.hpp>
 #include <new>
 
 namespace dpool::internal {
@@ -44,7 +45,12 @@ Payload Payload::adopt(std::string&& bytes) {
   zmq_msg_close(as_msg(p.msg_));
   if (zmq_msg_init_data(
           as_msg(p.msg_), owned->data(), owned->size(),
-          [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned) != 0) {
+          [](void*, void* hint) {
+            auto* spent = static_cast<std::string*>(hint);
+            detail::keep_large_buffer(std::move(*spent));
+            delete spent;
+          },
+          owned) != 0) {
     delete owned;
     zmq_msg_init(as_msg(p.msg_));
     throw std::bad_alloc();

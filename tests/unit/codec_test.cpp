@@ -208,6 +208,52 @@ TEST_CASE("a large string is encoded into a buffer sized once") {
   CHECK(call.capacity() < call.size() + 64);
 }
 
+TEST_CASE("a spent large buffer is reused by the next large encode, and only one is kept") {
+  using dpool::detail::keep_large_buffer;
+  using dpool::detail::kLargeBuffer;
+  using dpool::detail::kMaxKeptBuffer;
+  using dpool::detail::large_buffer;
+  (void)large_buffer(kLargeBuffer);  // empties the slot, whatever earlier cases left
+  const auto big = random_bytes(kLargeBuffer + 100, 3);
+
+  auto first = dpool::detail::encode_call<std::tuple<std::string>>(big);
+  const char* where = first.data();
+  keep_large_buffer(std::move(first));
+  auto second = dpool::detail::encode_call<std::tuple<std::string>>(big);
+  CHECK(second.data() == where);  // the same memory, written again
+  CHECK(second == encode(std::tuple<std::string>{big}));
+
+  // Taken: the next one is new.
+  auto third = large_buffer(kLargeBuffer);
+  CHECK(third.data() != where);
+  CHECK(third.empty());
+  CHECK(third.capacity() >= kLargeBuffer);
+
+  // The larger of two is kept; a request larger than it gets a new buffer.
+  const char* larger = second.data();
+  keep_large_buffer(std::move(second));
+  keep_large_buffer(std::move(third));
+  auto again = large_buffer(kLargeBuffer);
+  CHECK(again.data() == larger);
+  keep_large_buffer(std::move(again));
+  auto bigger = large_buffer(kLargeBuffer * 4);
+  CHECK(bigger.data() != larger);
+  CHECK(bigger.capacity() >= kLargeBuffer * 4);
+  (void)large_buffer(kLargeBuffer);  // empties the slot
+
+  // Small buffers and huge ones are not kept: a medium one offered after
+  // them finds the slot empty.
+  keep_large_buffer(std::string(1024, 'x'));
+  std::string huge;
+  huge.reserve(kMaxKeptBuffer + 1);
+  keep_large_buffer(std::move(huge));
+  std::string medium;
+  medium.reserve(kLargeBuffer);
+  const char* medium_at = medium.data();
+  keep_large_buffer(std::move(medium));
+  CHECK(large_buffer(kLargeBuffer).data() == medium_at);
+}
+
 TEST_CASE("vectors round-trip") {
   CHECK(round_trip(std::vector<int>{}).empty());
   CHECK(round_trip(std::vector<int>{1, -2, 3}) == std::vector<int>{1, -2, 3});

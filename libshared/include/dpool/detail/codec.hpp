@@ -253,6 +253,18 @@ void append_block(Container& c, const char* p, std::size_t n) {
 inline constexpr std::size_t kLargeBuffer = 4u << 20;
 DPOOL_API void advise_huge_pages(void* data, std::size_t n) noexcept;
 
+// Large encode buffers are reused: a fresh one costs a page fault per page
+// and the zeroing of every page (on a VM, often the host's too), which for a
+// 64 MiB argument took longer than sending it. An empty string with room for
+// `n` bytes: the kept buffer if it is large enough, else a new one with huge
+// pages advised. Thread-safe.
+DPOOL_API std::string large_buffer(std::size_t n);
+// Offers a spent buffer for reuse: one buffer of kLargeBuffer to
+// kMaxKeptBuffer bytes is kept (the larger of it and the one kept already).
+// Thread-safe; any thread (ZeroMQ's I/O threads too).
+inline constexpr std::size_t kMaxKeptBuffer = 128u << 20;
+DPOOL_API void keep_large_buffer(std::string&& spent) noexcept;
+
 // Strings and vectors of numbers load as one bounds-checked block into storage
 // allocated once, where cereal's own loads resize (zero-filling) and then
 // read. These overloads are more specialized than cereal's, so they win.
@@ -325,8 +337,12 @@ template <class... T>
 void encode_into(std::string& out, const T&... values) {
   const std::size_t hint = (std::size_t{1} + ... + encoded_size_hint(values));
   if (out.capacity() - out.size() < hint) {
-    out.reserve(out.size() + hint);
-    advise_huge_pages(out.data() + out.size(), hint);
+    if (out.empty() && hint >= kLargeBuffer) {
+      out = large_buffer(hint);
+    } else {
+      out.reserve(out.size() + hint);
+      advise_huge_pages(out.data() + out.size(), hint);
+    }
   }
   BufferOutputArchive ar(out);
   if constexpr (sizeof...(T) > 0) ar(values...);
