@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -16,6 +15,7 @@
 
 #include "fd_io.hpp"
 #include "sealed_line.hpp"
+#include "spin_wait.hpp"
 
 namespace dpool::internal {
 
@@ -80,40 +80,22 @@ int connect_tcp(const std::string& host, std::uint16_t port, std::chrono::millis
   return -1;
 }
 
-// Threads of this process spinning for an answer right now. At most one
-// fewer than the CPUs spin at once, so that a CPU stays for the coordinator
-// (and for whatever the answer wakes): two threads spinning on a 2-CPU
-// machine halved a queue's throughput between them.
-std::atomic<unsigned> spinners{0};
-const unsigned max_spinners = std::max(std::thread::hardware_concurrency(), 1u) - 1;
-
-// Takes a spinner's place if one is free; false if not.
-bool start_spinning() {
-  for (auto n = spinners.load(std::memory_order_relaxed); n < max_spinners;)
-    if (spinners.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
-  return false;
-}
-
 // Reads what the socket has, up to `cap` bytes, waiting as long as it takes:
 // first spinning for up to `spin` if no other thread takes the spare CPUs (an
 // answer usually comes within tens of microseconds, and a thread that has not
 // gone to sleep needs no waking), then blocking. 0 at end of stream or on an
 // error.
 std::size_t receive(int fd, char* p, std::size_t cap, std::chrono::microseconds spin) {
-  bool spinning = spin.count() > 0 && start_spinning();
+  SpinSlot spinning;
+  if (spin.count() == 0) spinning.release();
   auto until = std::chrono::steady_clock::now() + spin;
-  auto stop_spinning = [&spinning] {
-    if (spinning) spinners.fetch_sub(1, std::memory_order_relaxed);
-    spinning = false;
-  };
   for (;;) {
     ssize_t r = ::recv(fd, p, cap, spinning ? MSG_DONTWAIT : 0);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && spinning) {
-      if (std::chrono::steady_clock::now() >= until) stop_spinning();
+      if (std::chrono::steady_clock::now() >= until) spinning.release();
       continue;
     }
-    stop_spinning();
     return r > 0 ? static_cast<std::size_t>(r) : 0;
   }
 }
@@ -138,7 +120,7 @@ DirectCalls::DirectCalls(std::string coordinator, Tickets tickets,
       // 100 us took a dict set/get from 32-37 k to 44-46 k calls/s: the
       // answer finds the caller awake instead of waking a CPU that went idle
       // (about 40 us on that VM).
-      spin_(std::chrono::microseconds(100)),
+      spin_(kSpinBudget),
       unavailable_(host_.empty()) {}
 
 DirectCalls::~DirectCalls() {

@@ -6,6 +6,8 @@
 #include <dpool/async_result.hpp>
 #include <thread>
 
+#include "spin_wait.hpp"
+
 namespace dpool::detail {
 namespace {
 
@@ -167,14 +169,45 @@ std::exception_ptr error_of(ErrorCode code, const std::string& what) {
   }
 }
 
+namespace {
+
+// How long waits for results took, across the process: a result that comes
+// back within tens of microseconds (a small task in local mode) is worth
+// spinning for; one from a cluster or a long task is not.
+internal::SpinAdvice result_waits;
+
+}  // namespace
+
+void StateBase::spin_until(std::chrono::steady_clock::time_point deadline) const {
+  if (!result_waits.worth_spinning()) return;
+  internal::SpinSlot slot;
+  if (!slot) return;
+  deadline = std::min(deadline, std::chrono::steady_clock::now() + internal::kSpinBudget);
+  // Yielding on each turn lets a thread woken on this CPU (the pool's I/O
+  // thread, with the result) run at once rather than after the spin: without
+  // it, local round trips on a 2-CPU machine took 35 us in some runs and
+  // 137 us in others.
+  while (!done_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+}
+
 void StateBase::wait() const {
+  if (done_.load(std::memory_order_acquire)) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  spin_until(std::chrono::steady_clock::time_point::max());
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return ready_; });
+  result_waits.waited(std::chrono::steady_clock::now() - t0);
 }
 
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  if (done_.load(std::memory_order_acquire)) return true;
+  const auto t0 = std::chrono::steady_clock::now();
+  spin_until(deadline);
   std::unique_lock lock(mu_);
-  return cv_.wait_until(lock, deadline, [this] { return ready_; });
+  if (!cv_.wait_until(lock, deadline, [this] { return ready_; })) return false;
+  result_waits.waited(std::chrono::steady_clock::now() - t0);
+  return true;
 }
 
 bool StateBase::ready() const {
@@ -263,6 +296,7 @@ void StateBase::watch(const std::shared_ptr<Waiter>& waiter, std::size_t index) 
 void StateBase::finish(std::unique_lock<std::mutex>& lock, std::exception_ptr error) {
   ready_ = true;
   error_ = std::move(error);
+  done_.store(true, std::memory_order_release);
   auto callbacks = std::move(callbacks_);
   auto waiters = std::move(waiters_);
   lock.unlock();

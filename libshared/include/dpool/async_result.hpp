@@ -1,6 +1,7 @@
 // AsyncResult<T>: one task's (or one map's) eventual result.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -153,6 +154,9 @@ class DPOOL_API StateBase : public Sink {
   void watch(const std::shared_ptr<Waiter>& waiter, std::size_t index);
 
  protected:
+  // Spins (see libshared/src/spin_wait.hpp) until ready, the deadline, or
+  // the spin budget, if waits for results have been short.
+  void spin_until(std::chrono::steady_clock::time_point deadline) const;
   // Marks the state done, wakes waiters, hands callbacks to the callback thread.
   void finish(std::unique_lock<std::mutex>& lock, std::exception_ptr error);
   std::exception_ptr failure_error(const Outcome& o) const {
@@ -162,6 +166,7 @@ class DPOOL_API StateBase : public Sink {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   bool ready_ = false;
+  std::atomic<bool> done_{false};  // ready_, readable without the lock (for spinning waits)
   std::exception_ptr error_;
   TaskInfo info_;
   std::vector<std::function<void()>> callbacks_;
