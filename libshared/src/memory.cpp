@@ -37,7 +37,9 @@ std::string large_buffer(std::size_t n) {
   {
     auto& k = kept();
     std::lock_guard lock(k.mu);
-    if (k.buffer.capacity() >= n) out.swap(k.buffer);
+    // Not one much larger than asked for: the payload may live long (a
+    // queued task's arguments) and hold all of it.
+    if (k.buffer.capacity() >= n && k.buffer.capacity() / 2 <= n) out.swap(k.buffer);
   }
   if (out.capacity() < n) {
     out.reserve(n);
@@ -53,7 +55,6 @@ void keep_large_buffer(std::string&& spent) noexcept {
   std::string old;  // freed outside the lock
   auto& k = kept();
   std::lock_guard lock(k.mu);
-  if (k.buffer.capacity() >= n) return;
   old.swap(k.buffer);
   k.buffer.swap(spent);
 }

@@ -213,7 +213,6 @@ TEST_CASE("a spent large buffer is reused by the next large encode, and only one
   using dpool::detail::kLargeBuffer;
   using dpool::detail::kMaxKeptBuffer;
   using dpool::detail::large_buffer;
-  (void)large_buffer(kLargeBuffer);  // empties the slot, whatever earlier cases left
   const auto big = random_bytes(kLargeBuffer + 100, 3);
 
   auto first = dpool::detail::encode_call<std::tuple<std::string>>(big);
@@ -229,28 +228,30 @@ TEST_CASE("a spent large buffer is reused by the next large encode, and only one
   CHECK(third.empty());
   CHECK(third.capacity() >= kLargeBuffer);
 
-  // The larger of two is kept; a request larger than it gets a new buffer.
-  const char* larger = second.data();
-  keep_large_buffer(std::move(second));
+  // The last one offered is kept; a request larger than it, or less than
+  // half of it, gets a new buffer.
   keep_large_buffer(std::move(third));
+  const char* last = second.data();
+  keep_large_buffer(std::move(second));
   auto again = large_buffer(kLargeBuffer);
-  CHECK(again.data() == larger);
+  CHECK(again.data() == last);
   keep_large_buffer(std::move(again));
   auto bigger = large_buffer(kLargeBuffer * 4);
-  CHECK(bigger.data() != larger);
+  CHECK(bigger.data() != last);
   CHECK(bigger.capacity() >= kLargeBuffer * 4);
-  (void)large_buffer(kLargeBuffer);  // empties the slot
+  keep_large_buffer(std::move(bigger));
+  CHECK(large_buffer(kLargeBuffer).capacity() < kLargeBuffer * 4);  // not the 4x one
 
-  // Small buffers and huge ones are not kept: a medium one offered after
-  // them finds the slot empty.
-  keep_large_buffer(std::string(1024, 'x'));
-  std::string huge;
-  huge.reserve(kMaxKeptBuffer + 1);
-  keep_large_buffer(std::move(huge));
+  // Small buffers and huge ones are not kept: they do not replace the one
+  // kept.
   std::string medium;
   medium.reserve(kLargeBuffer);
   const char* medium_at = medium.data();
   keep_large_buffer(std::move(medium));
+  keep_large_buffer(std::string(1024, 'x'));
+  std::string huge;
+  huge.reserve(kMaxKeptBuffer + 1);
+  keep_large_buffer(std::move(huge));
   CHECK(large_buffer(kLargeBuffer).data() == medium_at);
 }
 

@@ -256,12 +256,12 @@ DPOOL_API void advise_huge_pages(void* data, std::size_t n) noexcept;
 // Large encode buffers are reused: a fresh one costs a page fault per page
 // and the zeroing of every page (on a VM, often the host's too), which for a
 // 64 MiB argument took longer than sending it. An empty string with room for
-// `n` bytes: the kept buffer if it is large enough, else a new one with huge
-// pages advised. Thread-safe.
+// `n` bytes: the kept buffer if it has room for n and not twice that, else a
+// new one with huge pages advised. Thread-safe.
 DPOOL_API std::string large_buffer(std::size_t n);
-// Offers a spent buffer for reuse: one buffer of kLargeBuffer to
-// kMaxKeptBuffer bytes is kept (the larger of it and the one kept already).
-// Thread-safe; any thread (ZeroMQ's I/O threads too).
+// Offers a spent buffer for reuse: the last one of kLargeBuffer to
+// kMaxKeptBuffer bytes is kept, in place of the one kept before. Thread-safe;
+// any thread (ZeroMQ's I/O threads too).
 inline constexpr std::size_t kMaxKeptBuffer = 128u << 20;
 DPOOL_API void keep_large_buffer(std::string&& spent) noexcept;
 
