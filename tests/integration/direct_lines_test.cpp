@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "processes.hpp"
+#include "tcp_relay.hpp"
 
 using namespace std::chrono_literals;
 namespace ts = test_support;
@@ -63,62 +64,6 @@ std::string address_of(ts::Child& coordinator) {
   auto line = coordinator.wait_line("listening on", 10s);
   return line.substr(line.find("tcp://"));
 }
-
-// Relays one connection from a port on 127.0.0.1 to 127.0.0.2:`upstream`,
-// both ways, until either side closes: a path to the coordinator's main
-// port only, as a firewall that lets nothing else through would leave.
-class Relay {
- public:
-  explicit Relay(int upstream) : upstream_(upstream) {
-    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    REQUIRE(::bind(listen_, reinterpret_cast<sockaddr*>(&a), len) == 0);
-    REQUIRE(::listen(listen_, 1) == 0);
-    REQUIRE(::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~Relay() {
-    ::shutdown(listen_, SHUT_RDWR);
-    thread_.join();
-    ::close(listen_);
-  }
-  std::string address() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  void run() {
-    int client = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) return;
-    int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(upstream_));
-    a.sin_addr.s_addr = htonl(0x7f000002);
-    if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-      char buf[65536];
-      for (;;) {
-        pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) break;
-        int from = fds[0].revents ? client : server;
-        if (!fds[0].revents && !fds[1].revents) continue;
-        auto n = ::recv(from, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        int to = from == client ? server : client;
-        if (::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
-      }
-    }
-    ::close(client);
-    ::close(server);
-  }
-
-  int upstream_;
-  int listen_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -205,7 +150,8 @@ TEST_CASE("a direct port that cannot be reached: the calls go over the main conn
   ts::Child coordinator({DPOOL_BIN, "coordinator", "--bind", "tcp://127.0.0.2:*", "--log", "info"});
   const int port = direct_port(coordinator);
   const auto address = address_of(coordinator);
-  Relay relay(std::stoi(address.substr(address.rfind(':') + 1)));
+  // A path to the coordinator (on 127.0.0.2) through its main port only.
+  ts::TcpRelay relay(0x7f000002, std::stoi(address.substr(address.rfind(':') + 1)));
   dpool::Pool pool(dpool::Connect{.address = relay.address()});
   auto d = pool.manager().dict<std::string, int>("d");
   for (int i = 0; i < 50; ++i) {

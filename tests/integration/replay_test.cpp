@@ -21,6 +21,7 @@
 
 #include "config_dirs.hpp"
 #include "processes.hpp"
+#include "tcp_relay.hpp"
 #include "test_tasks.hpp"
 
 using namespace std::chrono_literals;
@@ -127,68 +128,9 @@ bool replay(int fd, const std::string& bytes) {
   return server.commands(sent) && write_all(fd, bytes.substr(at));
 }
 
-// Accepts one connection on a loopback port and relays it to `upstream`
-// both ways until either side closes, keeping what the client sent.
-class RecordingRelay {
- public:
-  explicit RecordingRelay(int upstream) : upstream_(upstream) {
-    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(listen_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(listen_, 1) != 0 ||
-        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("relay: cannot listen");
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~RecordingRelay() {
-    ::shutdown(listen_, SHUT_RDWR);  // unblocks accept if no client came
-    if (thread_.joinable()) thread_.join();
-    ::close(listen_);
-  }
-  std::string address() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-  // Once the client has closed its connection: everything it sent.
-  std::string recorded() {
-    thread_.join();
-    return sent_;
-  }
-
- private:
-  void run() {
-    int client = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) return;
-    int server = connect_to(upstream_);
-    char buf[65536];
-    for (;;) {
-      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) break;
-      if (fds[0].revents) {
-        auto n = ::recv(client, buf, sizeof buf, 0);
-        if (n <= 0) break;  // the client is done
-        sent_.append(buf, static_cast<std::size_t>(n));
-        if (!write_all(server, std::string(buf, static_cast<std::size_t>(n)))) break;
-      }
-      if (fds[1].revents) {
-        auto n = ::recv(server, buf, sizeof buf, 0);
-        if (n <= 0 || !write_all(client, std::string(buf, static_cast<std::size_t>(n)))) break;
-      }
-    }
-    ::close(client);
-    ::close(server);
-  }
-
-  int upstream_;
-  int listen_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-  std::string sent_;
-};
-
 // A real client's session through a recording relay: one task, then BYE.
 std::string record_a_session(const std::string& coordinator, bool insecure) {
-  RecordingRelay relay(port_of(coordinator));
+  ts::TcpRelay relay(INADDR_LOOPBACK, port_of(coordinator));
   {
     dpool::Pool pool(dpool::Connect{.address = relay.address(), .insecure = insecure});
     CHECK(pool.apply(tt::square, 7) == 49);
