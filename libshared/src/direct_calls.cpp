@@ -81,14 +81,15 @@ int connect_tcp(const std::string& host, std::uint16_t port, std::chrono::millis
 }
 
 // Reads what the socket has, up to `cap` bytes, waiting as long as it takes:
-// first spinning for up to `spin` if no other thread takes the spare CPUs (an
-// answer usually comes within tens of microseconds, and a thread that has not
-// gone to sleep needs no waking), then blocking. 0 at end of stream or on an
+// first spinning for up to kSpinBudget if no other thread takes the spare
+// CPUs (an answer usually comes within tens of microseconds, and a thread
+// that has not gone to sleep needs no waking: on this project's 2-vCPU
+// machine, with nothing else running, that took a dict set/get from
+// 32-37 k to 44-46 k calls/s), then blocking. 0 at end of stream or on an
 // error.
-std::size_t receive(int fd, char* p, std::size_t cap, std::chrono::microseconds spin) {
+std::size_t receive(int fd, char* p, std::size_t cap) {
   SpinSlot spinning;
-  if (spin.count() == 0) spinning.release();
-  auto until = std::chrono::steady_clock::now() + spin;
+  auto until = std::chrono::steady_clock::now() + kSpinBudget;
   for (;;) {
     ssize_t r = ::recv(fd, p, cap, spinning ? MSG_DONTWAIT : 0);
     if (r < 0 && errno == EINTR) continue;
@@ -115,12 +116,6 @@ DirectCalls::DirectCalls(std::string coordinator, Tickets tickets,
       host_(direct::tcp_host(coordinator)),
       tickets_(std::move(tickets)),
       connect_timeout_(connect_timeout),
-      // Waiting for an answer spins first (see receive()). On this
-      // project's 2-vCPU machine, with nothing else running, spinning up to
-      // 100 us took a dict set/get from 32-37 k to 44-46 k calls/s: the
-      // answer finds the caller awake instead of waking a CPU that went idle
-      // (about 40 us on that VM).
-      spin_(kSpinBudget),
       unavailable_(host_.empty()) {}
 
 DirectCalls::~DirectCalls() {
@@ -204,7 +199,7 @@ std::optional<std::string> DirectCalls::call(const std::string& request) {
   char head[16 << 10];
   std::size_t got = 0;
   while (got < direct::kLengthBytes) {
-    auto r = receive(l->fd, head + got, sizeof head - got, spin_);
+    auto r = receive(l->fd, head + got, sizeof head - got);
     if (r == 0) throw broke();
     got += r;
   }
@@ -214,7 +209,7 @@ std::optional<std::string> DirectCalls::call(const std::string& request) {
   std::string sealed(head + direct::kLengthBytes, got - direct::kLengthBytes);
   sealed.resize(n);
   for (std::size_t have = got - direct::kLengthBytes; have < n;) {
-    auto r = receive(l->fd, sealed.data() + have, n - have, spin_);
+    auto r = receive(l->fd, sealed.data() + have, n - have);
     if (r == 0) throw broke();
     have += r;
   }

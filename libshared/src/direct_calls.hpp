@@ -54,7 +54,6 @@ class DirectCalls {
   std::string host_;
   Tickets tickets_;
   std::chrono::milliseconds connect_timeout_;
-  const std::chrono::microseconds spin_;  // before blocking on an answer
   std::mutex mu_;
   bool unavailable_;
   std::string broken_why_;

@@ -187,25 +187,25 @@ void StateBase::spin_until(std::chrono::steady_clock::time_point deadline) const
   // thread, with the result) run at once rather than after the spin: without
   // it, local round trips on a 2-CPU machine took 35 us in some runs and
   // 137 us in others.
-  while (!done_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
+  while (!ready_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
 }
 
 void StateBase::wait() const {
-  if (done_.load(std::memory_order_acquire)) return;
+  if (ready_.load(std::memory_order_acquire)) return;
   const auto t0 = std::chrono::steady_clock::now();
   spin_until(std::chrono::steady_clock::time_point::max());
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return ready_; });
+  cv_.wait(lock, [this] { return ready_.load(); });
   result_waits.waited(std::chrono::steady_clock::now() - t0);
 }
 
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const {
-  if (done_.load(std::memory_order_acquire)) return true;
+  if (ready_.load(std::memory_order_acquire)) return true;
   const auto t0 = std::chrono::steady_clock::now();
   spin_until(deadline);
   std::unique_lock lock(mu_);
-  if (!cv_.wait_until(lock, deadline, [this] { return ready_; })) return false;
+  if (!cv_.wait_until(lock, deadline, [this] { return ready_.load(); })) return false;
   result_waits.waited(std::chrono::steady_clock::now() - t0);
   return true;
 }
@@ -294,9 +294,8 @@ void StateBase::watch(const std::shared_ptr<Waiter>& waiter, std::size_t index) 
 }
 
 void StateBase::finish(std::unique_lock<std::mutex>& lock, std::exception_ptr error) {
-  ready_ = true;
   error_ = std::move(error);
-  done_.store(true, std::memory_order_release);
+  ready_.store(true, std::memory_order_release);
   auto callbacks = std::move(callbacks_);
   auto waiters = std::move(waiters_);
   lock.unlock();

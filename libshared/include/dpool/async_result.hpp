@@ -165,8 +165,8 @@ class DPOOL_API StateBase : public Sink {
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  bool ready_ = false;
-  std::atomic<bool> done_{false};  // ready_, readable without the lock (for spinning waits)
+  // Written under mu_; atomic so that a spinning wait can read it without.
+  std::atomic<bool> ready_{false};
   std::exception_ptr error_;
   TaskInfo info_;
   std::vector<std::function<void()>> callbacks_;

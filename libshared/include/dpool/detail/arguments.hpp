@@ -72,12 +72,7 @@ template <class Args, class... A>
 std::string encode_call(A&&... args) {
   static_assert(std::is_constructible_v<Args, A&&...>,
                 "the arguments do not match the task's parameters");
-  const std::size_t hint = (std::size_t{1} + ... + encoded_size_hint(args));
-  std::string out;
-  if (hint >= kLargeBuffer)
-    out = large_buffer(hint);
-  else
-    out.reserve(hint);
+  std::string out = encode_buffer((std::size_t{1} + ... + encoded_size_hint(args)));
   BufferOutputArchive ar(out);
   if constexpr (sizeof...(A) == 0) {
     // A task without parameters: the empty tuple encodes to nothing.

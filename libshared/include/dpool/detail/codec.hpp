@@ -264,6 +264,14 @@ DPOOL_API std::string large_buffer(std::size_t n);
 // any thread (ZeroMQ's I/O threads too).
 inline constexpr std::size_t kMaxKeptBuffer = 128u << 20;
 DPOOL_API void keep_large_buffer(std::string&& spent) noexcept;
+// An empty string with room for `n` bytes to encode into: large_buffer for
+// large ones, a plain reservation for the rest.
+inline std::string encode_buffer(std::size_t n) {
+  if (n >= kLargeBuffer) return large_buffer(n);
+  std::string out;
+  out.reserve(n);
+  return out;
+}
 
 // Strings and vectors of numbers load as one bounds-checked block into storage
 // allocated once, where cereal's own loads resize (zero-filling) and then
@@ -337,8 +345,8 @@ template <class... T>
 void encode_into(std::string& out, const T&... values) {
   const std::size_t hint = (std::size_t{1} + ... + encoded_size_hint(values));
   if (out.capacity() - out.size() < hint) {
-    if (out.empty() && hint >= kLargeBuffer) {
-      out = large_buffer(hint);
+    if (out.empty()) {
+      out = encode_buffer(hint);
     } else {
       out.reserve(out.size() + hint);
       advise_huge_pages(out.data() + out.size(), hint);
