@@ -1,61 +1,10 @@
+// The scheduler's task flow: submissions queued per client, dispatch to nodes
+// within their credit, work taken back from busy nodes, results delivered.
 #include "scheduler.hpp"
 
 #include <algorithm>
 
 namespace dpool::internal {
-
-void Scheduler::client_joined(PeerId client, std::string name, wire::PoolSettings pool) {
-  auto& c = clients_[client];
-  c.name = std::move(name);
-  c.pool = std::move(pool);
-  c.pool.key = 0;
-  while (!c.pool.empty() && c.pool.key == 0) c.pool.key = pool_keys_();
-  capacity_changed_ = true;  // tell the newcomer the cluster's size
-}
-
-std::size_t Scheduler::client_left(PeerId client) {
-  auto it = clients_.find(client);
-  if (it == clients_.end()) return 0;
-  std::size_t had = it->second.ids.size();
-  wire::Cancel all;
-  all.all = true;
-  all.kill_running = true;
-  cancel(client, all);
-  clients_.erase(client);
-  std::erase(ready_clients_, client);
-  return had;
-}
-
-void Scheduler::node_joined(PeerId node, std::string name, std::uint32_t executors,
-                            std::uint32_t slots) {
-  auto& n = nodes_[node];
-  n.name = std::move(name);
-  update_node(n, n.running, executors);
-  n.slots = slots;
-  capacity_changed_ = true;
-}
-
-Scheduler::Lost Scheduler::node_left(PeerId node) {
-  Lost lost;
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return lost;
-  // A scan rather than a per-node index: node loss is rare, and an index
-  // costs an allocation per dispatched task. Highest id first, so that
-  // requeueing each at the front keeps the original order.
-  std::vector<std::uint64_t> lost_ids;
-  if (it->second.running || it->second.processes)
-    for (auto& [id, t] : tasks_)
-      if (t.node == node) lost_ids.push_back(id);
-  std::sort(lost_ids.begin(), lost_ids.end(), std::greater<>());
-  for (auto id : lost_ids) {
-    bool requeued = lose(id, it->second.name, "was lost");
-    ++(requeued ? lost.requeued : lost.failed);
-  }
-  update_node(it->second, 0, 0);
-  nodes_.erase(it);
-  capacity_changed_ = true;
-  return lost;
-}
 
 bool Scheduler::lose(std::uint64_t id, const std::string& node, const std::string& why) {
   auto& t = tasks_.at(id);
@@ -101,74 +50,6 @@ void Scheduler::dispatched_to(NodeRec& node, TaskRec& t, wire::Dispatch& message
   ++node.transit.back().tasks;
   node.transit.back().bytes += t.args.size();
   ++node.in_transit;
-}
-
-Scheduler::Lost Scheduler::heartbeat(PeerId node, const std::vector<std::uint64_t>& holding,
-                                     std::uint64_t received, TimePoint now,
-                                     std::chrono::steady_clock::duration window) {
-  Lost lost;
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return lost;
-  auto& n = it->second;
-  const auto beat = ++n.beats;
-  // Arrived: what it says it received, and what has had time enough to.
-  n.arrived = std::max(n.arrived, received);
-  for (auto& d : n.transit) {
-    if (d.noticed == TimePoint{}) d.noticed = now;
-    if (d.seq > n.arrived && now - d.noticed >= window + std::chrono::microseconds(d.bytes))
-      n.arrived = d.seq;
-  }
-  while (!n.transit.empty() && n.transit.front().seq <= n.arrived) {
-    n.in_transit -= n.transit.front().tasks;
-    n.transit.pop_front();
-  }
-  std::size_t listed = 0;
-  for (auto id : holding) {
-    auto t = tasks_.find(id);
-    if (t == tasks_.end() || t->second.node != node) continue;  // finished, or taken back
-    if (t->second.listed_beat == beat) continue;                // listed twice
-    t->second.listed_beat = beat;
-    t->second.listed_at = now;
-    ++listed;
-  }
-  // What is still on its way need not be listed; the rest must all be. Only
-  // when some are not is a scan worth its cost, and only once the first of
-  // those can have reached the window.
-  if (listed + n.in_transit >= n.running + n.processes || now < n.rescan_at) return lost;
-  std::vector<std::uint64_t> unlisted;
-  n.rescan_at = TimePoint::max();
-  for (auto& [id, t] : tasks_) {
-    if (t.node != node || t.listed_beat == beat || t.dispatch_seq > n.arrived) continue;
-    if (t.listed_at == TimePoint{}) t.listed_at = now;  // arrived, and never listed
-    if (now - t.listed_at >= window)
-      unlisted.push_back(id);
-    else
-      n.rescan_at = std::min(n.rescan_at, t.listed_at + window);
-  }
-  if (n.rescan_at == TimePoint::max()) n.rescan_at = now;
-  if (unlisted.empty()) return lost;
-  std::sort(unlisted.begin(), unlisted.end(), std::greater<>());
-  for (auto id : unlisted) {
-    if (tasks_.at(id).spec.process.empty())
-      update_node(n, n.running - 1, n.executors);
-    else
-      --n.processes;
-    bool requeued = lose(id, n.name, "did not list it in its heartbeats");
-    ++(requeued ? lost.requeued : lost.failed);
-  }
-  send_cancel(node, std::move(unlisted));  // if it has them after all, it stops them
-  n.suspect = true;
-  return lost;
-}
-
-std::string Scheduler::node_name(PeerId node) const {
-  auto it = nodes_.find(node);
-  return it == nodes_.end() ? "?" : it->second.name;
-}
-
-std::string Scheduler::client_name(PeerId client) const {
-  auto it = clients_.find(client);
-  return it == clients_.end() ? "?" : it->second.name;
 }
 
 void Scheduler::submit(PeerId client, std::vector<wire::Task>&& tasks, Payloads&& payloads) {
@@ -279,42 +160,6 @@ void Scheduler::place_processes() {
     env.message.payloads.push_back(t.args.share());
     ++stats_.dispatched;
   }
-}
-
-void Scheduler::end_process(std::uint64_t id, const detail::Failure& failure) {
-  auto& t = tasks_.at(id);
-  if (t.node == 0) std::erase(waiting_processes_, id);
-  wire::Result r;
-  r.id = t.client_id;
-  r.attempts = 1;
-  r.failure = failure;
-  auto client = t.client;
-  forget(id);
-  deliver(client, std::move(r), Payload());
-}
-
-void Scheduler::signal(PeerId client, const wire::Signal& signal) {
-  auto c = clients_.find(client);
-  if (c == clients_.end()) return;
-  std::map<PeerId, std::vector<std::uint64_t>> to_signal;
-  for (auto cid : signal.ids) {
-    auto f = c->second.ids.find(cid);
-    if (f == c->second.ids.end()) continue;  // ended already
-    auto& t = tasks_.at(f->second);
-    if (t.spec.process.empty()) continue;  // a pool task is cancelled, not signalled
-    if (t.node) {
-      to_signal[t.node].push_back(f->second);
-      continue;
-    }
-    detail::Failure killed;
-    killed.code = ErrorCode::kWorkerCrashed;
-    killed.signal = signal.signal;
-    killed.message = "Process " + t.spec.process + " was sent signal " +
-                     std::to_string(signal.signal) + " before any node started it";
-    end_process(f->second, killed);
-  }
-  for (auto& [node, ids] : to_signal)
-    outbox_.push_back(Envelope{node, {wire::Signal{std::move(ids), signal.signal}}});
 }
 
 void Scheduler::dispatch_one(PeerId node_id, NodeRec& node) {
@@ -433,91 +278,12 @@ void Scheduler::deliver(PeerId client, wire::Result&& result, Payload&& payload)
   env.message.payloads.push_back(std::move(payload));
 }
 
-void Scheduler::credit(PeerId node, std::uint32_t slots, std::uint32_t executors) {
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return;
-  it->second.slots = slots;
-  if (executors != it->second.executors) {
-    update_node(it->second, it->second.running, executors);
-    capacity_changed_ = true;
-  }
-}
-
-void Scheduler::cancel(PeerId client, const wire::Cancel& cancel) {
-  auto it = clients_.find(client);
-  if (it == clients_.end()) return;
-  auto& c = it->second;
-  std::vector<std::uint64_t> selected, refused;
-  if (cancel.all) {
-    for (auto& [cid, id] : c.ids) selected.push_back(id);
-  } else {
-    for (auto cid : cancel.ids) {
-      auto f = c.ids.find(cid);
-      if (f == c.ids.end())
-        refused.push_back(cid);  // finished already, or unknown
-      else
-        selected.push_back(f->second);
-    }
-  }
-  std::map<PeerId, std::vector<std::uint64_t>> to_stop;
-  for (auto id : selected) {
-    auto& t = tasks_.at(id);
-    const bool process = !t.spec.process.empty();
-    if (t.node == 0) {
-      if (process) {
-        std::erase(waiting_processes_, id);
-      } else {
-        --c.queued;
-        --queued_;
-      }
-    } else if (cancel.kill_running) {
-      to_stop[t.node].push_back(id);
-      auto& n = nodes_[t.node];
-      if (process)
-        --n.processes;
-      else
-        update_node(n, n.running - 1, n.executors);
-    } else {
-      refused.push_back(t.client_id);
-      continue;
-    }
-    if (cancel.request) {
-      wire::Result r;
-      r.id = t.client_id;
-      r.failure.code = ErrorCode::kCancelled;
-      r.failure.message =
-          t.node ? "stopped while running, on request" : "cancelled before it started";
-      deliver(client, std::move(r), Payload());
-    }
-    forget(id);
-    ++stats_.dropped;
-  }
-  if (c.queued == 0) {
-    c.queue.clear();
-    std::erase(ready_clients_, client);
-  }
-  for (auto& [node, ids] : to_stop) send_cancel(node, std::move(ids));
-  if (cancel.request) {
-    wire::Cancel answer;
-    answer.request = cancel.request;
-    answer.ids = std::move(refused);
-    outbox_.push_back(Envelope{client, {std::move(answer)}});
-  }
-}
-
 void Scheduler::forget(std::uint64_t id) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;
   auto c = clients_.find(it->second.client);
   if (c != clients_.end()) c->second.ids.erase(it->second.client_id);
   tasks_.erase(it);
-}
-
-void Scheduler::send_cancel(PeerId node, std::vector<std::uint64_t>&& ids) {
-  wire::Cancel m;
-  m.ids = std::move(ids);
-  m.kill_running = true;
-  outbox_.push_back(Envelope{node, {std::move(m)}});
 }
 
 template <class B>
@@ -527,59 +293,10 @@ Envelope& Scheduler::batch(std::unordered_map<PeerId, std::size_t>& index, PeerI
   return outbox_[it->second];
 }
 
-std::optional<Scheduler::Running> Scheduler::running_on(PeerId node, std::uint64_t id) const {
-  auto t = tasks_.find(id);
-  if (t == tasks_.end() || t->second.node != node) return std::nullopt;
-  auto n = nodes_.find(node);
-  auto c = clients_.find(t->second.client);
-  if (n == nodes_.end() || c == clients_.end()) return std::nullopt;
-  return Running{t->second.spec, c->second.name, n->second.name, t->second.client,
-                 t->second.client_id};
-}
-
-std::vector<Scheduler::NodeLoad> Scheduler::node_loads() const {
-  std::vector<NodeLoad> out;
-  out.reserve(nodes_.size());
-  for (auto& [id, n] : nodes_)
-    out.push_back({id, n.name, n.executors, n.running, n.counts, n.processes});
-  return out;
-}
-
-std::vector<Scheduler::ClientLoad> Scheduler::client_loads() const {
-  std::vector<ClientLoad> out;
-  out.reserve(clients_.size());
-  for (auto& [id, c] : clients_)
-    out.push_back({id, c.name, c.queued, c.ids.size() - c.queued, c.done});
-  return out;
-}
-
 void Scheduler::record_failure(const TaskRec& task, const std::string& node,
                                const detail::Failure& f) {
   if (failures_.size() == kFailuresKept) failures_.pop_front();
   failures_.push_back({task.spec.name, node, f.code, f.message.substr(0, kFailureText), now_});
-}
-
-void Scheduler::trim_dispatch_order() {
-  auto stale = [this](const std::pair<std::uint64_t, std::uint64_t>& e) {
-    auto t = tasks_.find(e.second);
-    return t == tasks_.end() || t->second.node == 0 || t->second.dispatch != e.first;
-  };
-  while (!dispatch_order_.empty() && stale(dispatch_order_.front())) dispatch_order_.pop_front();
-  if (dispatch_order_.size() > 2 * running() + 64) std::erase_if(dispatch_order_, stale);
-}
-
-std::vector<Scheduler::Dispatched> Scheduler::longest_running(std::size_t n) const {
-  std::vector<Dispatched> out;
-  for (auto& [dispatch, id] : dispatch_order_) {
-    if (out.size() == n) break;
-    auto t = tasks_.find(id);
-    if (t == tasks_.end() || t->second.node == 0 || t->second.dispatch != dispatch) continue;
-    auto node = nodes_.find(t->second.node);
-    auto client = clients_.find(t->second.client);
-    out.push_back({t->second.spec.name, node == nodes_.end() ? "?" : node->second.name,
-                   client == clients_.end() ? "?" : client->second.name, t->second.dispatched});
-  }
-  return out;
 }
 
 std::vector<Envelope> Scheduler::take_outbox() {
