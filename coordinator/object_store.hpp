@@ -24,6 +24,9 @@
 
 namespace dpool::internal {
 
+// "dict", "queue", ...: a kind as messages name it.
+const char* kind_name(detail::ObjectKind k);
+
 class ObjectStore {
  public:
   using Clock = std::chrono::steady_clock;
