@@ -13,6 +13,7 @@ namespace dpool::internal {
 
 class EventLoop {
  public:
+  // Starts the loop thread, named "dpool-<name>" (cut to 15 characters).
   explicit EventLoop(std::string name);
   ~EventLoop();  // stops the loop and joins the thread
   EventLoop(const EventLoop&) = delete;

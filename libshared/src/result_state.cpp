@@ -1,4 +1,5 @@
 // Waiting, callbacks and error construction behind AsyncResult.
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -28,7 +29,11 @@ class CallbackThread {
     {
       std::lock_guard lock(mu_);
       queue_.push_back(std::move(fn));
-      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+      if (!thread_.joinable())
+        thread_ = std::thread([this] {
+          ::pthread_setname_np(::pthread_self(), "dpool-callback");
+          run();
+        });
     }
     cv_.notify_one();
   }
