@@ -133,16 +133,7 @@ void Supervisor::executor_died(Slot slot, int signal, int exit_code, TimePoint n
   if (!broken_.empty()) {
     s.state = State::kDown;
     settle_first_start(s);  // it will not start: stop waiting for it
-    bool any_alive = std::any_of(slots_.begin(), slots_.end(),
-                                 [](const SlotRec& r) { return r.state != State::kDown; });
-    if (!any_alive) {
-      detail::Failure f;
-      f.code = ErrorCode::kWorkerCrashed;
-      f.message = broken_;
-      f.exit_code = exit_code;
-      f.signal = signal;
-      for (auto id : std::exchange(queue_, {})) fail(id, f, 0);
-    }
+    fail_queue_if_none_alive(exit_code, signal);
   } else if (s.state != State::kDown || !expected) {
     if (!expected) ++stats_.respawned;
     spawn(slot);
@@ -163,6 +154,18 @@ void Supervisor::requeue_assigned(SlotRec& s) {
   }
   s.assigned.clear();
   s.ahead_us = 0;
+}
+
+void Supervisor::fail_queue_if_none_alive(int exit_code, int signal) {
+  bool any_alive = std::any_of(slots_.begin(), slots_.end(),
+                               [](const SlotRec& r) { return r.state != State::kDown; });
+  if (any_alive) return;
+  detail::Failure f;
+  f.code = ErrorCode::kWorkerCrashed;
+  f.message = broken_;
+  f.exit_code = exit_code;
+  f.signal = signal;
+  for (auto id : std::exchange(queue_, {})) fail(id, f, 0);
 }
 
 void Supervisor::tick(TimePoint now) {

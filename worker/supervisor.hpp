@@ -149,6 +149,9 @@ class Supervisor {
   void fail(std::uint64_t id, const detail::Failure& failure, int pid);
   void update_credit();
   void settle_first_start(SlotRec& s);  // READY at last, or given up on
+  // With every executor down for good (broken_ says why), the queued tasks
+  // can never run: fail them, with how the last executor ended.
+  void fail_queue_if_none_alive(int exit_code, int signal);
   std::size_t depth() const;
 
   Options options_;

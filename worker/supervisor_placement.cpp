@@ -59,16 +59,7 @@ void Supervisor::pump(TimePoint now) {
   }
   for (Slot slot = 0; slot < slots_.size(); ++slot)
     if (!batches[slot].empty()) actions_.run.emplace_back(slot, std::move(batches[slot]));
-  if (!broken_.empty() && !queue_.empty()) {
-    bool any_alive = std::any_of(slots_.begin(), slots_.end(),
-                                 [](const SlotRec& r) { return r.state != State::kDown; });
-    if (!any_alive) {
-      detail::Failure f;
-      f.code = ErrorCode::kWorkerCrashed;
-      f.message = broken_;
-      for (auto id : std::exchange(queue_, {})) fail(id, f, 0);
-    }
-  }
+  if (!broken_.empty() && !queue_.empty()) fail_queue_if_none_alive(0, 0);
   update_credit();
 }
 
