@@ -16,6 +16,7 @@
 #include "exception_type.hpp"
 #include "exec_channel.hpp"
 #include "executor_loop.hpp"
+#include "fd_io.hpp"
 #include "process_calls.hpp"
 #include "process_start.hpp"
 #include "shm_tracker.hpp"
@@ -42,23 +43,8 @@ Record read_start(int fd, std::vector<int>& fds) {
     auto r = reader.next();
     if (!r) die("?", "bad start record from the parent: " + r.error());
     if (*r) return std::move(**r);
-    auto span = reader.buffer();
-    iovec iov{span.data(), span.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = recv_with_fds(fd, reader.buffer(), fds);
     if (n <= 0) std::_Exit(1);  // the parent went away before saying what to run
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        const auto* data = reinterpret_cast<const int*>(CMSG_DATA(c));
-        fds.insert(fds.end(), data, data + count);
-      }
     reader.commit(static_cast<std::size_t>(n));
   }
 }

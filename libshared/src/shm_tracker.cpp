@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "fd_io.hpp"
 #include "semaphore_shared.hpp"
 
 namespace dpool::internal {
@@ -243,26 +244,9 @@ void apply(std::string& buf, Ledger& ledger) {
   Ledger ledger;
   std::string buf;
   char chunk[4096];
-  alignas(cmsghdr) char control[CMSG_SPACE(16 * sizeof(int))];
   for (;;) {
-    iovec iov{chunk, sizeof chunk};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(kChildFd, &mh, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = recv_with_fds(kChildFd, chunk, ledger.fds);
     if (n <= 0) break;  // end-of-file: the program is gone
-    for (auto* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-      auto count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-        ledger.fds.push_back(fd);
-      }
-    }
     buf.append(chunk, static_cast<std::size_t>(n));
     apply(buf, ledger);
   }
