@@ -58,8 +58,24 @@ DirectEndpoint::~DirectEndpoint() {
   }
 }
 
-calls::DirectTicket DirectEndpoint::issue(PeerId client, Clock::time_point now) {
-  std::erase_if(tickets_, [now](const auto& t) { return t.second.expires <= now; });
+DirectEndpoint::Tickets::iterator DirectEndpoint::drop_ticket(Tickets::iterator it) {
+  if (auto h = held_.find(it->second.client); h != held_.end() && --h->second == 0) held_.erase(h);
+  return tickets_.erase(it);
+}
+
+std::optional<calls::DirectTicket> DirectEndpoint::issue(PeerId client, Clock::time_point now) {
+  for (auto it = tickets_.begin(); it != tickets_.end();)
+    it = it->second.expires <= now ? drop_ticket(it) : std::next(it);
+  auto& held = held_[client];
+  if (held >= kMaxTickets) {
+    if (held_too_many_.insert(client).second)
+      spdlog::warn(
+          "coordinator: a client holds {} direct-line tickets it has not used; it gets "
+          "no more until it uses them, and its Manager calls go over its connection",
+          kMaxTickets);
+    return std::nullopt;
+  }
+  ++held;
   calls::DirectTicket t;
   auto id = direct::random_bytes(direct::kTicketBytes);
   t.id = direct::read_u64(reinterpret_cast<const unsigned char*>(id.data()));
@@ -110,7 +126,7 @@ void DirectEndpoint::read_ticket(const std::shared_ptr<Line>& line) {
                      line->client = it->second.client;
                      line->in.emplace(it->second.key, direct::Direction::kToCoordinator);
                      line->out.emplace(it->second.key, direct::Direction::kToClient);
-                     tickets_.erase(it);
+                     drop_ticket(it);
                      read_frame(line);
                    });
 }
@@ -165,7 +181,9 @@ void DirectEndpoint::write(const std::shared_ptr<Line>& line) {
 }
 
 void DirectEndpoint::client_gone(PeerId client) {
-  std::erase_if(tickets_, [client](const auto& t) { return t.second.client == client; });
+  for (auto it = tickets_.begin(); it != tickets_.end();)
+    it = it->second.client == client ? drop_ticket(it) : std::next(it);
+  held_too_many_.erase(client);
   std::vector<std::shared_ptr<Line>> theirs;
   for (auto& [id, line] : lines_)
     if (line->client == client) theirs.push_back(line);

@@ -13,8 +13,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "calls.hpp"
 #include "rejections.hpp"
@@ -40,8 +42,10 @@ class DirectEndpoint {
   DirectEndpoint& operator=(const DirectEndpoint&) = delete;
 
   std::uint16_t port() const noexcept { return port_; }
-  // A ticket for one line of `client`, good for kTicketLife.
-  calls::DirectTicket issue(PeerId client, Clock::time_point now);
+  // A ticket for one line of `client`, good for kTicketLife; none while
+  // `client` holds kMaxTickets live ones it has not used (its calls then go
+  // over its connection), so a client cannot grow this table without bound.
+  std::optional<calls::DirectTicket> issue(PeerId client, Clock::time_point now);
   // The answer to the call in flight on `line`, if `line` is still open and
   // is `client`'s (an answer for any other peer is dropped).
   void answer(std::uint64_t line, PeerId client, const calls::DirectAnswer& answer);
@@ -55,6 +59,7 @@ class DirectEndpoint {
   static constexpr auto kTicketLife = std::chrono::seconds(30);
   static constexpr auto kOpenTime = std::chrono::seconds(10);  // to send the ticket's id
   static constexpr std::size_t kMaxOpening = 64;               // lines not yet open
+  static constexpr std::size_t kMaxTickets = 1024;             // unused, per client
 
  private:
   struct Line;
@@ -78,7 +83,13 @@ class DirectEndpoint {
   Handlers handlers_;
   asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
-  std::unordered_map<std::uint64_t, Ticket> tickets_;
+  using Tickets = std::unordered_map<std::uint64_t, Ticket>;
+  // Forgets a ticket (used, lapsed or its client gone), keeping held_ in step.
+  Tickets::iterator drop_ticket(Tickets::iterator it);
+
+  Tickets tickets_;
+  std::unordered_map<PeerId, std::size_t> held_;  // live tickets per client
+  std::unordered_set<PeerId> held_too_many_;      // told so in the log already
   std::unordered_map<std::uint64_t, std::shared_ptr<Line>> lines_;
   std::uint64_t next_line_ = 1;
   std::size_t opening_ = 0;

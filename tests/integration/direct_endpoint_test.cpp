@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "calls.hpp"
@@ -70,8 +71,13 @@ struct Server {
     asio::post(io, [&task] { task(); });
     return done.get();
   }
-  in::calls::DirectTicket ticket(in::PeerId client = 7) {
+  std::optional<in::calls::DirectTicket> try_ticket(in::PeerId client = 7) {
     return on_loop([&] { return endpoint->issue(client, std::chrono::steady_clock::now()); });
+  }
+  in::calls::DirectTicket ticket(in::PeerId client = 7) {
+    auto t = try_ticket(client);
+    REQUIRE(t);
+    return *t;
   }
   std::uint64_t rejected() {
     return on_loop([&] { return endpoint->rejected(); });
@@ -260,6 +266,34 @@ TEST_CASE("a client gone: its lines close and its tickets lapse") {
   ::close(late);
   std::lock_guard lock(s.mu);
   CHECK(s.abandoned.empty());  // the store forgets a gone client's calls itself
+}
+
+TEST_CASE("a client holding too many unused tickets gets none until it uses one") {
+  Server s;
+  std::vector<in::calls::DirectTicket> held;
+  for (std::size_t i = 0; i < in::DirectEndpoint::kMaxTickets; ++i) held.push_back(s.ticket(7));
+  CHECK_FALSE(s.try_ticket(7));
+  CHECK(s.try_ticket(8));  // another client is not held back
+  // Using one makes room: the line opens (a call on it arrives) and 7 gets one again.
+  int fd = dial(held.back().port);
+  put(fd, ticket_id(held.back()));
+  in::Sealer out(held.back().key, direct::Direction::kToCoordinator);
+  std::string bytes;
+  out.seal("x", bytes);
+  put(fd, bytes);
+  REQUIRE(s.wait([&] { return s.calls.size() == 1; }));
+  CHECK(s.try_ticket(7));
+  CHECK_FALSE(s.try_ticket(7));
+  // The tickets it still holds work.
+  int other = dial(held.front().port);
+  put(other, ticket_id(held.front()));
+  in::Sealer out2(held.front().key, direct::Direction::kToCoordinator);
+  bytes.clear();
+  out2.seal("y", bytes);
+  put(other, bytes);
+  REQUIRE(s.wait([&] { return s.calls.size() == 2; }));
+  ::close(fd);
+  ::close(other);
 }
 
 TEST_CASE("a flood of garbage lines is refused and counted, and a real line still works") {
