@@ -121,9 +121,11 @@ std::vector<std::string> joined(std::vector<std::string> a, const std::vector<st
 }
 }  // namespace
 
+// The start-up bounds only bound a failure: a coordinator or worker under the
+// sanitizers, on a loaded machine, once took more than 10 s to start.
 Coordinator::Coordinator(std::vector<std::string> extra, std::string bind)
     : process(joined({DPOOL_BIN, "coordinator", "--bind", bind, "--log", "info"}, extra)) {
-  auto line = process.wait_line("listening on", std::chrono::seconds(10));
+  auto line = process.wait_line("listening on", std::chrono::seconds(30));
   address = line.substr(line.find("tcp://"));
 }
 
@@ -133,7 +135,7 @@ Worker::Worker(const std::string& address, const std::string& mode, int procs,
           {DPOOL_BIN, "worker", "--connect", address, "--procs", std::to_string(procs), "--name",
            name, "--log", "warn", mode, mode == "--exec" ? TEST_TASK_HOST : TEST_TASK_LIB},
           extra)) {
-  process.wait_line("connected", std::chrono::seconds(10));
+  process.wait_line("connected", std::chrono::seconds(30));
 }
 
 }  // namespace test_support
