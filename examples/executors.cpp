@@ -31,9 +31,11 @@ template <class AnyExecutor>
 void run_timers(const char* kind) {
   AnyExecutor ex(2);
   std::vector<dpool::Future<std::string>> futures;
-  futures.push_back(ex.submit(timer, std::string("a"), 6));
+  futures.push_back(ex.submit(timer, std::string("a"), 25));
   futures.push_back(ex.submit(timer, std::string("b"), 1));
   // as_completed yields "b" first: it finishes first, not because it came first.
+  // (With processes, "b" starts once the second executor has started: "a" is
+  // long enough to cover that on a slow machine.)
   for (auto& f : dpool::as_completed(futures, 30s))
     std::printf("%s: %s\n", kind, f.result().c_str());
 }  // leaving the scope shuts the executor down and waits, like Python's `with`
